@@ -1,0 +1,155 @@
+"""The command line: ``python -m harness <command> ...``. The only place errors become exit codes.
+
+Exit statuses: 0 the command completed (whatever the verdicts), 1 a question answered "no"
+(bisect found no transition, readiness found a regression), 2 bad input (one line on stderr,
+no traceback), 130 interrupted (what finished is kept and rendered).
+
+When ``HARNESS_ERROR_FILE`` is set, the one-line error is also written there, so a caller such
+as the noxfile can repeat it as its own last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Callable, NoReturn, Sequence
+
+from harness.errors import BadInput, HarnessError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SCENARIOS = REPO_ROOT / "scenarios"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise BadInput(f"{self.prog}: {message}.")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, not {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, not {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="harness", description="Compatibility matrix harness for Keras and TensorFlow.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    matrix = commands.add_parser("matrix", help="install every pairing and run every scenario")
+    add_run_options(matrix)
+    matrix.set_defaults(handler=cmd_matrix)
+
+    listing = commands.add_parser("list", help="list scenarios and the default pairings")
+    listing.add_argument("--scenarios", action="append", type=Path, metavar="DIR", help="scenarios folder (repeatable)")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.set_defaults(handler=cmd_list)
+
+    return parser
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options every command that runs scenarios accepts."""
+    parser.add_argument("--scenarios", action="append", type=Path, metavar="DIR", help="scenarios folder (repeatable; default: scenarios/)")
+    parser.add_argument("--only", action="append", default=[], metavar="ID", help="run only this scenario (repeatable)")
+    parser.add_argument("--tag", action="append", default=[], metavar="TAG", help="run only scenarios with this tag (repeatable)")
+    parser.add_argument("--pairing", action="append", default=[], metavar="SPEC", help="e.g. keras==3.5.0,tensorflow==2.16.1 (repeatable; replaces the defaults)")
+    parser.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: reports/runs/<time>)")
+    parser.add_argument("--timeout", type=positive_float, default=300.0, metavar="S", help="per-cell time limit in seconds (default 300)")
+    parser.add_argument("--jobs", type=positive_int, default=1, metavar="N", help="pairings run at the same time (default 1)")
+    parser.add_argument("--envs-dir", type=Path, metavar="DIR", help="where envs are kept (default: .harness/envs or $HARNESS_ENVS_DIR)")
+    parser.add_argument("--isolation", choices=("fork", "spawn"), default="fork", help="fork: import once per env (default); spawn: a fresh interpreter per cell")
+    parser.add_argument("--cross", choices=("all", "same"), default="all", help="cross-version scenarios: load every pairing's save (all) or only its own (same)")
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    from harness.matrix import MatrixOptions, run_matrix
+    from harness.report import print_summary, render_all
+
+    options = MatrixOptions(
+        scenario_dirs=args.scenarios or [DEFAULT_SCENARIOS],
+        pairings=args.pairing,
+        only=args.only,
+        tags=args.tag,
+        out=args.out,
+        timeout=args.timeout,
+        jobs=args.jobs,
+        envs_dir=args.envs_dir,
+        isolation=args.isolation,
+        cross=args.cross,
+        command=["python", "-m", "harness", *sys.argv[1:]],
+    )
+    results, store = run_matrix(options)
+    written = render_all(results, store.root)
+    print_summary(results, sys.stdout)
+    print(f"results: {store.root / 'results.json'}")
+    for path in written:
+        print(f"report: {path}")
+    if not results.run.complete:
+        print("harness: interrupted; the cells that finished are kept and rendered.", file=sys.stderr)
+        return 130
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    import json
+
+    from harness.matrix import load_scenarios
+    from harness.pairings import DEFAULT_PAIRINGS, parse_pairing
+
+    scenarios = load_scenarios(args.scenarios or [DEFAULT_SCENARIOS])
+    pairings = [parse_pairing(text) for text in DEFAULT_PAIRINGS]
+    if args.json:
+        print(json.dumps({
+            "scenarios": [{"id": s.id, "title": s.title, "kind": s.kind, "tags": list(s.tags), "links": list(s.links)} for s in scenarios],
+            "pairings": [{"spec": p.text, "label": p.label} for p in pairings],
+        }, indent=1))
+        return 0
+    for s in scenarios:
+        print(f"{s.id:<40} {s.kind:<5} {','.join(s.tags):<24} {s.title}")
+    for p in pairings:
+        print(f"pairing {p.text}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the harness command line; returns the exit status."""
+    try:
+        args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+        handler: Callable[[argparse.Namespace], int] = args.handler
+        return handler(args)
+    except BadInput as exc:
+        return _fail(str(exc))
+    except HarnessError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        print("harness: interrupted; the cells that finished are kept.", file=sys.stderr)
+        return 130
+
+
+def _fail(message: str) -> int:
+    line = " ".join(message.split())
+    print(f"error: {line}", file=sys.stderr)
+    error_file = os.environ.get("HARNESS_ERROR_FILE")
+    if error_file:
+        try:
+            Path(error_file).write_text(line + "\n")
+        except OSError:
+            pass
+    return 2

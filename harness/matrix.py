@@ -1,0 +1,600 @@
+"""The matrix: expand pairings x scenarios into cells, run them env by env, and keep every result.
+
+The pipeline of :func:`run_matrix` is short: read the scenarios, parse and resolve the pairings,
+expand the cells, then run in two phases. Phase one, per pairing: create or reuse its env,
+start one worker (one framework import), run the single-env cells and the cross-version saves,
+and load each save in its own pairing. Phase two, per pairing: load every other pairing's saves.
+``--jobs`` runs that many pairings at once. Each finished cell is written to the run folder
+at once (:class:`harness.store.RunStore`) and reported on a progress line.
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import signal
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence, TextIO
+
+from harness.envs import Env, ensure_env, resolve_pairing
+from harness.errors import BadInput, InstallError, WorkerError
+from harness.pairings import DEFAULT_PAIRINGS, Pairing, PairingSpec, parse_pairing
+from harness.progress import Progress, format_duration
+from harness.results import Cell, PairingRecord, Results, RunInfo, ScenarioRecord, write_json_atomic
+from harness.runner import Decision, PhaseOutcome, Worker, decide_verdict
+from harness.scenarios import Scenario, discover_scenarios, select_scenarios, unmet_requirement
+from harness.store import RunStore, hash_tree
+
+DEFAULT_TIMEOUT_S = 300.0
+MAX_IDLE_WORKERS = 8
+CROSS_MODES = ("all", "same")
+
+
+@dataclass
+class MatrixOptions:
+    """Everything a matrix run needs; the command line fills it in."""
+
+    scenario_dirs: list[Path]
+    pairings: list[str] = field(default_factory=list)
+    only: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    out: Path | None = None
+    timeout: float = DEFAULT_TIMEOUT_S
+    jobs: int = 1
+    envs_dir: Path | None = None
+    isolation: str = "fork"
+    cross: str = "all"
+    exclude_newer: str | None = None
+    command: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PlannedCell:
+    """A cell to run: ``saver`` is the pairing whose save a cross-version cell loads."""
+
+    scenario: Scenario
+    pairing: Pairing
+    saver: Pairing | None = None
+
+    @property
+    def saved_with(self) -> str | None:
+        return self.saver.id if self.saver else None
+
+
+@dataclass
+class SaveState:
+    """How a cross-version scenario's save ended in one pairing."""
+
+    install_error: str | None = None
+    unmet: str | None = None
+    outcome: PhaseOutcome | None = None
+    evidence: dict[str, Any] | None = None
+
+
+def expand_cells(scenarios: Sequence[Scenario], pairings: Sequence[Pairing], cross: str = "all") -> list[PlannedCell]:
+    """Every cell of the matrix, scenario by scenario, pairing by pairing.
+
+    A single-env scenario gives one cell per pairing; a cross-version scenario gives, per loading
+    pairing, one cell per saving pairing (``cross="all"``: an N x N grid) or only its own
+    (``cross="same"``).
+    """
+    cells: list[PlannedCell] = []
+    for scenario in scenarios:
+        for pairing in pairings:
+            if scenario.kind == "run":
+                cells.append(PlannedCell(scenario, pairing))
+                continue
+            savers = pairings if cross == "all" else [pairing]
+            cells.extend(PlannedCell(scenario, pairing, saver) for saver in savers)
+    return cells
+
+
+def default_out_dir() -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    root = Path(__file__).resolve().parent.parent / "reports" / "runs"
+    candidate = root / stamp
+    suffix = 1
+    while candidate.exists():
+        suffix += 1
+        candidate = root / f"{stamp}-{suffix}"
+    return candidate
+
+
+def load_scenarios(dirs: Sequence[Path], only: Sequence[str] = (), tags: Sequence[str] = ()) -> list[Scenario]:
+    """Discover, check and select scenarios; none at all is bad input."""
+    scenarios = select_scenarios(discover_scenarios(dirs), only, tags)
+    if not scenarios:
+        raise BadInput(f"No scenario found in {', '.join(str(d) for d in dirs)}.")
+    return scenarios
+
+
+def parse_pairings(texts: Sequence[str]) -> list[PairingSpec]:
+    return [parse_pairing(t) for t in (texts or DEFAULT_PAIRINGS)]
+
+
+def run_matrix(options: MatrixOptions, stream: TextIO | None = None) -> tuple[Results, RunStore]:
+    """Run a whole matrix and return its results and run folder.
+
+    Raises :class:`BadInput` before anything is installed when scenarios or pairings are bad.
+    When interrupted (Ctrl-C, SIGTERM) it returns what finished, with ``run.complete`` false.
+    """
+    scenarios = load_scenarios(options.scenario_dirs, options.only, options.tags)
+    specs = parse_pairings(options.pairings)
+    store = RunStore.create(options.out or default_out_dir())
+    run = MatrixRun(options, scenarios, store, stream or sys.stdout)
+    return run.execute(specs), store
+
+
+def scenario_record(scenario: Scenario) -> ScenarioRecord:
+    return ScenarioRecord(
+        id=scenario.id,
+        title=scenario.title,
+        path=str(scenario.path),
+        kind=scenario.kind,
+        description=scenario.description,
+        links=list(scenario.links),
+        signature=scenario.signature,
+        tags=list(scenario.tags),
+        requires=dict(scenario.requires),
+        rtol=scenario.rtol,
+        atol=scenario.atol,
+        sha256=scenario.sha256,
+    )
+
+
+class MatrixRun:
+    """One execution of the matrix into one run folder."""
+
+    def __init__(self, options: MatrixOptions, scenarios: list[Scenario], store: RunStore, stream: TextIO):
+        self.options = options
+        self.scenarios = scenarios
+        self.store = store
+        self.stream = stream
+        self.envs_dir = options.envs_dir or _default_envs_dir()
+        self.pairings: list[Pairing] = []
+        self.records: dict[str, PairingRecord] = {}
+        self.envs: dict[str, Env] = {}
+        self.install_errors: dict[str, str] = {}
+        self.workers: dict[str, Worker] = {}
+        self.saves: dict[tuple[str, str], SaveState] = {}
+        self.running: dict[str, PlannedCell] = {}
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.progress = Progress(0, stream)
+        self.run_info = RunInfo(
+            id=uuid.uuid4().hex[:12],
+            started=_now(),
+            python=platform.python_version(),
+            platform=platform.platform(),
+            command=list(options.command),
+            options={
+                "timeout": options.timeout,
+                "jobs": options.jobs,
+                "isolation": options.isolation,
+                "cross": options.cross,
+                "only": list(options.only),
+                "tags": list(options.tags),
+                "scenario_dirs": [str(d) for d in options.scenario_dirs],
+            },
+        )
+        self._started = time.monotonic()
+
+    # ------------------------------------------------------------------ pipeline
+
+    def execute(self, specs: list[PairingSpec]) -> Results:
+        previous = _install_sigterm_handler()
+        try:
+            self.pairings = self._resolve(specs)
+            self.records = {p.id: _pairing_record(p) for p in self.pairings}
+            self._save_meta()
+            plan = expand_cells(self.scenarios, self.pairings, self.options.cross)
+            self.progress = Progress(len(plan), self.stream)
+            self.progress.note(
+                f"running {len(plan)} cells: {len(self.scenarios)} scenarios x {len(self.pairings)} pairings "
+                f"(jobs {self.options.jobs}, timeout {self.options.timeout:g} s) into {self.store.root}"
+            )
+            self._in_pool(self._phase_one, self.pairings)
+            if any(s.kind == "cross" for s in self.scenarios) and self.options.cross == "all" and len(self.pairings) > 1:
+                self._in_pool(self._phase_two, self.pairings)
+            return self._finish(plan, complete=True)
+        except KeyboardInterrupt:
+            self._interrupt()
+            return self._finish(expand_cells(self.scenarios, self.pairings, self.options.cross), complete=False)
+        finally:
+            self._close_workers()
+            signal.signal(signal.SIGTERM, previous)
+
+    def _resolve(self, specs: list[PairingSpec]) -> list[Pairing]:
+        def resolve(spec: PairingSpec) -> Pairing:
+            pairing = resolve_pairing(spec, self.options.exclude_newer)
+            if not spec.is_pinned:
+                shown = pairing.id if pairing.resolve_error is None else "could not be resolved"
+                self.progress.note(f"resolved {spec.text!r}: {shown}")
+            return pairing
+
+        with ThreadPoolExecutor(max_workers=max(1, self.options.jobs)) as pool:
+            resolved = list(pool.map(resolve, specs))
+        unique: dict[str, Pairing] = {}
+        for pairing in resolved:
+            if pairing.id in unique:
+                self.progress.note(f"pairing {pairing.spec.text!r} is the same as {unique[pairing.id].spec.text!r}; running it once")
+                continue
+            unique[pairing.id] = pairing
+        return list(unique.values())
+
+    def _in_pool(self, task: Callable[[Pairing], None], pairings: list[Pairing]) -> None:
+        pool = ThreadPoolExecutor(max_workers=max(1, min(self.options.jobs, len(pairings))))
+        futures = [pool.submit(task, p) for p in pairings]
+        try:
+            for future in futures:
+                while True:
+                    try:
+                        future.result(timeout=0.5)
+                        break
+                    except FutureTimeout:
+                        continue
+        except BaseException:
+            self.stopping.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+
+    # ------------------------------------------------------------------ phase one
+
+    def _phase_one(self, pairing: Pairing) -> None:
+        env = self._ensure_env(pairing)
+        if env is None:
+            self._mark_install_failed(pairing)
+            return
+        for scenario in self.scenarios:
+            if self.stopping.is_set():
+                return
+            unmet = unmet_requirement(scenario.requires, env.packages, env.modules)
+            if scenario.kind == "run":
+                self._run_cell(PlannedCell(scenario, pairing), env, unmet)
+                continue
+            self._save(scenario, pairing, env, unmet)
+            self._run_cell(PlannedCell(scenario, pairing, pairing), env, unmet)
+        if len(self.workers) > MAX_IDLE_WORKERS or not self._needs_phase_two():
+            self._close_worker(pairing.id)
+
+    def _phase_two(self, pairing: Pairing) -> None:
+        env = self.envs.get(pairing.id)
+        if env is None:
+            return
+        for scenario in self.scenarios:
+            if scenario.kind != "cross":
+                continue
+            unmet = unmet_requirement(scenario.requires, env.packages, env.modules)
+            for saver in self.pairings:
+                if self.stopping.is_set():
+                    return
+                if saver.id != pairing.id:
+                    self._run_cell(PlannedCell(scenario, pairing, saver), env, unmet)
+        self._close_worker(pairing.id)
+
+    def _needs_phase_two(self) -> bool:
+        return self.options.cross == "all" and len(self.pairings) > 1 and any(s.kind == "cross" for s in self.scenarios)
+
+    def _ensure_env(self, pairing: Pairing) -> Env | None:
+        started = time.monotonic()
+        try:
+            env = ensure_env(pairing, self.envs_dir, self.options.exclude_newer)
+        except InstallError as exc:
+            with self.lock:
+                self.install_errors[pairing.id] = str(exc)
+                self.records[pairing.id].install_error = str(exc)
+            self._save_meta()
+            last = str(exc).strip().splitlines()[-1] if str(exc).strip() else "no message"
+            self.progress.note(f"env {pairing.id}: install failed after {time.monotonic() - started:.1f} s: {last}")
+            return None
+        with self.lock:
+            self.envs[pairing.id] = env
+            record = self.records[pairing.id]
+            record.packages = dict(env.packages)
+            record.python = env.python
+            record.env_key = env.key
+            record.env_reused = env.reused
+            record.install_s = round(time.monotonic() - started, 3) if not env.reused else 0.0
+        how = "reused" if env.reused else f"installed in {time.monotonic() - started:.1f} s"
+        self.progress.note(f"env {pairing.id}: {how} (python {env.python}, {len(env.packages)} packages)")
+        self._save_meta()
+        return env
+
+    def _worker(self, pairing: Pairing) -> Worker:
+        worker = self.workers.get(pairing.id)
+        if worker is None:
+            env = self.envs[pairing.id]
+            worker = Worker(
+                env,
+                pairing.spec.backend,
+                preload_modules(pairing, env),
+                self.store.logs_dir / f"worker-{pairing.id}.log",
+                self.options.isolation,
+            )
+            with self.lock:
+                self.workers[pairing.id] = worker
+        if self.options.isolation == "fork" and worker.import_s is None:
+            try:
+                worker.start()
+            except WorkerError as exc:
+                self.progress.note(f"worker {pairing.id}: {exc}")
+                return worker
+            with self.lock:
+                self.records[pairing.id].import_s = worker.import_s
+            errors = "; ".join(f"{m}: {e}" for m, e in worker.preload_errors.items())
+            self.progress.note(
+                f"worker {pairing.id}: imported {', '.join(worker.preload) or 'nothing'} in {worker.import_s:.1f} s"
+                + (f" (import failed: {errors})" if errors else "")
+            )
+            self._save_meta()
+        return worker
+
+    # ------------------------------------------------------------------ cells
+
+    def _save(self, scenario: Scenario, pairing: Pairing, env: Env, unmet: str | None) -> None:
+        if unmet is not None:
+            self.saves[(scenario.id, pairing.id)] = SaveState(unmet=unmet)
+            return
+        folder = self.store.artifact_dir(scenario.id, pairing.id)
+        if folder.exists():
+            shutil.rmtree(folder)
+        files = folder / "files"
+        files.mkdir(parents=True)
+        request = {
+            "op": "save",
+            "scenario": str(scenario.path),
+            "scenario_id": scenario.id,
+            "workdir": str(files),
+            "result": str(folder / "save.result.json"),
+            "output": str(folder / "save.output.log"),
+            "values_out": str(folder / "reference"),
+            "rtol": scenario.rtol,
+            "atol": scenario.atol,
+        }
+        outcome = self._worker(pairing).run_phase(request, self.options.timeout)
+        evidence = phase_evidence(outcome)
+        evidence.update(
+            pairing=pairing.id,
+            scenario_sha256=scenario.sha256,
+            artifact=self.store.relative(files),
+            sha256=hash_tree(files),
+        )
+        write_json_atomic(folder / "save.json", evidence)
+        self.saves[(scenario.id, pairing.id)] = SaveState(outcome=outcome, evidence=evidence)
+
+    def _run_cell(self, planned: PlannedCell, env: Env, unmet: str | None) -> None:
+        signature = planned.scenario.signature
+        if unmet is not None:
+            self._finish_cell(planned, decide_verdict(signature, unmet=unmet))
+            return
+        save: SaveState | None = None
+        if planned.saver is not None:
+            save = self.saves.get((planned.scenario.id, planned.saver.id))
+            if save is None or save.install_error is not None or planned.saver.id in self.install_errors:
+                reason = f"the saving pairing {planned.saver.id} could not be installed"
+                self._finish_cell(planned, decide_verdict(signature, install_error=reason))
+                return
+            if save.unmet is not None:
+                reason = f"the saving pairing {planned.saver.id} is outside REQUIRES: {save.unmet}"
+                self._finish_cell(planned, decide_verdict(signature, unmet=reason))
+                return
+            assert save.outcome is not None
+            if not save.outcome.ok:
+                decision = decide_verdict(signature, save=save.outcome, saved_with=planned.saver.id)
+                self._finish_cell(planned, decision, save=save)
+                return
+        with self.lock:
+            if self.stopping.is_set():
+                return
+            self.running[_key(planned)] = planned
+        outcome = self._run_phase(planned, save)
+        decision = decide_verdict(signature, save=save.outcome if save else None, saved_with=planned.saved_with, outcome=outcome)
+        self._finish_cell(planned, decision, outcome, save)
+
+    def _run_phase(self, planned: PlannedCell, save: SaveState | None) -> PhaseOutcome:
+        scenario, pairing = planned.scenario, planned.pairing
+        workdir = self.store.fresh_workdir(scenario.id, pairing.id, planned.saved_with)
+        op = "run" if planned.saver is None else "load"
+        paths = self.store.cell_paths(scenario.id, pairing.id, planned.saved_with, op)
+        request: dict[str, Any] = {
+            "op": op,
+            "scenario": str(scenario.path),
+            "scenario_id": scenario.id,
+            "workdir": str(workdir),
+            "result": str(paths["result"]),
+            "output": str(paths["output"]),
+            "rtol": scenario.rtol,
+            "atol": scenario.atol,
+        }
+        if planned.saver is not None:
+            artifact = self.store.artifact_dir(scenario.id, planned.saver.id)
+            shutil.copytree(artifact / "files", workdir, symlinks=True, dirs_exist_ok=True)
+            request["reference"] = str(artifact / "reference")
+        return self._worker(pairing).run_phase(request, self.options.timeout)
+
+    def _finish_cell(
+        self,
+        planned: PlannedCell,
+        decision: Decision,
+        outcome: PhaseOutcome | None = None,
+        save: SaveState | None = None,
+    ) -> None:
+        cell = build_cell(planned.scenario.id, planned.pairing.id, planned.saved_with, decision, outcome, save)
+        if outcome is not None:
+            cell.workdir = self.store.relative(self.store.workdir_path(planned.scenario.id, planned.pairing.id, planned.saved_with))
+        with self.lock:
+            if self.stopping.is_set() and _key(planned) in self.running:
+                return
+            self.running.pop(_key(planned), None)
+            self.store.write_cell(cell)
+        self.progress.cell_finished(cell)
+
+    def _mark_install_failed(self, pairing: Pairing) -> None:
+        error = self.install_errors[pairing.id]
+        for planned in expand_cells(self.scenarios, self.pairings, self.options.cross):
+            if planned.pairing.id != pairing.id:
+                continue
+            decision = decide_verdict(planned.scenario.signature, install_error=error)
+            cell = build_cell(planned.scenario.id, pairing.id, planned.saved_with, decision, None, None)
+            cell.message = error
+            with self.lock:
+                self.store.write_cell(cell)
+            self.progress.cell_finished(cell)
+
+    # ------------------------------------------------------------------ ending
+
+    def _interrupt(self) -> None:
+        with self.lock:
+            self.stopping.set()
+            running = list(self.running.values())
+        self._close_workers(kill=True)
+        for planned in running:
+            decision = decide_verdict(planned.scenario.signature, interrupted=True)
+            cell = build_cell(planned.scenario.id, planned.pairing.id, planned.saved_with, decision, None, None)
+            self.store.write_cell(cell)
+        self.progress.note(f"interrupted: {len(running)} running cells marked as interrupted")
+
+    def _finish(self, plan: list[PlannedCell], complete: bool) -> Results:
+        self.run_info.finished = _now()
+        self.run_info.duration_s = round(time.monotonic() - self._started, 3)
+        self.run_info.complete = complete
+        self._save_meta()
+        results = self.store.assemble((p.scenario.id, p.pairing.id, p.saved_with) for p in plan)
+        self.store.write_results(results)
+        if complete:
+            self.progress.note(f"finished {len(results.cells)} cells in {format_duration(self.run_info.duration_s)}")
+        return results
+
+    def _save_meta(self) -> None:
+        with self.lock:
+            records = [self.records[p.id] for p in self.pairings if p.id in self.records]
+            self.store.write_meta(self.run_info, records, [scenario_record(s) for s in self.scenarios])
+
+    def _close_worker(self, pairing_id: str) -> None:
+        with self.lock:
+            worker = self.workers.pop(pairing_id, None)
+        if worker is not None:
+            worker.close()
+
+    def _close_workers(self, kill: bool = False) -> None:
+        with self.lock:
+            workers = list(self.workers.values())
+            self.workers.clear()
+        for worker in workers:
+            worker.terminate() if kill else worker.close()
+
+
+# --------------------------------------------------------------------------- cells from facts
+
+
+def phase_evidence(outcome: PhaseOutcome) -> dict[str, Any]:
+    """The evidence of one phase as plain data (used for a cross-version cell's save)."""
+    result = outcome.result
+    return {
+        "op": outcome.op,
+        "status": outcome.status,
+        "ok": outcome.ok,
+        "outcome": result.get("outcome"),
+        "exception_type": result.get("exception_type"),
+        "message": result.get("message"),
+        "traceback": result.get("traceback"),
+        "exit_status": outcome.exit_status,
+        "signal": outcome.signal,
+        "duration_s": outcome.duration_s,
+        "output_tail": outcome.output_tail,
+        "started": outcome.started,
+    }
+
+
+def build_cell(
+    scenario: str,
+    pairing: str,
+    saved_with: str | None,
+    decision: Decision,
+    outcome: PhaseOutcome | None,
+    save: SaveState | None,
+) -> Cell:
+    """A cell record from a decision and the evidence of the phase that decided it."""
+    cell = Cell(scenario=scenario, pairing=pairing, saved_with=saved_with, verdict=decision.verdict.value, reason=decision.reason)
+    deciding = outcome
+    if save is not None and save.outcome is not None:
+        cell.save = save.evidence
+        if not save.outcome.ok:
+            deciding = save.outcome
+    if deciding is not None:
+        result = deciding.result
+        cell.exception_type = result.get("exception_type")
+        cell.message = result.get("message")
+        cell.traceback = result.get("traceback")
+        cell.exit_status = deciding.exit_status
+        cell.signal = deciding.signal
+        cell.output_tail = deciding.output_tail
+        cell.duration_s = deciding.duration_s
+        cell.started = deciding.started
+        comparison = result.get("comparison") or {}
+        cell.compared = bool(comparison.get("compared"))
+        cell.compared_count = int(comparison.get("count") or 0)
+        cell.max_abs_diff = comparison.get("max_abs_diff")
+        cell.mismatch = comparison.get("mismatch")
+    return cell
+
+
+def preload_modules(pairing: Pairing, env: Env) -> list[str]:
+    """The modules the worker imports once: the top-level modules of the pairing's packages."""
+    modules: list[str] = []
+    for name in pairing.spec.names:
+        for module, dists in sorted(env.modules.items()):
+            if name in dists and module.isidentifier() and not module.startswith("_") and module not in modules:
+                modules.append(module)
+    return modules
+
+
+def _pairing_record(pairing: Pairing) -> PairingRecord:
+    spec = pairing.spec
+    return PairingRecord(
+        id=pairing.id,
+        requested={
+            "spec": spec.text,
+            "requirements": list(spec.requirements),
+            "wheels": list(spec.wheels),
+            "backend": spec.backend,
+            "python": spec.python,
+        },
+        versions=dict(pairing.versions),
+        pins=list(pairing.pins),
+        backend=spec.backend,
+        install_error=pairing.resolve_error,
+    )
+
+
+def _key(planned: PlannedCell) -> str:
+    return f"{planned.scenario.id}|{planned.saved_with or ''}|{planned.pairing.id}"
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _default_envs_dir() -> Path:
+    from harness.envs import default_envs_dir
+
+    return default_envs_dir()
+
+
+def _install_sigterm_handler() -> Any:
+    def on_term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread
+        return signal.getsignal(signal.SIGTERM)
+

@@ -1,0 +1,272 @@
+"""The result model: pairings, scenarios and cells of a run, and its JSON form with a schema version.
+
+``results.json`` is the contract between a run and everything that reads it (the reports,
+merge, resume, bisect, readiness). Reading one never trusts it: every field is checked against
+this model and anything else (a truncated file, a wrong type, another schema version) raises
+:class:`ResultsError` with one sentence naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import typing
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Union
+
+from harness.errors import ResultsError
+
+SCHEMA_VERSION = 1
+MAX_RESULTS_BYTES = 256 * 1024 * 1024
+
+
+class Verdict(str, Enum):
+    """What a cell showed. Decided only by :func:`harness.runner.decide_verdict`."""
+
+    REPRODUCED = "reproduced"
+    PASSED = "passed"
+    WRONG_VALUES = "wrong_values"
+    ERROR = "error"
+    CRASHED = "crashed"
+    TIMEOUT = "timeout"
+    INSTALL_FAILED = "install_failed"
+    SKIPPED = "skipped"
+    INTERRUPTED = "interrupted"
+
+
+VERDICTS: tuple[str, ...] = tuple(v.value for v in Verdict)
+
+
+@dataclass
+class PairingRecord:
+    """One pairing of a run: what was asked, what got installed, and with which Python."""
+
+    id: str
+    requested: dict[str, Any]
+    versions: dict[str, str] = field(default_factory=dict)
+    packages: dict[str, str] = field(default_factory=dict)
+    pins: list[str] = field(default_factory=list)
+    python: Union[str, None] = None
+    backend: str = "tensorflow"
+    install_error: Union[str, None] = None
+    env_key: Union[str, None] = None
+    env_reused: Union[bool, None] = None
+    install_s: Union[float, None] = None
+    import_s: Union[float, None] = None
+
+
+@dataclass
+class ScenarioRecord:
+    """A scenario as the run saw it (``sha256`` identifies the file's text)."""
+
+    id: str
+    title: str
+    path: str
+    kind: str = "run"
+    description: str = ""
+    links: list[str] = field(default_factory=list)
+    signature: Union[str, None] = None
+    tags: list[str] = field(default_factory=list)
+    requires: dict[str, str] = field(default_factory=dict)
+    rtol: float = 1e-5
+    atol: float = 1e-5
+    sha256: str = ""
+
+
+@dataclass
+class Cell:
+    """One scenario in one pairing (for cross-version cells: saved with one, loaded with another).
+
+    ``reason`` is one sentence saying why the verdict is what it is. ``save`` holds the save
+    phase's evidence for cross-version cells. ``compared`` tells whether values were compared;
+    ``max_abs_diff`` is their largest absolute difference (None when not compared or infinite).
+    """
+
+    scenario: str
+    pairing: str
+    verdict: str
+    saved_with: Union[str, None] = None
+    reason: str = ""
+    exception_type: Union[str, None] = None
+    message: Union[str, None] = None
+    traceback: Union[str, None] = None
+    max_abs_diff: Union[float, None] = None
+    compared: bool = False
+    compared_count: int = 0
+    mismatch: Union[str, None] = None
+    duration_s: float = 0.0
+    output_tail: str = ""
+    exit_status: Union[int, None] = None
+    signal: Union[int, None] = None
+    started: Union[str, None] = None
+    workdir: Union[str, None] = None
+    save: Union[dict[str, Any], None] = None
+    files: list[dict[str, Any]] = field(default_factory=list)
+    probe: Union[dict[str, Any], None] = None
+    mapping: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        """Unique within a run: scenario, producing pairing (if any) and pairing."""
+        return cell_key(self.scenario, self.pairing, self.saved_with)
+
+
+@dataclass
+class RunInfo:
+    """When, where and how the run happened."""
+
+    id: str
+    started: str
+    finished: Union[str, None] = None
+    duration_s: Union[float, None] = None
+    python: str = ""
+    platform: str = ""
+    command: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+    complete: bool = False
+    shard: Union[str, None] = None
+
+
+@dataclass
+class Results:
+    """A whole run. ``schema`` is :data:`SCHEMA_VERSION` for everything this code writes."""
+
+    run: RunInfo
+    pairings: list[PairingRecord] = field(default_factory=list)
+    scenarios: list[ScenarioRecord] = field(default_factory=list)
+    cells: list[Cell] = field(default_factory=list)
+    schema: int = SCHEMA_VERSION
+
+    def pairing(self, pairing_id: str) -> PairingRecord | None:
+        return next((p for p in self.pairings if p.id == pairing_id), None)
+
+    def scenario(self, scenario_id: str) -> ScenarioRecord | None:
+        return next((s for s in self.scenarios if s.id == scenario_id), None)
+
+
+def cell_key(scenario: str, pairing: str, saved_with: str | None) -> str:
+    return f"{scenario}|{saved_with or ''}|{pairing}"
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def to_dict(obj: Any) -> Any:
+    """Plain JSON-ready data for a model object (dataclasses, lists, dicts)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, list):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items()}
+    if isinstance(obj, Enum):
+        return obj.value
+    return obj
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON so a reader sees the old file or the new one, never a half-written one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=1, allow_nan=False)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def write_results(path: Path, results: Results) -> None:
+    write_json_atomic(path, to_dict(results))
+
+
+def read_json_file(path: Path, what: str = "results file") -> Any:
+    """Read untrusted JSON: size-capped, regular files only, one-sentence errors."""
+    try:
+        if path.is_symlink() or not path.is_file():
+            raise ResultsError(f"The {what} {str(path)!r} is not a regular file.")
+        if path.stat().st_size > MAX_RESULTS_BYTES:
+            raise ResultsError(f"The {what} {str(path)!r} is larger than {MAX_RESULTS_BYTES // 2**20} MiB.")
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ResultsError(f"Cannot read the {what} {str(path)!r}: {exc.strerror}.") from None
+    except UnicodeDecodeError:
+        raise ResultsError(f"The {what} {str(path)!r} is not UTF-8 text.") from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ResultsError(f"The {what} {str(path)!r} is not valid JSON ({exc.msg} at line {exc.lineno}).") from None
+
+
+def read_results(path: Path) -> Results:
+    """Load and validate a results.json (see :func:`results_from_dict`)."""
+    return results_from_dict(read_json_file(path), str(path))
+
+
+def results_from_dict(data: Any, where: str) -> Results:
+    """Build :class:`Results` from untrusted data, checking every field's type."""
+    if not isinstance(data, dict):
+        raise ResultsError(f"{where}: the top level must be a JSON object.")
+    schema = data.get("schema")
+    if schema != SCHEMA_VERSION:
+        raise ResultsError(
+            f"{where}: schema version {schema!r} is not supported; this harness reads schema {SCHEMA_VERSION}."
+        )
+    results = build_model(Results, data, where)
+    for cell in results.cells:
+        if cell.verdict not in VERDICTS:
+            raise ResultsError(f"{where}: cell {cell.key!r} has the unknown verdict {cell.verdict!r}.")
+    return results
+
+
+def cell_from_dict(data: Any, where: str) -> Cell:
+    cell = build_model(Cell, data, where)
+    if cell.verdict not in VERDICTS:
+        raise ResultsError(f"{where}: unknown verdict {cell.verdict!r}.")
+    return cell
+
+
+def build_model(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ResultsError(f"{where}: expected an object for {cls.__name__}.")
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ResultsError(f"{where}: {cls.__name__} lacks the field {f.name!r}.")
+            continue
+        kwargs[f.name] = _check(hints[f.name], data[f.name], f"{where}: {cls.__name__}.{f.name}")
+    return cls(**kwargs)
+
+
+def _check(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is Union:
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _check(inner[0], value, where)
+    if hint is Any:
+        return value
+    if dataclasses.is_dataclass(hint):
+        return build_model(hint, value, where)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ResultsError(f"{where} must be a list.")
+        return [_check(args[0], v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ResultsError(f"{where} must be an object.")
+        return {_check(args[0], k, where): _check(args[1], v, f"{where}.{k}") for k, v in value.items()}
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ResultsError(f"{where} must be a number.")
+        return float(value)
+    if hint is int or hint is bool or hint is str:
+        if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+            raise ResultsError(f"{where} must be of type {hint.__name__}.")
+        return value
+    raise TypeError(f"unsupported type hint {hint!r}")  # a bug in this module, not bad input

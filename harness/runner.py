@@ -1,0 +1,351 @@
+"""Running phases of cells through a worker, and the one place that maps what happened to a verdict.
+
+A :class:`Worker` is the host's handle on ``worker.py`` running inside a tested env. In ``fork``
+isolation (the default) it imports the framework once and forks a child per phase; in ``spawn``
+isolation every phase is a fresh interpreter. Either way a phase ends as a
+:class:`PhaseOutcome`: facts only. :func:`decide_verdict` turns facts into a verdict; nothing
+else in the harness does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.envs import WORKER_SCRIPT, Env
+from harness.errors import WorkerError
+from harness.results import Verdict
+
+READY_TIMEOUT_S = 900.0
+REPLY_GRACE_S = 60.0
+OUTPUT_TAIL_BYTES = 16 * 1024
+OUTPUT_TAIL_LINES = 80
+ISOLATIONS = ("fork", "spawn")
+
+
+@dataclass
+class PhaseOutcome:
+    """How one phase (``run``, ``save`` or ``load``) of a cell ended.
+
+    ``status``: ``done`` (the scenario returned or raised; see ``result``), ``died`` (the process
+    ended without a result: ``exit_status`` or ``signal``), ``timed_out``, or ``worker_lost``.
+    """
+
+    op: str
+    status: str
+    duration_s: float
+    result: dict[str, Any] = field(default_factory=dict)
+    exit_status: int | None = None
+    signal: int | None = None
+    output_tail: str = ""
+    started: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """The phase returned normally (values may still differ)."""
+        return self.status == "done" and self.result.get("outcome") == "returned"
+
+    @property
+    def exception_text(self) -> str | None:
+        """``"<ExceptionType>: <message>"`` when the scenario raised, else None."""
+        if self.status == "done" and self.result.get("outcome") in ("raised", "contract"):
+            return f"{self.result.get('exception_type')}: {self.result.get('message', '')}"
+        return None
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    reason: str
+
+
+def decide_verdict(
+    signature: str | None,
+    *,
+    install_error: str | None = None,
+    unmet: str | None = None,
+    interrupted: bool = False,
+    save: PhaseOutcome | None = None,
+    saved_with: str | None = None,
+    outcome: PhaseOutcome | None = None,
+) -> Decision:
+    """The verdict of a cell from what happened to it, and one sentence saying why.
+
+    Precedence: the env could not be installed; the env is outside REQUIRES; the run was
+    interrupted; the save phase failed (a cross-version cell); then the final phase's ending:
+    timeout, crash, exception (``reproduced`` when ``signature`` matches), wrong values, passed.
+    """
+    if install_error is not None:
+        return Decision(Verdict.INSTALL_FAILED, install_error.strip().splitlines()[-1] if install_error.strip() else "install failed")
+    if unmet is not None:
+        return Decision(Verdict.SKIPPED, unmet)
+    if interrupted:
+        return Decision(Verdict.INTERRUPTED, "the run was interrupted before this cell finished")
+    if save is not None and not save.ok:
+        where = f"save failed in {saved_with}" if saved_with else "save failed"
+        phase = _decide_phase(signature, save)
+        if phase.verdict is Verdict.REPRODUCED:
+            return Decision(Verdict.REPRODUCED, f"{where}, with the signature: {phase.reason}")
+        return Decision(Verdict.ERROR, f"{where}: {phase.reason}")
+    if outcome is None:
+        raise ValueError("a cell that ran needs the outcome of its last phase")
+    return _decide_phase(signature, outcome)
+
+
+def _decide_phase(signature: str | None, outcome: PhaseOutcome) -> Decision:
+    if outcome.status == "timed_out":
+        return Decision(Verdict.TIMEOUT, f"{outcome.op} did not finish within the time limit ({outcome.duration_s:.0f} s)")
+    if outcome.status == "worker_lost":
+        return Decision(Verdict.CRASHED, f"{outcome.op}: the worker process died")
+    if outcome.status == "died":
+        if outcome.signal is not None:
+            return Decision(Verdict.CRASHED, f"{outcome.op}: the process was killed by signal {_signal_name(outcome.signal)}")
+        return Decision(Verdict.CRASHED, f"{outcome.op}: the process exited with status {outcome.exit_status} before reporting a result")
+    result = outcome.result
+    text = outcome.exception_text
+    if text is not None:
+        if result.get("outcome") == "contract":
+            return Decision(Verdict.ERROR, f"{outcome.op} broke the scenario contract: {result.get('message')}")
+        first = text.strip().splitlines()[0] if text.strip() else text
+        if signature is not None and re.search(signature, text):
+            return Decision(Verdict.REPRODUCED, f"{outcome.op} raised the signature: {first[:300]}")
+        return Decision(Verdict.ERROR, f"{outcome.op} raised {first[:300]}")
+    comparison = result.get("comparison")
+    if comparison and comparison.get("compared"):
+        if not comparison.get("close"):
+            return Decision(Verdict.WRONG_VALUES, f"ran clean but values differ: {comparison.get('mismatch')}")
+        return Decision(
+            Verdict.PASSED,
+            f"ran clean; {comparison.get('count')} values compared, max abs diff {_fmt(comparison.get('max_abs_diff'))}",
+        )
+    return Decision(Verdict.PASSED, "ran clean; nothing to compare")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return f"{signal.Signals(number).name} ({number})"
+    except ValueError:
+        return str(number)
+
+
+def _fmt(value: Any) -> str:
+    return "n/a" if value is None else f"{float(value):.3g}"
+
+
+# --------------------------------------------------------------------------- the worker
+
+
+class Worker:
+    """A worker process inside one env, for one backend. Not thread-safe: one caller at a time.
+
+    ``start`` imports the framework (fork isolation); ``run_phase`` runs one phase and never
+    raises for anything the scenario does. If the worker itself dies or stops answering it is
+    killed and restarted for the next phase.
+    """
+
+    def __init__(self, env: Env, backend: str, preload: list[str], log_path: Path, isolation: str = "fork"):
+        if isolation not in ISOLATIONS:
+            raise ValueError(isolation)
+        self.env = env
+        self.backend = backend
+        self.preload = preload
+        self.log_path = log_path
+        self.isolation = isolation
+        self.import_s: float | None = None
+        self.preload_errors: dict[str, str] = {}
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._reply_fd: int | None = None
+        self._buffer = b""
+
+    def environ(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["KERAS_BACKEND"] = self.backend
+        env.pop("VIRTUAL_ENV", None)
+        return env
+
+    def start(self) -> None:
+        """Start the serving process and wait until its imports are done (fork isolation only)."""
+        if self.isolation != "fork" or self._proc is not None:
+            return
+        read_fd, write_fd = os.pipe()
+        log = open(self.log_path, "ab")
+        try:
+            self._proc = subprocess.Popen(
+                [str(self.env.python_path), "-I", str(WORKER_SCRIPT), "--serve", "--reply-fd", str(write_fd),
+                 "--preload", ",".join(self.preload)],
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=log,
+                pass_fds=(write_fd,),
+                env=self.environ(),
+                start_new_session=True,
+            )
+        finally:
+            os.close(write_fd)
+            log.close()
+        self._reply_fd = read_fd
+        self._buffer = b""
+        ready = self._read_reply(READY_TIMEOUT_S)
+        if ready is None or ready.get("event") != "ready":
+            self.close()
+            raise WorkerError(f"The worker in env {self.env.key} did not start; see {self.log_path}.")
+        self.import_s = float(ready.get("import_s", 0.0))
+        self.preload_errors = dict(ready.get("preload_errors") or {})
+
+    def run_phase(self, request: dict[str, Any], timeout: float) -> PhaseOutcome:
+        """Run one phase; its result file and output file are named in ``request``."""
+        request = {**request, "timeout": timeout}
+        started_wall = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        started = time.monotonic()
+        if self.isolation == "spawn":
+            reply = self._run_spawned(request, timeout)
+        else:
+            reply = self._run_forked(request, timeout)
+        duration = float(reply.get("duration_s", time.monotonic() - started))
+        result: dict[str, Any] = {}
+        if reply.get("status") == "done":
+            try:
+                result = json.loads(Path(request["result"]).read_text())
+            except (OSError, ValueError):
+                reply = {"status": "died", "exit_status": 0}
+        return PhaseOutcome(
+            op=request["op"],
+            status=str(reply.get("status")),
+            duration_s=round(duration, 3),
+            result=result,
+            exit_status=reply.get("exit_status"),
+            signal=reply.get("signal"),
+            output_tail=read_tail(Path(request["output"])),
+            started=started_wall,
+        )
+
+    def close(self) -> None:
+        if self._proc is not None:
+            try:
+                if self._proc.stdin:
+                    self._proc.stdin.close()
+                self._proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                _kill_group(self._proc.pid)
+                self._proc.wait()
+            self._proc = None
+        if self._reply_fd is not None:
+            os.close(self._reply_fd)
+            self._reply_fd = None
+
+    def terminate(self) -> None:
+        """Stop at once: the worker kills its running child, then the worker is killed."""
+        if self._proc is not None:
+            try:
+                self._proc.send_signal(signal.SIGTERM)
+                self._proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self._abandon()
+
+    def _run_forked(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        if self._proc is None:
+            self.start()
+        assert self._proc is not None and self._proc.stdin is not None
+        try:
+            self._proc.stdin.write((json.dumps(request) + "\n").encode())
+            self._proc.stdin.flush()
+        except OSError:
+            self._abandon()
+            return {"status": "worker_lost"}
+        reply = self._read_reply(timeout + REPLY_GRACE_S)
+        if reply is None:
+            lost = self._proc.poll() is not None
+            self._abandon()
+            return {"status": "worker_lost" if lost else "timed_out", "duration_s": timeout}
+        return reply
+
+    def _run_spawned(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        request_path = Path(request["result"]).with_suffix(".request.json")
+        request_path.write_text(json.dumps(request))
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            [str(self.env.python_path), "-I", str(WORKER_SCRIPT), "--cell", str(request_path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=self.environ(),
+            start_new_session=True,
+        )
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc.pid)
+            proc.wait()
+            return {"status": "timed_out", "duration_s": time.monotonic() - started}
+        _kill_group(proc.pid)
+        duration = time.monotonic() - started
+        if code < 0:
+            return {"status": "died", "signal": -code, "duration_s": duration}
+        if code != 0 or not Path(request["result"]).exists():
+            return {"status": "died", "exit_status": code, "duration_s": duration}
+        return {"status": "done", "duration_s": duration}
+
+    def _read_reply(self, timeout: float) -> dict[str, Any] | None:
+        assert self._reply_fd is not None
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready, _, _ = select.select([self._reply_fd], [], [], min(remaining, 1.0))
+            if not ready:
+                if self._proc is not None and self._proc.poll() is not None:
+                    return None
+                continue
+            chunk = os.read(self._reply_fd, 65536)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        try:
+            data = json.loads(line)
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _abandon(self) -> None:
+        if self._proc is not None:
+            _kill_group(self._proc.pid)
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+            self._proc = None
+        if self._reply_fd is not None:
+            os.close(self._reply_fd)
+            self._reply_fd = None
+
+
+def read_tail(path: Path) -> str:
+    """The last lines of a cell's output (bytes decoded leniently)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - OUTPUT_TAIL_BYTES))
+            data = handle.read()
+    except OSError:
+        return ""
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    return "\n".join(lines[-OUTPUT_TAIL_LINES:])
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, OSError):
+        pass

@@ -1,0 +1,176 @@
+"""The run folder: every finished cell on disk the moment it finishes, and results.json built from them.
+
+Layout of a run folder::
+
+    run.json                 what was asked: options, pairings, scenarios (written at start, updated)
+    cells/<slug>.json        one file per finished cell, written atomically
+    artifacts/<scenario>/<pairing>/files/   what a cross-version save wrote (never modified later)
+    artifacts/<scenario>/<pairing>/save.json     how the save ended, with a content hash of files/
+    work/<slug>/             a cell's private work folder
+    phases/<slug>/           a phase's result and output files
+    logs/                    worker logs
+    results.json, index.html, summary.md, junit.xml   written at the end
+
+A run killed at any moment keeps every cell file already written; :meth:`RunStore.assemble`
+rebuilds the results from whatever is there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any, Iterable
+
+from harness.errors import BadInput, ResultsError
+from harness.results import (
+    Cell,
+    PairingRecord,
+    Results,
+    RunInfo,
+    ScenarioRecord,
+    cell_from_dict,
+    read_json_file,
+    to_dict,
+    write_json_atomic,
+    build_model,
+    cell_key,
+)
+
+RUN_FILE = "run.json"
+RESULTS_FILE = "results.json"
+_SLUG_RE = re.compile(r"[^A-Za-z0-9._+-]+")
+
+
+def cell_slug(scenario: str, pairing: str, saved_with: str | None) -> str:
+    """A file-name-safe, unique name for a cell."""
+    readable = f"{scenario}--{saved_with + '--' if saved_with else ''}{pairing}"
+    digest = hashlib.sha256(readable.encode()).hexdigest()[:10]
+    return f"{_SLUG_RE.sub('_', readable)[:150]}-{digest}"
+
+
+def hash_tree(folder: Path) -> str:
+    """A content hash of every regular file below ``folder`` (names and bytes)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0")
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+class RunStore:
+    """One run folder. Creating it refuses a folder that already holds something."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.cells_dir = root / "cells"
+        self.artifacts_dir = root / "artifacts"
+        self.work_dir = root / "work"
+        self.phases_dir = root / "phases"
+        self.logs_dir = root / "logs"
+
+    @classmethod
+    def create(cls, root: Path) -> "RunStore":
+        if root.is_symlink() or (root.exists() and not root.is_dir()):
+            raise BadInput(f"The output folder {str(root)!r} is not a folder.")
+        if root.exists() and any(root.iterdir()):
+            raise BadInput(f"The output folder {str(root)!r} is not empty; choose another --out.")
+        store = cls(root)
+        for folder in (store.cells_dir, store.artifacts_dir, store.work_dir, store.phases_dir, store.logs_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        return store
+
+    @classmethod
+    def open(cls, root: Path) -> "RunStore":
+        """An existing run folder (its run.json must be readable)."""
+        if root.is_symlink() or not (root / RUN_FILE).is_file():
+            raise ResultsError(f"{str(root)!r} is not a run folder (no {RUN_FILE}).")
+        return cls(root)
+
+    # ------------------------------------------------------------------ metadata
+
+    def write_meta(self, run: RunInfo, pairings: list[PairingRecord], scenarios: list[ScenarioRecord]) -> None:
+        write_json_atomic(
+            self.root / RUN_FILE,
+            {"run": to_dict(run), "pairings": to_dict(pairings), "scenarios": to_dict(scenarios)},
+        )
+
+    def read_meta(self) -> tuple[RunInfo, list[PairingRecord], list[ScenarioRecord]]:
+        where = str(self.root / RUN_FILE)
+        data = read_json_file(self.root / RUN_FILE, "run file")
+        if not isinstance(data, dict):
+            raise ResultsError(f"{where}: the top level must be a JSON object.")
+        run = build_model(RunInfo, data.get("run"), where)
+        pairings = [build_model(PairingRecord, p, where) for p in _list(data.get("pairings"), where)]
+        scenarios = [build_model(ScenarioRecord, s, where) for s in _list(data.get("scenarios"), where)]
+        return run, pairings, scenarios
+
+    # ------------------------------------------------------------------ cells
+
+    def write_cell(self, cell: Cell) -> None:
+        """Persist a finished cell atomically (replacing an earlier file of the same cell)."""
+        write_json_atomic(self.cells_dir / f"{cell_slug(cell.scenario, cell.pairing, cell.saved_with)}.json", to_dict(cell))
+
+    def read_cells(self) -> list[Cell]:
+        """Every cell file of the run; a corrupt one is an error naming it."""
+        cells = []
+        if not self.cells_dir.is_dir():
+            return cells
+        for path in sorted(self.cells_dir.glob("*.json")):
+            cells.append(cell_from_dict(read_json_file(path, "cell file"), str(path)))
+        return cells
+
+    def assemble(self, order: Iterable[tuple[str, str, str | None]] = ()) -> Results:
+        """Build the run's results from run.json and the cell files, in ``order`` where given."""
+        run, pairings, scenarios = self.read_meta()
+        cells = {c.key: c for c in self.read_cells()}
+        ordered: list[Cell] = []
+        for scenario, pairing, saved_with in order:
+            found = cells.pop(cell_key(scenario, pairing, saved_with), None)
+            if found is not None:
+                ordered.append(found)
+        ordered.extend(cells[k] for k in sorted(cells))
+        return Results(run=run, pairings=pairings, scenarios=scenarios, cells=ordered)
+
+    def write_results(self, results: Results) -> Path:
+        path = self.root / RESULTS_FILE
+        write_json_atomic(path, to_dict(results))
+        return path
+
+    # ------------------------------------------------------------------ folders
+
+    def cell_paths(self, scenario: str, pairing: str, saved_with: str | None, op: str) -> dict[str, Path]:
+        """Fresh, empty work folder and the result/output files of one phase of a cell."""
+        slug = cell_slug(scenario, pairing, saved_with)
+        phase = self.phases_dir / slug / op
+        if phase.exists():
+            shutil.rmtree(phase)
+        phase.mkdir(parents=True)
+        return {"result": phase / "result.json", "output": phase / "output.log", "values": phase / "values"}
+
+    def workdir_path(self, scenario: str, pairing: str, saved_with: str | None) -> Path:
+        return self.work_dir / cell_slug(scenario, pairing, saved_with)
+
+    def fresh_workdir(self, scenario: str, pairing: str, saved_with: str | None) -> Path:
+        work = self.workdir_path(scenario, pairing, saved_with)
+        if work.exists():
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
+        return work
+
+    def artifact_dir(self, scenario: str, pairing: str) -> Path:
+        return self.artifacts_dir / scenario / pairing
+
+    def relative(self, path: Path) -> str:
+        return os.path.relpath(path, self.root)
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ResultsError(f"{where}: expected a list.")
+    return value
