@@ -241,5 +241,6 @@ def _spec_word(req: Requirement) -> str:
         return pinned
     if not req.specifier:
         return "latest"
-    words = [f"{_OPERATOR_WORDS[s.operator]}{s.version}" for s in sorted(req.specifier, key=str)]
+    ordered = sorted(req.specifier, key=lambda s: (s.version, s.operator))
+    words = [f"{_OPERATOR_WORDS[s.operator]}{s.version}" for s in ordered]
     return "-".join(words)
