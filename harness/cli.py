@@ -56,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(matrix)
     matrix.set_defaults(handler=cmd_matrix)
 
+    report = commands.add_parser("report", help="render index.html, summary.md and junit.xml again from stored results")
+    report.add_argument("results", nargs="+", type=Path, metavar="RESULTS", help="a results.json file or the run folder holding it")
+    report.add_argument("--out", type=Path, metavar="DIR", help="write the reports here (default: next to each results.json)")
+    report.set_defaults(handler=cmd_report)
+
     listing = commands.add_parser("list", help="list scenarios and the default pairings")
     listing.add_argument("--scenarios", action="append", type=Path, metavar="DIR", help="scenarios folder (repeatable)")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
@@ -80,7 +85,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 def cmd_matrix(args: argparse.Namespace) -> int:
     from harness.matrix import MatrixOptions, run_matrix
-    from harness.report import print_summary, render_all
+    from harness.render import render_all
+    from harness.report import print_summary
 
     options = MatrixOptions(
         scenario_dirs=args.scenarios or [DEFAULT_SCENARIOS],
@@ -104,6 +110,26 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     if not results.run.complete:
         print("harness: interrupted; the cells that finished are kept and rendered.", file=sys.stderr)
         return 130
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness.render import render_all
+    from harness.report import print_summary
+    from harness.results import read_results
+
+    if args.out is not None and len(args.results) > 1:
+        raise BadInput("--out takes one results file; give one, or render each next to its results.json.")
+    loaded = []
+    for given in args.results:
+        path = given / "results.json" if given.is_dir() else given
+        loaded.append((path, read_results(path)))
+    for path, results in loaded:
+        folder = args.out or path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        print_summary(results, sys.stdout)
+        for written in render_all(results, folder):
+            print(f"report: {written}")
     return 0
 
 

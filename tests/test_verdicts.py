@@ -95,6 +95,7 @@ def verdict_run(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path, shar
                        "--out", str(out), "--timeout", "4", check_code=0)
     data = harness.results(out)
     data["_stdout"] = proc.stdout
+    data["_out"] = str(out)
     return data
 
 
@@ -193,3 +194,16 @@ def test_spawn_isolation_gives_the_same_verdicts(harness: Harness, tmp_path: Pat
     verdicts = {c["scenario"]: c["verdict"] for c in harness.results(out)["cells"]}
     assert verdicts == {"passes": "passed", "matches_signature": "reproduced", "kills_itself": "crashed",
                         "hangs": "timeout", "wrong_values": "wrong_values"}
+
+
+def test_a_run_ends_with_its_reports(verdict_run: dict, tmp_path: Path, harness: Harness) -> None:
+    out = Path(verdict_run["_out"])
+    for name in ("results.json", "index.html", "summary.md", "junit.xml"):
+        assert (out / name).stat().st_size > 0, name
+    assert "| scenario |" in (out / "summary.md").read_text()
+    # the report command renders again from stored results alone
+    (out / "index.html").unlink()
+    env_count = len(list(Path(harness.env["HARNESS_ENVS_DIR"]).iterdir()))
+    proc = harness.run("report", str(out / "results.json"), check_code=0)
+    assert (out / "index.html").exists() and "report:" in proc.stdout
+    assert len(list(Path(harness.env["HARNESS_ENVS_DIR"]).iterdir())) == env_count
