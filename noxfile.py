@@ -73,6 +73,12 @@ def report(session: nox.Session) -> None:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """Print figures: env creation (cold, warm), matrix wall time against its floor, report rendering."""
+    _harness(session, "bench", *session.posargs)
+
+
+@nox.session
 def tests(session: nox.Session) -> None:
     """The test suite (installs Debian's chromium for the browser tests when it is missing)."""
     _ensure_chromium(session)

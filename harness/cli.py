@@ -14,9 +14,12 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Callable, NoReturn, Sequence
+from typing import TYPE_CHECKING, Callable, NoReturn, Sequence
 
 from harness.errors import BadInput, HarnessError
+
+if TYPE_CHECKING:
+    from harness.matrix import MatrixOptions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SCENARIOS = REPO_ROOT / "scenarios"
@@ -61,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, metavar="DIR", help="write the reports here (default: next to each results.json)")
     report.set_defaults(handler=cmd_report)
 
+    bench = commands.add_parser("bench", help="print figures: env creation, matrix wall time vs its floor, report rendering")
+    add_run_options(bench)
+    bench.add_argument("--no-cold", action="store_true", help="skip the env creation with an empty uv cache (a full download)")
+    bench.add_argument("--spawn", action="store_true", help="also run the matrix with a fresh interpreter per cell, for comparison")
+    bench.set_defaults(handler=cmd_bench)
+
     listing = commands.add_parser("list", help="list scenarios and the default pairings")
     listing.add_argument("--scenarios", action="append", type=Path, metavar="DIR", help="scenarios folder (repeatable)")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
@@ -83,12 +92,10 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cross", choices=("all", "same"), default="all", help="cross-version scenarios: load every pairing's save (all) or only its own (same)")
 
 
-def cmd_matrix(args: argparse.Namespace) -> int:
-    from harness.matrix import MatrixOptions, run_matrix
-    from harness.render import render_all
-    from harness.report import print_summary
+def _matrix_options(args: argparse.Namespace) -> "MatrixOptions":
+    from harness.matrix import MatrixOptions
 
-    options = MatrixOptions(
+    return MatrixOptions(
         scenario_dirs=args.scenarios or [DEFAULT_SCENARIOS],
         pairings=args.pairing,
         only=args.only,
@@ -101,7 +108,14 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         cross=args.cross,
         command=["python", "-m", "harness", *sys.argv[1:]],
     )
-    results, store = run_matrix(options)
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    from harness.matrix import run_matrix
+    from harness.render import render_all
+    from harness.report import print_summary
+
+    results, store = run_matrix(_matrix_options(args))
     written = render_all(results, store.root)
     print_summary(results, sys.stdout)
     print(f"results: {store.root / 'results.json'}")
@@ -130,6 +144,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         print_summary(results, sys.stdout)
         for written in render_all(results, folder):
             print(f"report: {written}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from harness.bench import run_bench
+
+    run_bench(_matrix_options(args), cold=not args.no_cold, spawn=args.spawn, stream=sys.stdout)
     return 0
 
 

@@ -36,8 +36,8 @@ VERDICT_STYLE: dict[str, dict[str, str]] = {
 }
 #: Package names most worth naming when telling pairings apart, in order.
 _LABEL_PREFERENCE = ("keras", "keras-nightly", "tensorflow", "tf-nightly", "jax", "torch")
-HTML_TRACEBACK_CHARS = 6000
-HTML_OUTPUT_CHARS = 4000
+HTML_TRACEBACK_CHARS = 4000
+HTML_OUTPUT_CHARS = 3000
 
 
 @dataclass
