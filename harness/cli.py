@@ -90,6 +90,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--envs-dir", type=Path, metavar="DIR", help="where envs are kept (default: .harness/envs or $HARNESS_ENVS_DIR)")
     parser.add_argument("--isolation", choices=("fork", "spawn"), default="fork", help="fork: import once per env (default); spawn: a fresh interpreter per cell")
     parser.add_argument("--cross", choices=("all", "same"), default="all", help="cross-version scenarios: load every pairing's save (all) or only its own (same)")
+    parser.add_argument("--load-artifacts", action="append", default=[], type=Path, metavar="RUN_DIR", help="also load the cross-version saves of an earlier run (repeatable)")
 
 
 def _matrix_options(args: argparse.Namespace) -> "MatrixOptions":
@@ -106,6 +107,7 @@ def _matrix_options(args: argparse.Namespace) -> "MatrixOptions":
         envs_dir=args.envs_dir,
         isolation=args.isolation,
         cross=args.cross,
+        load_artifacts=args.load_artifacts,
         command=["python", "-m", "harness", *sys.argv[1:]],
     )
 

@@ -1,11 +1,12 @@
 """The matrix: expand pairings x scenarios into cells, run them env by env, and keep every result.
 
 The pipeline of :func:`run_matrix` is short: read the scenarios, parse and resolve the pairings,
-expand the cells, then run in two phases. Phase one, per pairing: create or reuse its env,
-start one worker (one framework import), run the single-env cells and the cross-version saves,
-and load each save in its own pairing. Phase two, per pairing: load every other pairing's saves.
-``--jobs`` runs that many pairings at once. Each finished cell is written to the run folder
-at once (:class:`harness.store.RunStore`) and reported on a progress line.
+import earlier saves if asked, expand the cells, then run in two phases. Phase one, per pairing:
+create or reuse its env, start one worker (one framework import), run the single-env cells and
+the cross-version saves, and load each save in its own pairing. Phase two, per pairing: load
+every other pairing's saves. ``--jobs`` runs that many pairings at once. Each finished cell is
+written to the run folder at once (:class:`harness.store.RunStore`) and reported on a progress
+line.
 """
 
 from __future__ import annotations
@@ -23,14 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
-from harness.envs import Env, ensure_env, resolve_pairing
+from harness.artifacts import SaveState, import_saves, record_save
+from harness.envs import Env, default_envs_dir, ensure_env, resolve_pairing
 from harness.errors import BadInput, InstallError, WorkerError
 from harness.pairings import DEFAULT_PAIRINGS, Pairing, PairingSpec, parse_pairing
 from harness.progress import Progress, format_duration
-from harness.results import Cell, PairingRecord, Results, RunInfo, ScenarioRecord, write_json_atomic
+from harness.results import Cell, PairingRecord, Results, RunInfo, ScenarioRecord
 from harness.runner import Decision, PhaseOutcome, Worker, decide_verdict
 from harness.scenarios import Scenario, discover_scenarios, select_scenarios, unmet_requirement
-from harness.store import RunStore, hash_tree
+from harness.store import RunStore
 
 DEFAULT_TIMEOUT_S = 300.0
 MAX_IDLE_WORKERS = 8
@@ -51,39 +53,32 @@ class MatrixOptions:
     envs_dir: Path | None = None
     isolation: str = "fork"
     cross: str = "all"
+    load_artifacts: list[Path] = field(default_factory=list)
     exclude_newer: str | None = None
     command: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class PlannedCell:
-    """A cell to run: ``saver`` is the pairing whose save a cross-version cell loads."""
+    """A cell to run; ``saved_with`` names the pairing whose save a cross-version cell loads."""
 
     scenario: Scenario
     pairing: Pairing
-    saver: Pairing | None = None
+    saved_with: str | None = None
 
     @property
-    def saved_with(self) -> str | None:
-        return self.saver.id if self.saver else None
+    def key(self) -> str:
+        return f"{self.scenario.id}|{self.saved_with or ''}|{self.pairing.id}"
 
 
-@dataclass
-class SaveState:
-    """How a cross-version scenario's save ended in one pairing."""
-
-    install_error: str | None = None
-    unmet: str | None = None
-    outcome: PhaseOutcome | None = None
-    evidence: dict[str, Any] | None = None
-
-
-def expand_cells(scenarios: Sequence[Scenario], pairings: Sequence[Pairing], cross: str = "all") -> list[PlannedCell]:
+def expand_cells(
+    scenarios: Sequence[Scenario], pairings: Sequence[Pairing], cross: str = "all", extra_savers: Sequence[str] = ()
+) -> list[PlannedCell]:
     """Every cell of the matrix, scenario by scenario, pairing by pairing.
 
-    A single-env scenario gives one cell per pairing; a cross-version scenario gives, per loading
-    pairing, one cell per saving pairing (``cross="all"``: an N x N grid) or only its own
-    (``cross="same"``).
+    A single-env scenario gives one cell per pairing. A cross-version scenario gives, per loading
+    pairing, one cell per saving pairing: every pairing of the run (``cross="all"``: an N x N
+    grid) or only itself (``cross="same"``), plus the ``extra_savers`` imported from earlier runs.
     """
     cells: list[PlannedCell] = []
     for scenario in scenarios:
@@ -91,8 +86,8 @@ def expand_cells(scenarios: Sequence[Scenario], pairings: Sequence[Pairing], cro
             if scenario.kind == "run":
                 cells.append(PlannedCell(scenario, pairing))
                 continue
-            savers = pairings if cross == "all" else [pairing]
-            cells.extend(PlannedCell(scenario, pairing, saver) for saver in savers)
+            savers = [p.id for p in pairings] if cross == "all" else [pairing.id]
+            cells.extend(PlannedCell(scenario, pairing, saver) for saver in [*savers, *extra_savers])
     return cells
 
 
@@ -122,11 +117,14 @@ def parse_pairings(texts: Sequence[str]) -> list[PairingSpec]:
 def run_matrix(options: MatrixOptions, stream: TextIO | None = None) -> tuple[Results, RunStore]:
     """Run a whole matrix and return its results and run folder.
 
-    Raises :class:`BadInput` before anything is installed when scenarios or pairings are bad.
-    When interrupted (Ctrl-C, SIGTERM) it returns what finished, with ``run.complete`` false.
+    Raises :class:`BadInput` before anything is installed when scenarios, pairings or imported
+    artifacts are bad. When interrupted (Ctrl-C, SIGTERM) it returns what finished, with
+    ``run.complete`` false.
     """
     scenarios = load_scenarios(options.scenario_dirs, options.only, options.tags)
     specs = parse_pairings(options.pairings)
+    for folder in options.load_artifacts:
+        RunStore.open(folder)  # refuse a folder that is not a run before creating anything
     store = RunStore.create(options.out or default_out_dir())
     run = MatrixRun(options, scenarios, store, stream or sys.stdout)
     return run.execute(specs), store
@@ -157,8 +155,9 @@ class MatrixRun:
         self.scenarios = scenarios
         self.store = store
         self.stream = stream
-        self.envs_dir = options.envs_dir or _default_envs_dir()
+        self.envs_dir = options.envs_dir or default_envs_dir()
         self.pairings: list[Pairing] = []
+        self.imported: list[PairingRecord] = []
         self.records: dict[str, PairingRecord] = {}
         self.envs: dict[str, Env] = {}
         self.install_errors: dict[str, str] = {}
@@ -182,6 +181,7 @@ class MatrixRun:
                 "only": list(options.only),
                 "tags": list(options.tags),
                 "scenario_dirs": [str(d) for d in options.scenario_dirs],
+                "load_artifacts": [str(d) for d in options.load_artifacts],
             },
         )
         self._started = time.monotonic()
@@ -190,26 +190,31 @@ class MatrixRun:
 
     def execute(self, specs: list[PairingSpec]) -> Results:
         previous = _install_sigterm_handler()
+        plan: list[PlannedCell] = []
         try:
             self.pairings = self._resolve(specs)
             self.records = {p.id: _pairing_record(p) for p in self.pairings}
+            self._import_artifacts()
             self._save_meta()
-            plan = expand_cells(self.scenarios, self.pairings, self.options.cross)
+            plan = self.plan()
             self.progress = Progress(len(plan), self.stream)
             self.progress.note(
                 f"running {len(plan)} cells: {len(self.scenarios)} scenarios x {len(self.pairings)} pairings "
                 f"(jobs {self.options.jobs}, timeout {self.options.timeout:g} s) into {self.store.root}"
             )
             self._in_pool(self._phase_one, self.pairings)
-            if any(s.kind == "cross" for s in self.scenarios) and self.options.cross == "all" and len(self.pairings) > 1:
+            if self._needs_phase_two():
                 self._in_pool(self._phase_two, self.pairings)
             return self._finish(plan, complete=True)
         except KeyboardInterrupt:
             self._interrupt()
-            return self._finish(expand_cells(self.scenarios, self.pairings, self.options.cross), complete=False)
+            return self._finish(plan, complete=False)
         finally:
             self._close_workers()
             signal.signal(signal.SIGTERM, previous)
+
+    def plan(self) -> list[PlannedCell]:
+        return expand_cells(self.scenarios, self.pairings, self.options.cross, [p.id for p in self.imported])
 
     def _resolve(self, specs: list[PairingSpec]) -> list[Pairing]:
         def resolve(spec: PairingSpec) -> Pairing:
@@ -229,6 +234,15 @@ class MatrixRun:
             unique[pairing.id] = pairing
         return list(unique.values())
 
+    def _import_artifacts(self) -> None:
+        if not self.options.load_artifacts:
+            return
+        imported = import_saves(self.options.load_artifacts, self.scenarios, self.store, set(self.records))
+        self.imported = imported.pairings
+        self.saves.update(imported.saves)
+        for record in self.imported:
+            self.progress.note(f"loading the saves of {record.id} from run {record.source}")
+
     def _in_pool(self, task: Callable[[Pairing], None], pairings: list[Pairing]) -> None:
         pool = ThreadPoolExecutor(max_workers=max(1, min(self.options.jobs, len(pairings))))
         futures = [pool.submit(task, p) for p in pairings]
@@ -246,7 +260,12 @@ class MatrixRun:
             raise
         pool.shutdown(wait=True)
 
-    # ------------------------------------------------------------------ phase one
+    def _needs_phase_two(self) -> bool:
+        if not any(s.kind == "cross" for s in self.scenarios):
+            return False
+        return bool(self.imported) or (self.options.cross == "all" and len(self.pairings) > 1)
+
+    # ------------------------------------------------------------------ phases
 
     def _phase_one(self, pairing: Pairing) -> None:
         env = self._ensure_env(pairing)
@@ -258,10 +277,10 @@ class MatrixRun:
                 return
             unmet = unmet_requirement(scenario.requires, env.packages, env.modules)
             if scenario.kind == "run":
-                self._run_cell(PlannedCell(scenario, pairing), env, unmet)
+                self._run_cell(PlannedCell(scenario, pairing), unmet)
                 continue
-            self._save(scenario, pairing, env, unmet)
-            self._run_cell(PlannedCell(scenario, pairing, pairing), env, unmet)
+            self._save(scenario, pairing, unmet)
+            self._run_cell(PlannedCell(scenario, pairing, pairing.id), unmet)
         if len(self.workers) > MAX_IDLE_WORKERS or not self._needs_phase_two():
             self._close_worker(pairing.id)
 
@@ -269,19 +288,12 @@ class MatrixRun:
         env = self.envs.get(pairing.id)
         if env is None:
             return
-        for scenario in self.scenarios:
-            if scenario.kind != "cross":
-                continue
-            unmet = unmet_requirement(scenario.requires, env.packages, env.modules)
-            for saver in self.pairings:
-                if self.stopping.is_set():
-                    return
-                if saver.id != pairing.id:
-                    self._run_cell(PlannedCell(scenario, pairing, saver), env, unmet)
+        for planned in self.plan():
+            if self.stopping.is_set():
+                return
+            if planned.pairing.id == pairing.id and planned.saved_with not in (None, pairing.id):
+                self._run_cell(planned, unmet_requirement(planned.scenario.requires, env.packages, env.modules))
         self._close_worker(pairing.id)
-
-    def _needs_phase_two(self) -> bool:
-        return self.options.cross == "all" and len(self.pairings) > 1 and any(s.kind == "cross" for s in self.scenarios)
 
     def _ensure_env(self, pairing: Pairing) -> Env | None:
         started = time.monotonic()
@@ -302,24 +314,19 @@ class MatrixRun:
             record.python = env.python
             record.env_key = env.key
             record.env_reused = env.reused
-            record.install_s = round(time.monotonic() - started, 3) if not env.reused else 0.0
+            record.install_s = 0.0 if env.reused else round(time.monotonic() - started, 3)
         how = "reused" if env.reused else f"installed in {time.monotonic() - started:.1f} s"
         self.progress.note(f"env {pairing.id}: {how} (python {env.python}, {len(env.packages)} packages)")
         self._save_meta()
         return env
 
     def _worker(self, pairing: Pairing) -> Worker:
-        worker = self.workers.get(pairing.id)
-        if worker is None:
-            env = self.envs[pairing.id]
-            worker = Worker(
-                env,
-                pairing.spec.backend,
-                preload_modules(pairing, env),
-                self.store.logs_dir / f"worker-{pairing.id}.log",
-                self.options.isolation,
-            )
-            with self.lock:
+        with self.lock:
+            worker = self.workers.get(pairing.id)
+            if worker is None:
+                env = self.envs[pairing.id]
+                worker = Worker(env, pairing.spec.backend, preload_modules(pairing, env),
+                                self.store.logs_dir / f"worker-{pairing.id}.log", self.options.isolation)
                 self.workers[pairing.id] = worker
         if self.options.isolation == "fork" and worker.import_s is None:
             try:
@@ -339,20 +346,19 @@ class MatrixRun:
 
     # ------------------------------------------------------------------ cells
 
-    def _save(self, scenario: Scenario, pairing: Pairing, env: Env, unmet: str | None) -> None:
+    def _save(self, scenario: Scenario, pairing: Pairing, unmet: str | None) -> None:
         if unmet is not None:
             self.saves[(scenario.id, pairing.id)] = SaveState(unmet=unmet)
             return
         folder = self.store.artifact_dir(scenario.id, pairing.id)
         if folder.exists():
             shutil.rmtree(folder)
-        files = folder / "files"
-        files.mkdir(parents=True)
+        (folder / "files").mkdir(parents=True)
         request = {
             "op": "save",
             "scenario": str(scenario.path),
             "scenario_id": scenario.id,
-            "workdir": str(files),
+            "workdir": str(folder / "files"),
             "result": str(folder / "save.result.json"),
             "output": str(folder / "save.output.log"),
             "values_out": str(folder / "reference"),
@@ -360,49 +366,43 @@ class MatrixRun:
             "atol": scenario.atol,
         }
         outcome = self._worker(pairing).run_phase(request, self.options.timeout)
-        evidence = phase_evidence(outcome)
-        evidence.update(
-            pairing=pairing.id,
-            scenario_sha256=scenario.sha256,
-            artifact=self.store.relative(files),
-            sha256=hash_tree(files),
-        )
-        write_json_atomic(folder / "save.json", evidence)
-        self.saves[(scenario.id, pairing.id)] = SaveState(outcome=outcome, evidence=evidence)
+        self.saves[(scenario.id, pairing.id)] = record_save(self.store, scenario, pairing.id, outcome)
 
-    def _run_cell(self, planned: PlannedCell, env: Env, unmet: str | None) -> None:
+    def _run_cell(self, planned: PlannedCell, unmet: str | None) -> None:
         signature = planned.scenario.signature
         if unmet is not None:
             self._finish_cell(planned, decide_verdict(signature, unmet=unmet))
             return
         save: SaveState | None = None
-        if planned.saver is not None:
-            save = self.saves.get((planned.scenario.id, planned.saver.id))
-            if save is None or save.install_error is not None or planned.saver.id in self.install_errors:
-                reason = f"the saving pairing {planned.saver.id} could not be installed"
-                self._finish_cell(planned, decide_verdict(signature, install_error=reason))
-                return
-            if save.unmet is not None:
-                reason = f"the saving pairing {planned.saver.id} is outside REQUIRES: {save.unmet}"
-                self._finish_cell(planned, decide_verdict(signature, unmet=reason))
-                return
-            assert save.outcome is not None
-            if not save.outcome.ok:
-                decision = decide_verdict(signature, save=save.outcome, saved_with=planned.saver.id)
-                self._finish_cell(planned, decision, save=save)
+        if planned.saved_with is not None:
+            save = self.saves.get((planned.scenario.id, planned.saved_with))
+            early = self._save_decision(planned, save)
+            if early is not None:
+                self._finish_cell(planned, early, save=save)
                 return
         with self.lock:
             if self.stopping.is_set():
                 return
-            self.running[_key(planned)] = planned
-        outcome = self._run_phase(planned, save)
+            self.running[planned.key] = planned
+        outcome = self._run_phase(planned)
         decision = decide_verdict(signature, save=save.outcome if save else None, saved_with=planned.saved_with, outcome=outcome)
         self._finish_cell(planned, decision, outcome, save)
 
-    def _run_phase(self, planned: PlannedCell, save: SaveState | None) -> PhaseOutcome:
+    def _save_decision(self, planned: PlannedCell, save: SaveState | None) -> Decision | None:
+        """The verdict of a cross-version cell whose save is missing or failed (else None)."""
+        signature, saver = planned.scenario.signature, planned.saved_with
+        if save is None or saver in self.install_errors:
+            return decide_verdict(signature, install_error=f"the saving pairing {saver} could not be installed")
+        if save.unmet is not None:
+            return decide_verdict(signature, unmet=f"the saving pairing {saver} is outside REQUIRES: {save.unmet}")
+        if save.outcome is not None and not save.outcome.ok:
+            return decide_verdict(signature, save=save.outcome, saved_with=saver)
+        return None
+
+    def _run_phase(self, planned: PlannedCell) -> PhaseOutcome:
         scenario, pairing = planned.scenario, planned.pairing
         workdir = self.store.fresh_workdir(scenario.id, pairing.id, planned.saved_with)
-        op = "run" if planned.saver is None else "load"
+        op = "run" if planned.saved_with is None else "load"
         paths = self.store.cell_paths(scenario.id, pairing.id, planned.saved_with, op)
         request: dict[str, Any] = {
             "op": op,
@@ -414,8 +414,8 @@ class MatrixRun:
             "rtol": scenario.rtol,
             "atol": scenario.atol,
         }
-        if planned.saver is not None:
-            artifact = self.store.artifact_dir(scenario.id, planned.saver.id)
+        if planned.saved_with is not None:
+            artifact = self.store.artifact_dir(scenario.id, planned.saved_with)
             shutil.copytree(artifact / "files", workdir, symlinks=True, dirs_exist_ok=True)
             request["reference"] = str(artifact / "reference")
         return self._worker(pairing).run_phase(request, self.options.timeout)
@@ -431,19 +431,19 @@ class MatrixRun:
         if outcome is not None:
             cell.workdir = self.store.relative(self.store.workdir_path(planned.scenario.id, planned.pairing.id, planned.saved_with))
         with self.lock:
-            if self.stopping.is_set() and _key(planned) in self.running:
+            if self.stopping.is_set() and planned.key in self.running:
                 return
-            self.running.pop(_key(planned), None)
+            self.running.pop(planned.key, None)
             self.store.write_cell(cell)
         self.progress.cell_finished(cell)
 
     def _mark_install_failed(self, pairing: Pairing) -> None:
         error = self.install_errors[pairing.id]
-        for planned in expand_cells(self.scenarios, self.pairings, self.options.cross):
+        for planned in self.plan():
             if planned.pairing.id != pairing.id:
                 continue
-            decision = decide_verdict(planned.scenario.signature, install_error=error)
-            cell = build_cell(planned.scenario.id, pairing.id, planned.saved_with, decision, None, None)
+            cell = build_cell(planned.scenario.id, pairing.id, planned.saved_with,
+                              decide_verdict(planned.scenario.signature, install_error=error), None, None)
             cell.message = error
             with self.lock:
                 self.store.write_cell(cell)
@@ -458,8 +458,7 @@ class MatrixRun:
         self._close_workers(kill=True)
         for planned in running:
             decision = decide_verdict(planned.scenario.signature, interrupted=True)
-            cell = build_cell(planned.scenario.id, planned.pairing.id, planned.saved_with, decision, None, None)
-            self.store.write_cell(cell)
+            self.store.write_cell(build_cell(planned.scenario.id, planned.pairing.id, planned.saved_with, decision, None, None))
         self.progress.note(f"interrupted: {len(running)} running cells marked as interrupted")
 
     def _finish(self, plan: list[PlannedCell], complete: bool) -> Results:
@@ -475,7 +474,7 @@ class MatrixRun:
 
     def _save_meta(self) -> None:
         with self.lock:
-            records = [self.records[p.id] for p in self.pairings if p.id in self.records]
+            records = [self.records[p.id] for p in self.pairings if p.id in self.records] + self.imported
             self.store.write_meta(self.run_info, records, [scenario_record(s) for s in self.scenarios])
 
     def _close_worker(self, pairing_id: str) -> None:
@@ -489,29 +488,13 @@ class MatrixRun:
             workers = list(self.workers.values())
             self.workers.clear()
         for worker in workers:
-            worker.terminate() if kill else worker.close()
+            if kill:
+                worker.terminate()
+            else:
+                worker.close()
 
 
 # --------------------------------------------------------------------------- cells from facts
-
-
-def phase_evidence(outcome: PhaseOutcome) -> dict[str, Any]:
-    """The evidence of one phase as plain data (used for a cross-version cell's save)."""
-    result = outcome.result
-    return {
-        "op": outcome.op,
-        "status": outcome.status,
-        "ok": outcome.ok,
-        "outcome": result.get("outcome"),
-        "exception_type": result.get("exception_type"),
-        "message": result.get("message"),
-        "traceback": result.get("traceback"),
-        "exit_status": outcome.exit_status,
-        "signal": outcome.signal,
-        "duration_s": outcome.duration_s,
-        "output_tail": outcome.output_tail,
-        "started": outcome.started,
-    }
 
 
 def build_cell(
@@ -575,18 +558,8 @@ def _pairing_record(pairing: Pairing) -> PairingRecord:
     )
 
 
-def _key(planned: PlannedCell) -> str:
-    return f"{planned.scenario.id}|{planned.saved_with or ''}|{planned.pairing.id}"
-
-
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def _default_envs_dir() -> Path:
-    from harness.envs import default_envs_dir
-
-    return default_envs_dir()
 
 
 def _install_sigterm_handler() -> Any:
@@ -597,4 +570,3 @@ def _install_sigterm_handler() -> Any:
         return signal.signal(signal.SIGTERM, on_term)
     except ValueError:  # not the main thread
         return signal.getsignal(signal.SIGTERM)
-

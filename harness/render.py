@@ -50,7 +50,7 @@ def xml_text(value: Any) -> str:
 def render_html(model: ReportModel, env: jinja2.Environment | None = None) -> str:
     env = env or environment()
     return env.get_template("index.html.j2").render(
-        m=model, pairings_by_id={p.id: p for p in model.pairings}, schema=SCHEMA_VERSION
+        m=model, pairings_by_id={p.id: p for p in model.all_pairings}, schema=SCHEMA_VERSION
     )
 
 

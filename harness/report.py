@@ -115,7 +115,8 @@ class GridView:
     """A cross-version scenario's grid: rows saved with, columns loaded with."""
 
     scenario: ScenarioView
-    pairings: list[PairingView]
+    savers: list[PairingView]
+    loaders: list[PairingView]
     rows: list[list[CellView]]
 
 
@@ -132,40 +133,43 @@ class ReportModel:
     cells: list[CellView]
     tags: list[str]
     verdict_styles: dict[str, dict[str, str]]
+    all_pairings: list[PairingView] = field(default_factory=list)
 
 
 def build_report(results: Results, title: str = "Keras / TensorFlow compatibility matrix") -> ReportModel:
-    """The whole page model from stored results (nothing is installed or run)."""
-    labels = pairing_labels(results.pairings)
+    """The whole page model from stored results (nothing is installed or run).
+
+    Rows of the matrix are the run's own pairings; pairings whose saves were imported from an
+    earlier run appear only as rows ("saved with") of the cross-version grids.
+    """
+    own_records = [p for p in results.pairings if p.source is None]
+    labels = all_labels(results.pairings)
     pairings = [_pairing_view(p, labels[p.id]) for p in results.pairings]
     by_id = {p.id: p for p in pairings}
+    own = [by_id[p.id] for p in own_records]
     records = {p.id: p for p in results.pairings}
     cells = {c.key: c for c in results.cells}
-    views: dict[str, CellView] = {}
-    for cell in results.cells:
-        scenario = results.scenario(cell.scenario)
-        views[cell.key] = _cell_view(cell, scenario, records)
+    views: dict[str, CellView] = {c.key: _cell_view(c, results.scenario(c.scenario), records) for c in results.cells}
 
     def view(scenario: ScenarioRecord, pairing: str, saved_with: str | None) -> CellView:
         key = cell_key(scenario.id, pairing, saved_with)
-        if key in views:
-            return views[key]
-        return _missing_view(scenario, pairing, saved_with)
+        return views[key] if key in views else _missing_view(scenario, pairing, saved_with)
 
     scenario_views = []
     for scenario in results.scenarios:
-        main = [cells.get(_main_key(scenario, p.id)) for p in results.pairings]
+        main = [cells.get(_main_key(scenario, p.id)) for p in own_records]
         scenario_views.append(_scenario_view(scenario, [c for c in main if c is not None], labels))
     rows = [
         (by_id[p.id], [view(s, p.id, p.id if s.kind == "cross" else None) for s in results.scenarios])
-        for p in results.pairings
+        for p in own_records
     ]
     grids = []
     for scenario, sview in zip(results.scenarios, scenario_views):
-        if scenario.kind != "cross" or not any(c.saved_with and c.saved_with != c.pairing for c in results.cells if c.scenario == scenario.id):
+        savers = [p for p in pairings if any(c.saved_with == p.id for c in results.cells if c.scenario == scenario.id)]
+        if scenario.kind != "cross" or not any(s.id not in {o.id for o in own} or len(own) > 1 for s in savers):
             continue
-        grid_rows = [[view(scenario, loader.id, saver.id) for loader in results.pairings] for saver in results.pairings]
-        grids.append(GridView(scenario=sview, pairings=pairings, rows=grid_rows))
+        grid_rows = [[view(scenario, loader.id, saver.id) for loader in own] for saver in savers]
+        grids.append(GridView(scenario=sview, savers=savers, loaders=own, rows=grid_rows))
     counts = Counter(c.verdict for c in results.cells)
     run = results.run
     return ReportModel(
@@ -183,14 +187,26 @@ def build_report(results: Results, title: str = "Keras / TensorFlow compatibilit
         },
         counts=[(v, counts[v]) for v in VERDICTS if counts[v]],
         total=len(results.cells),
-        pairings=pairings,
+        pairings=own,
         scenarios=scenario_views,
         rows=rows,
         grids=grids,
         cells=list(views.values()),
         tags=sorted({t for s in results.scenarios for t in s.tags}),
         verdict_styles=VERDICT_STYLE,
+        all_pairings=pairings,
     )
+
+
+def all_labels(pairings: Sequence[PairingRecord]) -> dict[str, str]:
+    """Labels for the run's own pairings, and for imported savers the same with their origin."""
+    own = [p for p in pairings if p.source is None]
+    labels = pairing_labels(own)
+    for imported in (p for p in pairings if p.source is not None):
+        candidate = pairing_labels([*own, imported]).get(imported.id, imported.id)
+        run_id = imported.source.split(" ")[0] if imported.source else ""
+        labels[imported.id] = f"{candidate} (saved in run {run_id})"
+    return labels
 
 
 def pairing_labels(pairings: Sequence[PairingRecord]) -> dict[str, str]:
@@ -279,7 +295,7 @@ def print_summary(results: Results, stream: TextIO) -> None:
         stream.write(f"{scenario.id:<{width}}  " + "  ".join(f"{t:<16}" for t in texts) + "\n")
     for grid in model.grids:
         stream.write(f"\n{grid.scenario.id}: saved with (rows) -> loaded with (columns)\n")
-        for pairing, row in zip(grid.pairings, grid.rows):
+        for pairing, row in zip(grid.savers, grid.rows):
             stream.write(f"  {pairing.label:<24}" + "  ".join(f"{c.symbol} {c.word:<14}" for c in row) + "\n")
     stream.write("\n" + "; ".join(f"{v} {n}" for v, n in model.counts) + f" ({model.total} cells)\n")
     for scenario in model.scenarios:

@@ -42,7 +42,11 @@ VERDICTS: tuple[str, ...] = tuple(v.value for v in Verdict)
 
 @dataclass
 class PairingRecord:
-    """One pairing of a run: what was asked, what got installed, and with which Python."""
+    """One pairing of a run: what was asked, what got installed, and with which Python.
+
+    ``source`` is set for a pairing whose saves were imported from an earlier run
+    (``--load-artifacts``): it only saved, in that run; this run has no cells of its own for it.
+    """
 
     id: str
     requested: dict[str, Any]
@@ -56,6 +60,7 @@ class PairingRecord:
     env_reused: Union[bool, None] = None
     install_s: Union[float, None] = None
     import_s: Union[float, None] = None
+    source: Union[str, None] = None
 
 
 @dataclass

@@ -1,0 +1,164 @@
+"""Cross-version saves: what a save left behind, kept with a content hash, and saves imported from
+an earlier run (``--load-artifacts RUN_DIR``).
+
+A save lives in ``artifacts/<scenario>/<pairing>/``: ``files/`` (what ``save(workdir)`` wrote,
+never modified afterwards: every load gets a fresh copy), ``reference.json`` / ``reference.npz``
+(the values ``save`` returned) and ``save.json`` (how the save ended, with the sha256 of
+``files/``). An imported run folder is untrusted: anything that is not a regular file, a hash
+that does not match, or a record that does not check out is refused with one sentence, and
+nothing is read outside it or written outside this run's folder.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+from harness.errors import ResultsError
+from harness.results import PairingRecord, read_json_file, write_json_atomic
+from harness.runner import PhaseOutcome
+from harness.scenarios import Scenario
+from harness.store import RunStore, hash_tree
+
+SAVE_RECORD = "save.json"
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._+-]+$")
+
+
+@dataclass
+class SaveState:
+    """How a cross-version scenario's save ended in one pairing (or why it did not run)."""
+
+    install_error: str | None = None
+    unmet: str | None = None
+    outcome: PhaseOutcome | None = None
+    evidence: dict[str, Any] | None = None
+
+
+def phase_evidence(outcome: PhaseOutcome) -> dict[str, Any]:
+    """The evidence of one phase as plain data (kept with a cross-version cell as its save)."""
+    result = outcome.result
+    return {
+        "op": outcome.op,
+        "status": outcome.status,
+        "ok": outcome.ok,
+        "outcome": result.get("outcome"),
+        "exception_type": result.get("exception_type"),
+        "message": result.get("message"),
+        "traceback": result.get("traceback"),
+        "exit_status": outcome.exit_status,
+        "signal": outcome.signal,
+        "duration_s": outcome.duration_s,
+        "output_tail": outcome.output_tail,
+        "started": outcome.started,
+    }
+
+
+def record_save(store: RunStore, scenario: Scenario, pairing_id: str, outcome: PhaseOutcome) -> SaveState:
+    """Write save.json (with the content hash of files/) and return the save's state."""
+    folder = store.artifact_dir(scenario.id, pairing_id)
+    evidence = phase_evidence(outcome)
+    evidence.update(
+        pairing=pairing_id,
+        scenario=scenario.id,
+        scenario_sha256=scenario.sha256,
+        artifact=store.relative(folder / "files"),
+        sha256=hash_tree(folder / "files"),
+    )
+    write_json_atomic(folder / SAVE_RECORD, evidence)
+    return SaveState(outcome=outcome, evidence=evidence)
+
+
+def outcome_from_evidence(evidence: dict[str, Any]) -> PhaseOutcome:
+    """Rebuild a save's outcome from its save.json (for saves imported from another run)."""
+    return PhaseOutcome(
+        op="save",
+        status=str(evidence.get("status")),
+        duration_s=float(evidence.get("duration_s") or 0.0),
+        result={k: evidence.get(k) for k in ("outcome", "exception_type", "message", "traceback")},
+        exit_status=evidence.get("exit_status"),
+        signal=evidence.get("signal"),
+        output_tail=str(evidence.get("output_tail") or ""),
+        started=str(evidence.get("started") or ""),
+    )
+
+
+@dataclass
+class ImportedSaves:
+    """Saves taken from earlier runs: the pairings that made them and each save's state."""
+
+    pairings: list[PairingRecord]
+    saves: dict[tuple[str, str], SaveState]
+
+
+def import_saves(
+    run_dirs: Sequence[Path], scenarios: Sequence[Scenario], store: RunStore, taken: set[str]
+) -> ImportedSaves:
+    """Copy the cross-version saves of earlier runs into ``store`` after checking them.
+
+    A saving pairing keeps its id unless this run already has one of that name; then it becomes
+    ``<id>@<run id>``. Raises :class:`ResultsError` for anything that does not check out.
+    """
+    imported = ImportedSaves(pairings=[], saves={})
+    cross = [s for s in scenarios if s.kind == "cross"]
+    for run_dir in run_dirs:
+        source = RunStore.open(_checked_dir(run_dir))
+        run, pairings, _ = source.read_meta()
+        for record in pairings:
+            if not _SAFE_ID.match(record.id):
+                raise ResultsError(f"{run_dir}: pairing id {record.id!r} is not a plain name.")
+            new_id = record.id if record.id not in taken else f"{record.id}@{run.id}"
+            if not _SAFE_ID.match(run.id):
+                raise ResultsError(f"{run_dir}: run id {run.id!r} is not a plain name.")
+            if new_id in taken:
+                raise ResultsError(f"{run_dir}: the saves of pairing {record.id!r} of run {run.id} are already loaded.")
+            found = False
+            for scenario in cross:
+                folder = source.artifact_dir(scenario.id, record.id)
+                if not folder.exists():
+                    continue
+                state = _import_one(folder, scenario, store, new_id)
+                imported.saves[(scenario.id, new_id)] = state
+                found = True
+            if found:
+                taken.add(new_id)
+                imported.pairings.append(replace(record, id=new_id, source=f"{run.id} ({run_dir})"))
+    return imported
+
+
+def _import_one(folder: Path, scenario: Scenario, store: RunStore, new_id: str) -> SaveState:
+    _refuse_links(folder)
+    evidence = read_json_file(folder / SAVE_RECORD, "save record")
+    if not isinstance(evidence, dict) or not isinstance(evidence.get("sha256"), str) or not isinstance(evidence.get("ok"), bool):
+        raise ResultsError(f"{folder / SAVE_RECORD}: not a save record (it needs 'ok' and 'sha256').")
+    files = folder / "files"
+    if not files.is_dir():
+        raise ResultsError(f"{folder}: the saved files are missing.")
+    if hash_tree(files) != evidence["sha256"]:
+        raise ResultsError(f"{files}: the files changed after they were saved (content hash differs).")
+    if evidence["ok"] and not (folder / "reference.json").is_file():
+        raise ResultsError(f"{folder}: the reference values of a successful save are missing.")
+    target = store.artifact_dir(scenario.id, new_id)
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(folder, target, symlinks=False)
+    evidence = {**evidence, "pairing": new_id, "artifact": store.relative(target / "files"), "imported_from": str(folder)}
+    write_json_atomic(target / SAVE_RECORD, evidence)
+    return SaveState(outcome=outcome_from_evidence(evidence), evidence=evidence)
+
+
+def _checked_dir(path: Path) -> Path:
+    if path.is_symlink() or not path.is_dir():
+        raise ResultsError(f"{str(path)!r} is not a run folder.")
+    return path
+
+
+def _refuse_links(folder: Path) -> None:
+    """Refuse symlinks and special files anywhere below an imported save."""
+    for item in [folder, *folder.rglob("*")]:
+        if item.is_symlink():
+            raise ResultsError(f"{item}: a symbolic link in an artifact folder is refused.")
+        if not (item.is_dir() or item.is_file()):
+            raise ResultsError(f"{item}: only regular files and folders may be in an artifact folder.")
