@@ -85,6 +85,28 @@ def outcome_from_evidence(evidence: dict[str, Any]) -> PhaseOutcome:
     )
 
 
+def existing_save(store: RunStore, scenario: Scenario, pairing_id: str, same_text: bool = True) -> SaveState | None:
+    """The save this run already made (or imported) for a scenario and pairing, if it is intact.
+
+    Used when a run is resumed: a save whose record is missing, unreadable, made from another
+    text of the scenario (``same_text``; not asked of saves imported from other runs), or whose
+    files no longer match their hash is made again.
+    """
+    folder = store.artifact_dir(scenario.id, pairing_id)
+    try:
+        _refuse_links(folder)
+        evidence = read_json_file(folder / SAVE_RECORD, "save record")
+    except (ResultsError, OSError):
+        return None
+    if not isinstance(evidence, dict) or (same_text and evidence.get("scenario_sha256") != scenario.sha256):
+        return None
+    if not (folder / "files").is_dir() or hash_tree(folder / "files") != evidence.get("sha256"):
+        return None
+    if evidence.get("ok") and not (folder / "reference.json").is_file():
+        return None
+    return SaveState(outcome=outcome_from_evidence(evidence), evidence=evidence)
+
+
 @dataclass
 class ImportedSaves:
     """Saves taken from earlier runs: the pairings that made them and each save's state."""

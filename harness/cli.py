@@ -57,10 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     matrix = commands.add_parser("matrix", help="install every pairing and run every scenario")
     add_run_options(matrix)
+    matrix.add_argument("--shard", metavar="K/N", help="run only the K-th of N deterministic slices of the cells (for CI fan-out)")
+    matrix.add_argument("--resume", type=Path, metavar="RUN_DIR", help="run only the cells of RUN_DIR that are missing or were interrupted")
     matrix.set_defaults(handler=cmd_matrix)
 
     report = commands.add_parser("report", help="render index.html, summary.md and junit.xml again from stored results")
-    report.add_argument("results", nargs="+", type=Path, metavar="RESULTS", help="a results.json file or the run folder holding it")
+    report.add_argument("results", nargs="+", type=Path, metavar="RESULTS",
+                        help="results.json files or run folders; 'merge DIR1 DIR2 ...' joins shards into one report")
     report.add_argument("--out", type=Path, metavar="DIR", help="write the reports here (default: next to each results.json)")
     report.set_defaults(handler=cmd_report)
 
@@ -113,11 +116,21 @@ def _matrix_options(args: argparse.Namespace) -> "MatrixOptions":
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
-    from harness.matrix import run_matrix
+    from harness.matrix import parse_shard, resume_matrix, run_matrix
     from harness.render import render_all
     from harness.report import print_summary
 
-    results, store = run_matrix(_matrix_options(args))
+    if args.resume is not None:
+        given = [name for name in ("scenarios", "pairing", "only", "tag", "out", "load_artifacts", "shard")
+                 if getattr(args, name)]
+        if given:
+            flags = ", ".join("--" + name.replace("_", "-") for name in given)
+            raise BadInput(f"--resume continues a run with its own options; drop {flags}.")
+        results, store = resume_matrix(args.resume, jobs=args.jobs, envs_dir=args.envs_dir)
+    else:
+        options = _matrix_options(args)
+        options.shard = parse_shard(args.shard) if args.shard else None
+        results, store = run_matrix(options)
     written = render_all(results, store.root)
     print_summary(results, sys.stdout)
     print(f"results: {store.root / 'results.json'}")
@@ -130,19 +143,37 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from harness.merge import load_run, merge_folders
     from harness.render import render_all
     from harness.report import print_summary
-    from harness.results import read_results
+    from harness.results import write_results
 
+    if args.results and str(args.results[0]) == "merge":
+        folders = args.results[1:]
+        if not folders:
+            raise BadInput("report merge needs the run folders (or results.json files) of the shards.")
+        merged, missing = merge_folders(folders)
+        out = args.out or REPO_ROOT / "reports" / "runs" / f"merged-{merged.run.id}"
+        if out.exists() and (out.is_symlink() or not out.is_dir() or any(out.iterdir())):
+            raise BadInput(f"The output folder {str(out)!r} is not an empty folder; choose another --out.")
+        out.mkdir(parents=True, exist_ok=True)
+        write_results(out / "results.json", merged)
+        print_summary(merged, sys.stdout)
+        print(f"merged {len(folders)} parts: {len(merged.cells)} cells, {len(missing)} missing")
+        for scenario, pairing, saved_with in missing[:20]:
+            print(f"missing: {scenario} @ {saved_with + ' -> ' if saved_with else ''}{pairing}")
+        print(f"results: {out / 'results.json'}")
+        for written in render_all(merged, out):
+            print(f"report: {written}")
+        return 0
     if args.out is not None and len(args.results) > 1:
         raise BadInput("--out takes one results file; give one, or render each next to its results.json.")
-    loaded = []
-    for given in args.results:
-        path = given / "results.json" if given.is_dir() else given
-        loaded.append((path, read_results(path)))
-    for path, results in loaded:
-        folder = args.out or path.parent
+    loaded = [(given, load_run(given)) for given in args.results]
+    for given, results in loaded:
+        folder = args.out or (given if given.is_dir() else given.parent)
         folder.mkdir(parents=True, exist_ok=True)
+        if given.is_dir() and args.out is None:
+            write_results(folder / "results.json", results)
         print_summary(results, sys.stdout)
         for written in render_all(results, folder):
             print(f"report: {written}")

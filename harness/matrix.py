@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
-from harness.artifacts import SaveState, import_saves, record_save
+from harness.artifacts import SaveState, existing_save, import_saves, record_save
 from harness.envs import Env, default_envs_dir, ensure_env, resolve_pairing
 from harness.errors import BadInput, InstallError, WorkerError
 from harness.pairings import DEFAULT_PAIRINGS, Pairing, PairingSpec, parse_pairing
@@ -54,6 +54,7 @@ class MatrixOptions:
     isolation: str = "fork"
     cross: str = "all"
     load_artifacts: list[Path] = field(default_factory=list)
+    shard: tuple[int, int] | None = None
     exclude_newer: str | None = None
     command: list[str] = field(default_factory=list)
 
@@ -71,24 +72,57 @@ class PlannedCell:
         return f"{self.scenario.id}|{self.saved_with or ''}|{self.pairing.id}"
 
 
+def plan_keys(
+    scenarios: Sequence[tuple[str, str]], pairings: Sequence[str], cross: str = "all", extra_savers: Sequence[str] = ()
+) -> list[tuple[str, str | None, str]]:
+    """Every cell of a matrix as ``(scenario, saved_with, pairing)``, scenario by scenario.
+
+    ``scenarios`` are ``(id, kind)`` pairs. A single-env scenario gives one cell per pairing; a
+    cross-version scenario gives, per loading pairing, one cell per saving pairing: every pairing
+    of the run (``cross="all"``: an N x N grid) or only itself (``cross="same"``), plus the
+    ``extra_savers`` whose saves were imported from earlier runs.
+    """
+    keys: list[tuple[str, str | None, str]] = []
+    for scenario, kind in scenarios:
+        for pairing in pairings:
+            if kind == "run":
+                keys.append((scenario, None, pairing))
+                continue
+            savers = list(pairings) if cross == "all" else [pairing]
+            keys.extend((scenario, saver, pairing) for saver in [*savers, *extra_savers])
+    return keys
+
+
 def expand_cells(
     scenarios: Sequence[Scenario], pairings: Sequence[Pairing], cross: str = "all", extra_savers: Sequence[str] = ()
 ) -> list[PlannedCell]:
-    """Every cell of the matrix, scenario by scenario, pairing by pairing.
+    """:func:`plan_keys` with the scenario and pairing objects."""
+    by_scenario = {s.id: s for s in scenarios}
+    by_pairing = {p.id: p for p in pairings}
+    keys = plan_keys([(s.id, s.kind) for s in scenarios], [p.id for p in pairings], cross, extra_savers)
+    return [PlannedCell(by_scenario[s], by_pairing[p], saver) for s, saver, p in keys]
 
-    A single-env scenario gives one cell per pairing. A cross-version scenario gives, per loading
-    pairing, one cell per saving pairing: every pairing of the run (``cross="all"``: an N x N
-    grid) or only itself (``cross="same"``), plus the ``extra_savers`` imported from earlier runs.
+
+def shard_cells(plan: Sequence[PlannedCell], index: int, count: int) -> list[PlannedCell]:
+    """Shard ``index`` of ``count`` (1-based): a deterministic, near-equal slice of the cells.
+
+    Cells are ordered pairing by pairing, so each shard spans as few pairings (envs) as possible;
+    the shards together hold every cell exactly once.
     """
-    cells: list[PlannedCell] = []
-    for scenario in scenarios:
-        for pairing in pairings:
-            if scenario.kind == "run":
-                cells.append(PlannedCell(scenario, pairing))
-                continue
-            savers = [p.id for p in pairings] if cross == "all" else [pairing.id]
-            cells.extend(PlannedCell(scenario, pairing, saver) for saver in [*savers, *extra_savers])
-    return cells
+    ordered = sorted(plan, key=lambda c: (c.pairing.id, c.scenario.id, c.saved_with or ""))
+    start, end = (index - 1) * len(ordered) // count, index * len(ordered) // count
+    return ordered[start:end]
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"2/3"`` → ``(2, 3)``; anything else is :class:`BadInput`."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise BadInput(f"--shard {text!r} is not of the form K/N, e.g. 2/3.") from None
+    if not 1 <= index <= count:
+        raise BadInput(f"--shard {text!r}: K must be between 1 and N.")
+    return index, count
 
 
 def default_out_dir() -> Path:
@@ -130,6 +164,78 @@ def run_matrix(options: MatrixOptions, stream: TextIO | None = None) -> tuple[Re
     return run.execute(specs), store
 
 
+def resume_matrix(
+    folder: Path, jobs: int | None = None, envs_dir: Path | None = None, stream: TextIO | None = None
+) -> tuple[Results, RunStore]:
+    """Run the cells of a run folder that are missing or were interrupted; keep the others.
+
+    The run's own record decides everything (scenarios, pairings with their exact pins,
+    options, shard), so the final results are those an uninterrupted run would have given.
+    Raises :class:`BadInput` when the folder is not a run or its scenarios changed since.
+    """
+    store = RunStore.open(folder)
+    run_info, records, recorded = store.read_meta()
+    options = options_from_record(run_info, envs_dir)
+    if jobs is not None:
+        options.jobs = jobs
+    scenarios = load_scenarios(options.scenario_dirs, options.only, options.tags)
+    current = {s.id: s for s in scenarios}
+    for record in recorded:
+        scenario = current.get(record.id)
+        if scenario is None or scenario.sha256 != record.sha256:
+            raise BadInput(f"Scenario {record.id!r} changed or disappeared since the run started; it cannot be resumed.")
+    if len(current) != len(recorded):
+        extra = sorted(set(current) - {r.id for r in recorded})
+        raise BadInput(f"Scenarios {', '.join(extra)} were added since the run started; it cannot be resumed.")
+    run = MatrixRun(options, [current[r.id] for r in recorded], store, stream or sys.stdout, run_info)
+    return run.resume(records), store
+
+
+def options_from_record(run: RunInfo, envs_dir: Path | None) -> MatrixOptions:
+    """The options a recorded run was started with (checked: the record is untrusted)."""
+    from harness.errors import ResultsError
+
+    recorded = run.options
+
+    def strings(key: str) -> list[str]:
+        value = recorded.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ResultsError(f"The run's option {key!r} is not a list of strings.")
+        return value
+
+    dirs = [Path(d) for d in strings("scenario_dirs")]
+    for folder in dirs:
+        if ".." in folder.parts or not folder.is_absolute():
+            raise ResultsError(f"The run's scenarios folder {str(folder)!r} is not a plain absolute path.")
+    timeout, cross, isolation = recorded.get("timeout"), recorded.get("cross"), recorded.get("isolation")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ResultsError("The run's timeout is not a positive number.")
+    if cross not in CROSS_MODES or isolation not in ("fork", "spawn"):
+        raise ResultsError("The run's cross or isolation option is not one this harness knows.")
+    jobs = recorded.get("jobs", 1)
+    return MatrixOptions(
+        scenario_dirs=dirs,
+        only=strings("only"),
+        tags=strings("tags"),
+        timeout=float(timeout),
+        jobs=jobs if isinstance(jobs, int) and not isinstance(jobs, bool) and jobs > 0 else 1,
+        envs_dir=envs_dir,
+        isolation=str(isolation),
+        cross=str(cross),
+        shard=parse_shard(run.shard) if run.shard else None,
+    )
+
+
+def pairing_from_record(record: PairingRecord) -> Pairing:
+    """The exact pairing a recorded run installed (its pins, not "latest" again)."""
+    from harness.pairings import unresolved_pairing
+
+    spec = parse_pairing(str(record.requested.get("spec", "")))
+    if not record.pins:
+        return unresolved_pairing(spec, record.install_error or "it was never resolved")
+    return Pairing(spec=spec, pins=tuple(record.pins), versions=dict(record.versions), id=record.id)
+
+
 def scenario_record(scenario: Scenario) -> ScenarioRecord:
     return ScenarioRecord(
         id=scenario.id,
@@ -150,7 +256,10 @@ def scenario_record(scenario: Scenario) -> ScenarioRecord:
 class MatrixRun:
     """One execution of the matrix into one run folder."""
 
-    def __init__(self, options: MatrixOptions, scenarios: list[Scenario], store: RunStore, stream: TextIO):
+    def __init__(
+        self, options: MatrixOptions, scenarios: list[Scenario], store: RunStore, stream: TextIO,
+        run_info: RunInfo | None = None,
+    ):
         self.options = options
         self.scenarios = scenarios
         self.store = store
@@ -164,6 +273,9 @@ class MatrixRun:
         self.workers: dict[str, Worker] = {}
         self.saves: dict[tuple[str, str], SaveState] = {}
         self.running: dict[str, PlannedCell] = {}
+        self.todo: set[str] = set()
+        self.phase_two = False
+        self.needed_saves: set[tuple[str, str]] = set()
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.progress = Progress(0, stream)
@@ -183,35 +295,83 @@ class MatrixRun:
                 "scenario_dirs": [str(d) for d in options.scenario_dirs],
                 "load_artifacts": [str(d) for d in options.load_artifacts],
             },
+            shard=f"{options.shard[0]}/{options.shard[1]}" if options.shard else None,
         )
+        self._previous_s = 0.0
+        if run_info is not None:
+            self._previous_s = run_info.duration_s or 0.0
+            run_info.resumed.append(_now())
+            self.run_info = run_info
         self._started = time.monotonic()
 
     # ------------------------------------------------------------------ pipeline
 
     def execute(self, specs: list[PairingSpec]) -> Results:
+        """A fresh run: resolve the pairings, import earlier saves, run this shard's cells."""
+        return self._guarded(lambda: self._start(specs))
+
+    def resume(self, records: list[PairingRecord]) -> Results:
+        """A resumed run: the recorded pairings; only cells missing or interrupted are run."""
+        return self._guarded(lambda: self._restart(records))
+
+    def _start(self, specs: list[PairingSpec]) -> list[PlannedCell]:
+        self.pairings = self._resolve(specs)
+        self.records = {p.id: _pairing_record(p) for p in self.pairings}
+        self._import_artifacts()
+        self._save_meta()
+        return self._selected(self.plan())
+
+    def _restart(self, records: list[PairingRecord]) -> list[PlannedCell]:
+        self.pairings = [pairing_from_record(r) for r in records if r.source is None]
+        self.records = {r.id: r for r in records if r.source is None}
+        self.imported = [r for r in records if r.source is not None]
+        for record in self.imported:
+            for scenario in self.scenarios:
+                if scenario.kind == "cross":
+                    save = existing_save(self.store, scenario, record.id, same_text=False)
+                    if save is not None:
+                        self.saves[(scenario.id, record.id)] = save
+        done = {c.key for c in self.store.read_cells() if c.verdict != "interrupted"}
+        selected = self._selected(self.plan())
+        todo = [c for c in selected if c.key not in done]
+        self.progress.note(f"resuming {self.store.root}: {len(selected) - len(todo)} of {len(selected)} cells already done")
+        return todo
+
+    def _selected(self, plan: list[PlannedCell]) -> list[PlannedCell]:
+        if self.options.shard is None:
+            return plan
+        index, count = self.options.shard
+        chosen = {c.key for c in shard_cells(plan, index, count)}
+        return [c for c in plan if c.key in chosen]
+
+    def _guarded(self, make_todo: Callable[[], list[PlannedCell]]) -> Results:
         previous = _install_sigterm_handler()
-        plan: list[PlannedCell] = []
         try:
-            self.pairings = self._resolve(specs)
-            self.records = {p.id: _pairing_record(p) for p in self.pairings}
-            self._import_artifacts()
-            self._save_meta()
-            plan = self.plan()
-            self.progress = Progress(len(plan), self.stream)
-            self.progress.note(
-                f"running {len(plan)} cells: {len(self.scenarios)} scenarios x {len(self.pairings)} pairings "
-                f"(jobs {self.options.jobs}, timeout {self.options.timeout:g} s) into {self.store.root}"
-            )
-            self._in_pool(self._phase_one, self.pairings)
-            if self._needs_phase_two():
-                self._in_pool(self._phase_two, self.pairings)
-            return self._finish(plan, complete=True)
+            todo = make_todo()
+            self._run(todo)
+            return self._finish(complete=True)
         except KeyboardInterrupt:
             self._interrupt()
-            return self._finish(plan, complete=False)
+            return self._finish(complete=False)
         finally:
             self._close_workers()
             signal.signal(signal.SIGTERM, previous)
+
+    def _run(self, todo: list[PlannedCell]) -> None:
+        self.todo = {c.key for c in todo}
+        self.phase_two = any(c.saved_with not in (None, c.pairing.id) for c in todo)
+        self.needed_saves = {(c.scenario.id, c.saved_with) for c in todo if c.saved_with is not None}
+        involved = {c.pairing.id for c in todo} | {saver for _, saver in self.needed_saves}
+        pairings = [p for p in self.pairings if p.id in involved]
+        self.progress = Progress(len(todo), self.stream)
+        shard = f" (shard {self.run_info.shard})" if self.run_info.shard else ""
+        self.progress.note(
+            f"running {len(todo)} cells{shard}: {len(self.scenarios)} scenarios x {len(self.pairings)} pairings "
+            f"(jobs {self.options.jobs}, timeout {self.options.timeout:g} s) into {self.store.root}"
+        )
+        self._in_pool(self._phase_one, pairings)
+        if self._needs_phase_two():
+            self._in_pool(self._phase_two, pairings)
 
     def plan(self) -> list[PlannedCell]:
         return expand_cells(self.scenarios, self.pairings, self.options.cross, [p.id for p in self.imported])
@@ -261,9 +421,7 @@ class MatrixRun:
         pool.shutdown(wait=True)
 
     def _needs_phase_two(self) -> bool:
-        if not any(s.kind == "cross" for s in self.scenarios):
-            return False
-        return bool(self.imported) or (self.options.cross == "all" and len(self.pairings) > 1)
+        return self.phase_two
 
     # ------------------------------------------------------------------ phases
 
@@ -277,10 +435,11 @@ class MatrixRun:
                 return
             unmet = unmet_requirement(scenario.requires, env.packages, env.modules)
             if scenario.kind == "run":
-                self._run_cell(PlannedCell(scenario, pairing), unmet)
+                self._run_if_todo(PlannedCell(scenario, pairing), unmet)
                 continue
-            self._save(scenario, pairing, unmet)
-            self._run_cell(PlannedCell(scenario, pairing, pairing.id), unmet)
+            if (scenario.id, pairing.id) in self.needed_saves:
+                self._save(scenario, pairing, unmet)
+            self._run_if_todo(PlannedCell(scenario, pairing, pairing.id), unmet)
         if len(self.workers) > MAX_IDLE_WORKERS or not self._needs_phase_two():
             self._close_worker(pairing.id)
 
@@ -292,8 +451,12 @@ class MatrixRun:
             if self.stopping.is_set():
                 return
             if planned.pairing.id == pairing.id and planned.saved_with not in (None, pairing.id):
-                self._run_cell(planned, unmet_requirement(planned.scenario.requires, env.packages, env.modules))
+                self._run_if_todo(planned, unmet_requirement(planned.scenario.requires, env.packages, env.modules))
         self._close_worker(pairing.id)
+
+    def _run_if_todo(self, planned: PlannedCell, unmet: str | None) -> None:
+        if planned.key in self.todo:
+            self._run_cell(planned, unmet)
 
     def _ensure_env(self, pairing: Pairing) -> Env | None:
         started = time.monotonic()
@@ -349,6 +512,10 @@ class MatrixRun:
     def _save(self, scenario: Scenario, pairing: Pairing, unmet: str | None) -> None:
         if unmet is not None:
             self.saves[(scenario.id, pairing.id)] = SaveState(unmet=unmet)
+            return
+        kept = existing_save(self.store, scenario, pairing.id)
+        if kept is not None:  # a resumed run reuses the save it already made
+            self.saves[(scenario.id, pairing.id)] = kept
             return
         folder = self.store.artifact_dir(scenario.id, pairing.id)
         if folder.exists():
@@ -440,7 +607,7 @@ class MatrixRun:
     def _mark_install_failed(self, pairing: Pairing) -> None:
         error = self.install_errors[pairing.id]
         for planned in self.plan():
-            if planned.pairing.id != pairing.id:
+            if planned.pairing.id != pairing.id or planned.key not in self.todo:
                 continue
             cell = build_cell(planned.scenario.id, pairing.id, planned.saved_with,
                               decide_verdict(planned.scenario.signature, install_error=error), None, None)
@@ -461,12 +628,12 @@ class MatrixRun:
             self.store.write_cell(build_cell(planned.scenario.id, planned.pairing.id, planned.saved_with, decision, None, None))
         self.progress.note(f"interrupted: {len(running)} running cells marked as interrupted")
 
-    def _finish(self, plan: list[PlannedCell], complete: bool) -> Results:
+    def _finish(self, complete: bool) -> Results:
         self.run_info.finished = _now()
-        self.run_info.duration_s = round(time.monotonic() - self._started, 3)
+        self.run_info.duration_s = round(self._previous_s + time.monotonic() - self._started, 3)
         self.run_info.complete = complete
         self._save_meta()
-        results = self.store.assemble((p.scenario.id, p.pairing.id, p.saved_with) for p in plan)
+        results = self.store.assemble((p.scenario.id, p.pairing.id, p.saved_with) for p in self._selected(self.plan()))
         self.store.write_results(results)
         if complete:
             self.progress.note(f"finished {len(results.cells)} cells in {format_duration(self.run_info.duration_s)}")

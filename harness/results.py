@@ -133,6 +133,7 @@ class RunInfo:
     options: dict[str, Any] = field(default_factory=dict)
     complete: bool = False
     shard: Union[str, None] = None
+    resumed: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -183,6 +184,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 def write_results(path: Path, results: Results) -> None:
+    """Write a results.json atomically."""
     write_json_atomic(path, to_dict(results))
 
 

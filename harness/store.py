@@ -35,6 +35,7 @@ from harness.results import (
     read_json_file,
     to_dict,
     write_json_atomic,
+    write_results,
     build_model,
     cell_key,
 )
@@ -118,7 +119,9 @@ class RunStore:
 
     def read_cells(self) -> list[Cell]:
         """Every cell file of the run; a corrupt one is an error naming it."""
-        cells = []
+        cells: list[Cell] = []
+        if self.cells_dir.is_symlink():
+            raise ResultsError(f"{self.cells_dir}: a symbolic link where the cell files should be is refused.")
         if not self.cells_dir.is_dir():
             return cells
         for path in sorted(self.cells_dir.glob("*.json")):
@@ -139,7 +142,7 @@ class RunStore:
 
     def write_results(self, results: Results) -> Path:
         path = self.root / RESULTS_FILE
-        write_json_atomic(path, to_dict(results))
+        write_results(path, results)
         return path
 
     # ------------------------------------------------------------------ folders
