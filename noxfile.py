@@ -73,6 +73,12 @@ def report(session: nox.Session) -> None:
 
 
 @nox.session
+def inspect(session: nox.Session) -> None:
+    """What is inside a saved model file; with --against, how it maps onto a model, and a remapped copy."""
+    _harness(session, "inspect", *session.posargs)
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Print figures: env creation (cold, warm), matrix wall time against its floor, report rendering."""
     _harness(session, "bench", *session.posargs)

@@ -67,6 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, metavar="DIR", help="write the reports here (default: next to each results.json)")
     report.set_defaults(handler=cmd_report)
 
+    inspect = commands.add_parser("inspect", help="what is inside a saved model file; with --against, how it maps onto a model")
+    inspect.add_argument("file", type=Path, metavar="FILE", help="a .weights.h5, legacy .h5 or .keras file (never modified)")
+    inspect.add_argument("--against", metavar="MODULE:FUNCTION", help="a function that builds the target model (run in the pairing's env)")
+    inspect.add_argument("--pairing", default="keras,tensorflow", metavar="SPEC", help="the env to build the target model in (default: latest keras + tensorflow)")
+    inspect.add_argument("--write-remapped", type=Path, metavar="OUT.weights.h5", help="write a copy of the weights remapped onto the target model, then verify it loads")
+    inspect.add_argument("--check", metavar="MODULE:FUNCTION", help="a function taking the loaded model and returning {'expected': ..., 'actual': ...}")
+    inspect.add_argument("--max-bytes", type=positive_int, default=512 * 2**20, metavar="N", help="refuse files larger than this (default 512 MiB)")
+    inspect.add_argument("--envs-dir", type=Path, metavar="DIR", help="where envs are kept")
+    inspect.set_defaults(handler=cmd_inspect)
+
     bench = commands.add_parser("bench", help="print figures: env creation, matrix wall time vs its floor, report rendering")
     add_run_options(bench)
     bench.add_argument("--no-cold", action="store_true", help="skip the env creation with an empty uv cache (a full download)")
@@ -178,6 +188,14 @@ def cmd_report(args: argparse.Namespace) -> int:
         for written in render_all(results, folder):
             print(f"report: {written}")
     return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from harness.inspection import InspectOptions, run_inspect
+
+    return run_inspect(InspectOptions(file=args.file, against=args.against, pairing=args.pairing,
+                                      write_remapped=args.write_remapped, check=args.check, max_bytes=args.max_bytes,
+                                      envs_dir=args.envs_dir), sys.stdout)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ from typing import Any, Callable, Sequence, TextIO
 from harness.artifacts import SaveState, existing_save, import_saves, record_save
 from harness.envs import Env, default_envs_dir, ensure_env, resolve_pairing
 from harness.errors import BadInput, InstallError, WorkerError
+from harness.mapping import file_evidence
 from harness.pairings import DEFAULT_PAIRINGS, Pairing, PairingSpec, parse_pairing
 from harness.progress import Progress, format_duration
 from harness.results import Cell, PairingRecord, Results, RunInfo, ScenarioRecord
@@ -596,13 +597,22 @@ class MatrixRun:
     ) -> None:
         cell = build_cell(planned.scenario.id, planned.pairing.id, planned.saved_with, decision, outcome, save)
         if outcome is not None:
-            cell.workdir = self.store.relative(self.store.workdir_path(planned.scenario.id, planned.pairing.id, planned.saved_with))
+            workdir = self.store.workdir_path(planned.scenario.id, planned.pairing.id, planned.saved_with)
+            cell.workdir = self.store.relative(workdir)
+            cell.files, cell.mapping, cell.mapping_text = file_evidence(workdir, cell.probe, self._shown)
         with self.lock:
             if self.stopping.is_set() and planned.key in self.running:
                 return
             self.running.pop(planned.key, None)
             self.store.write_cell(cell)
         self.progress.cell_finished(cell)
+
+    def _shown(self, path: Path) -> str:
+        """A path as the report shows it: relative to the run folder when inside it."""
+        try:
+            return str(path.resolve().relative_to(self.store.root.resolve()))
+        except ValueError:
+            return str(path)
 
     def _mark_install_failed(self, pairing: Pairing) -> None:
         error = self.install_errors[pairing.id]
@@ -694,6 +704,9 @@ def build_cell(
         cell.compared_count = int(comparison.get("count") or 0)
         cell.max_abs_diff = comparison.get("max_abs_diff")
         cell.mismatch = comparison.get("mismatch")
+        cell.warnings = [str(w) for w in result.get("warnings") or []]
+        probe = result.get("probe")
+        cell.probe = probe if isinstance(probe, dict) else None
     return cell
 
 

@@ -66,8 +66,75 @@ class CellView:
     search_text: str
     files: list[dict[str, Any]] = field(default_factory=list)
     mapping: list[dict[str, Any]] = field(default_factory=list)
+    mapping_text: str = ""
+    picture: MappingPicture | None = None
+    warnings: list[str] = field(default_factory=list)
     probe: dict[str, Any] | None = None
     missing: bool = False
+
+
+@dataclass
+class PictureRow:
+    text: str
+    detail: str
+    y: int
+    status: str = ""
+
+
+@dataclass
+class PictureLine:
+    y1: int
+    y2: int
+    status: str
+
+
+@dataclass
+class MappingPicture:
+    """Geometry of the two-column picture: the model's layers that found nothing on the left,
+    the loaded file's groups on the right, a line from each layer to the groups that fit."""
+
+    width: int
+    height: int
+    left_x: int
+    right_x: int
+    left: list[PictureRow]
+    right: list[PictureRow]
+    lines: list[PictureLine]
+
+
+PICTURE_ROW = 34
+PICTURE_WIDTH = 900
+
+
+def mapping_picture(mapping: list[dict[str, Any]], files: list[dict[str, Any]]) -> MappingPicture | None:
+    """Lay out the mapping of a cell against the anatomy of the file it loaded."""
+    if not mapping:
+        return None
+    source = next((f for f in files if f.get("path") == mapping[0].get("file")), None)
+    groups = (source or {}).get("groups") or []
+    right = [PictureRow(text=str(g.get("span") or g.get("path")),
+                        detail=", ".join(_shape(a.get("shape")) for a in g.get("arrays", [])),
+                        y=24 + i * PICTURE_ROW) for i, g in enumerate(groups)]
+    by_span = {row.text: row for row in right}
+    left, lines = [], []
+    for i, entry in enumerate(mapping):
+        y = 24 + i * PICTURE_ROW
+        wanted = entry.get("wanted") or []
+        shapes = ", ".join(str(w.get("shape_text")) for w in wanted)
+        under = f"under {entry.get('looked_under')}: " if entry.get("looked_under") else ""
+        left.append(PictureRow(text=str(entry.get("layer")), detail=under + shapes, y=y, status=str(entry.get("status"))))
+        for span in entry.get("candidates") or []:
+            if span in by_span:
+                lines.append(PictureLine(y1=y, y2=by_span[span].y, status=str(entry.get("status"))))
+    height = 24 + max(len(left), len(right), 1) * PICTURE_ROW
+    return MappingPicture(width=PICTURE_WIDTH, height=height, left_x=8, right_x=PICTURE_WIDTH // 2 + 60,
+                          left=left, right=right, lines=lines)
+
+
+def _shape(shape: Any) -> str:
+    if not isinstance(shape, list):
+        return "?"
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 @dataclass
@@ -339,6 +406,9 @@ def _cell_view(cell: Cell, scenario: ScenarioRecord | None, pairings: dict[str, 
         ).lower(),
         files=cell.files,
         mapping=cell.mapping,
+        mapping_text=cell.mapping_text,
+        picture=mapping_picture(cell.mapping, cell.files),
+        warnings=cell.warnings[:20],
         probe=cell.probe,
     )
 

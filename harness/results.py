@@ -86,7 +86,9 @@ class Cell:
     """One scenario in one pairing (for cross-version cells: saved with one, loaded with another).
 
     ``reason`` is one sentence saying why the verdict is what it is. ``save`` holds the save
-    phase's evidence for cross-version cells. ``compared`` tells whether values were compared;
+    phase's evidence for cross-version cells. ``files`` is the anatomy of the saved model files
+    the cell's work folder held; ``probe``/``mapping`` say, for a load that found no variables,
+    what the model looked for and which groups of the file would fit. ``compared`` tells whether values were compared;
     ``max_abs_diff`` is their largest absolute difference (None when not compared or infinite).
     """
 
@@ -112,6 +114,8 @@ class Cell:
     files: list[dict[str, Any]] = field(default_factory=list)
     probe: Union[dict[str, Any], None] = None
     mapping: list[dict[str, Any]] = field(default_factory=list)
+    mapping_text: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def key(self) -> str:

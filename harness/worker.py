@@ -32,6 +32,7 @@ import json
 import math
 import os
 import platform
+import re
 import select
 import signal
 import sys
@@ -120,10 +121,14 @@ def run_request(request):
     """Run one request in this process and write its result file. Returns nothing.
 
     A ``SystemExit`` raised by the scenario ends this process with its code, as it would outside
-    the harness; every other exception is recorded.
+    the harness; every other exception is recorded. Warnings are recorded too (and still
+    shown). When the exception or a warning says a layer found no variables, the layers it names
+    are described (see :func:`probe_layers`).
     """
     started = time.time()
     result = {"format": RESULT_FORMAT, "op": request["op"]}
+    caught = _record_warnings()
+    failure = None
     try:
         os.makedirs(request["workdir"], exist_ok=True)
         os.chdir(request["workdir"])
@@ -138,6 +143,7 @@ def run_request(request):
         result.update(outcome="contract", exception_type="ContractError", message=str(exc)[:_MAX_MESSAGE])
         result["traceback"] = ""
     except BaseException as exc:  # the boundary: everything a scenario raises is evidence
+        failure = exc
         result.update(
             outcome="raised",
             exception_type=type(exc).__name__,
@@ -146,6 +152,10 @@ def run_request(request):
             traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-_MAX_TRACEBACK:],
         )
     result["duration_s"] = round(time.time() - started, 4)
+    result["warnings"] = caught[:50]
+    texts = [result.get("message") or ""] + caught
+    if any(_MISSING_VARIABLES.search(t) for t in texts):
+        result["probe"] = probe_layers(texts, failure, request)
     _flush()
     _write_json_atomic(request["result"], result)
 
@@ -205,6 +215,182 @@ def _judge_value(request, value):
             raise ContractBroken("load() must return None or a mapping, not %s" % _describe_type(value))
         return {"returned_none": False, "comparison": _compare(reference, _flatten(value, ""), rtol, atol)}
     raise ContractBroken("unknown operation %r" % op)
+
+
+# --------------------------------------------------------------------------- tools (inspect --against)
+
+TOOL_OPS = ("layout", "verify")
+
+
+def run_tool_request(request):
+    """``layout``: build the model of ``target`` (``path.py:function`` or ``module:function``) and
+    save its own weights to ``out`` (the layout it loads from). ``verify``: build it, load
+    ``weights`` into it, and, with ``check`` (a function taking the model and returning
+    ``{"expected": ..., "actual": ...}``), compare values. Writes a result file like a cell."""
+    started = time.time()
+    result = {"format": RESULT_FORMAT, "op": request["op"]}
+    try:
+        if request.get("cwd") and request["cwd"] not in sys.path:
+            sys.path.insert(0, request["cwd"])
+        os.makedirs(request["workdir"], exist_ok=True)
+        os.chdir(request["workdir"])
+        model = _load_function(request["target"])()
+        if request["op"] == "layout":
+            model.save_weights(request["out"])
+            result.update(outcome="returned", comparison=None)
+        else:
+            model.load_weights(request["weights"])
+            comparison = None
+            if request.get("check"):
+                value = _load_function(request["check"])(model)
+                if not isinstance(value, dict) or set(value) != {"expected", "actual"}:
+                    raise ContractBroken("the check function must return {'expected': ..., 'actual': ...}")
+                comparison = _compare(_flatten(value["expected"], ""), _flatten(value["actual"], ""),
+                                      float(request["rtol"]), float(request["atol"]))
+            result.update(outcome="returned", comparison=comparison)
+    except BaseException as exc:  # the boundary: reported, never raised
+        result.update(
+            outcome="raised",
+            exception_type=type(exc).__name__,
+            message=_safe_str(exc)[:_MAX_MESSAGE],
+            traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-_MAX_TRACEBACK:],
+        )
+    result["duration_s"] = round(time.time() - started, 4)
+    _flush()
+    _write_json_atomic(request["result"], result)
+
+
+def _load_function(spec):
+    """``path/to/file.py:function`` or ``package.module:function``."""
+    module_part, _, function = spec.rpartition(":")
+    if module_part.endswith(".py") or os.sep in module_part:
+        path = os.path.abspath(module_part)
+        folder = os.path.dirname(path)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+        name = os.path.splitext(os.path.basename(path))[0]
+        module_spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[name] = module
+        module_spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(module_part)
+    target = getattr(module, function, None)
+    if not callable(target):
+        raise ContractBroken("%s defines no function %s" % (module_part, function))
+    return target
+
+
+# --------------------------------------------------------------------------- probing a failed load
+
+_MISSING_VARIABLES = re.compile(r"expected \d+ variables, but received \d+ variables")
+_NAMED_LAYER = re.compile(r"Layer '([^']+)' expected \d+ variables")
+_LISTED_OBJECT = re.compile(r"<\w+ name=([^,>\s]+)")
+_WEIGHT_FILE = re.compile(r"\.(h5|hdf5|keras)$")
+
+
+def _record_warnings():
+    """Record every warning's text while still showing it as usual."""
+    import warnings
+
+    caught = []
+    shown = warnings.showwarning
+
+    def record(message, category, filename, lineno, file=None, line=None):
+        caught.append("%s: %s" % (category.__name__, message))
+        shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = record
+    return caught
+
+
+def probe_layers(texts, failure, request):
+    """Describe the layers a failed load names: their variables, the model they belong to, and
+    the layout that model writes itself (saved to a file next to the result, for the harness to
+    line up with the file that was loaded). Never raises; Keras's loading is not touched."""
+    probe = {"layers": [], "loaded_file": None, "own_file": None, "error": None}
+    try:
+        keras = sys.modules.get("keras")
+        if keras is None:
+            probe["error"] = "keras was not imported by the scenario"
+            return probe
+        names = []
+        for text in texts:
+            for name in _NAMED_LAYER.findall(text) + _LISTED_OBJECT.findall(text):
+                if name not in names:
+                    names.append(name)
+        model, failing = _failing_objects(failure, keras)
+        if model is None or not failing:
+            model, failing = _models_with_layers(keras, names)
+        for layer in failing:
+            probe["layers"].append({
+                "name": layer.name,
+                "class": type(layer).__name__,
+                "variables": [_variable_info(v) for v in getattr(layer, "weights", [])],
+            })
+        probe["loaded_file"] = _loaded_file(failure, request["workdir"])
+        if model is not None:
+            own = os.path.join(os.path.dirname(request["result"]), "probe-own-layout.weights.h5")
+            model.save_weights(own)
+            probe["own_file"] = own
+    except Exception as exc:  # a probe is evidence, never a new failure
+        probe["error"] = "%s: %s" % (type(exc).__name__, _safe_str(exc)[:500])
+    return probe
+
+
+def _failing_objects(failure, keras):
+    """The model being loaded and the objects that failed, from the loader's own frames."""
+    model, failing = None, []
+    tb = failure.__traceback__ if failure is not None else None
+    while tb is not None:
+        frame_locals = tb.tb_frame.f_locals
+        candidate = frame_locals.get("model")
+        if model is None and isinstance(candidate, keras.Model):
+            model = candidate
+        errors = frame_locals.get("error_msgs")
+        if isinstance(errors, dict):
+            for value in errors.values():
+                obj = value[0] if isinstance(value, tuple) and value else None
+                if isinstance(obj, keras.layers.Layer) and obj not in failing:
+                    failing.append(obj)
+        tb = tb.tb_next
+    return model, failing
+
+
+def _models_with_layers(keras, names):
+    """Without frames (a warning), find live models whose own layers carry these names."""
+    import gc
+
+    for obj in gc.get_objects():
+        if isinstance(obj, keras.Model):
+            layers = [layer for layer in getattr(obj, "layers", []) if layer.name in names]
+            if layers:
+                return obj, layers
+    return None, []
+
+
+def _variable_info(variable):
+    path = getattr(variable, "path", None) or getattr(variable, "name", "")
+    return {
+        "name": str(path).rsplit("/", 1)[-1].split(":")[0],
+        "path": str(path),
+        "shape": [int(d) for d in variable.shape],
+        "dtype": str(getattr(variable, "dtype", "")),
+    }
+
+
+def _loaded_file(failure, workdir):
+    tb = failure.__traceback__ if failure is not None else None
+    while tb is not None:
+        for key in ("filepath", "path", "filename"):
+            value = tb.tb_frame.f_locals.get(key)
+            if isinstance(value, str) and _WEIGHT_FILE.search(value) and os.path.isfile(value):
+                return os.path.abspath(value)
+        tb = tb.tb_next
+    found = sorted(
+        os.path.join(root, name) for root, _, files in os.walk(workdir) for name in files if _WEIGHT_FILE.search(name)
+    )
+    return found[0] if len(found) == 1 else None
 
 
 # --------------------------------------------------------------------------- values
@@ -534,7 +720,7 @@ def main(argv):
             request = json.load(handle)
         _die_with_parent()
         _redirect_output(request["output"])
-        run_request(request)
+        (run_tool_request if request["op"] in TOOL_OPS else run_request)(request)
         return 0
     if argv[:1] == ["--serve"]:
         reply_fd = int(argv[argv.index("--reply-fd") + 1])

@@ -1,0 +1,158 @@
+"""Lining up what a model looked for with what a file holds: for each layer that found nothing,
+the groups in the file holding arrays of exactly the shapes it wanted.
+
+Pure functions over :mod:`harness.anatomy` data; the same lining-up serves the cells of a run
+(from the worker's probe of a failed load) and ``inspect --against``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from harness.anatomy import AnatomyError, FileAnatomy, GroupInfo, anatomy_or_error, read_anatomy, saved_files
+
+MATCHED, AMBIGUOUS, MISSING = "matched", "ambiguous", "missing"
+
+
+@dataclass
+class Wanted:
+    """One layer of the loading model: its label, its variables in order, and where it looks."""
+
+    layer: str
+    variables: list[tuple[str, tuple[int, ...]]]
+    looked_under: str | None = None
+    target_group: str | None = None
+
+    @property
+    def shapes(self) -> list[tuple[int, ...]]:
+        return [shape for _, shape in self.variables]
+
+
+@dataclass
+class MappingEntry:
+    layer: str
+    wanted: list[dict[str, Any]]
+    looked_under: str | None
+    candidates: list[str]
+    status: str
+    target_group: str | None = None
+    source_group: str | None = None
+    file: str | None = None
+
+    def text(self) -> str:
+        """``gru_cell (kernel (3, 15), recurrent_kernel (5, 15), bias (2, 15))  <-  layers/gru/cell/vars/0..2``"""
+        wanted = ", ".join(f"{w['name']} {w['shape_text']}" for w in self.wanted)
+        if self.status == MATCHED:
+            right = self.candidates[0]
+        elif self.status == AMBIGUOUS:
+            right = " | ".join(self.candidates) + f"  (ambiguous: {len(self.candidates)} groups fit)"
+        else:
+            right = "(missing: no group holds arrays of these shapes)"
+        return f"{self.layer} ({wanted})  <-  {right}"
+
+
+def line_up(wanted: Sequence[Wanted], source: FileAnatomy) -> list[MappingEntry]:
+    """For each wanted layer, the source groups whose arrays have exactly its shapes, in order."""
+    entries = []
+    for item in wanted:
+        fits = [g for g in source.groups if g.shapes == item.shapes and item.shapes]
+        status = MATCHED if len(fits) == 1 else AMBIGUOUS if fits else MISSING
+        entries.append(MappingEntry(
+            layer=item.layer,
+            wanted=[{"name": name, "shape": list(shape), "shape_text": _shape_text(shape)} for name, shape in item.variables],
+            looked_under=item.looked_under,
+            candidates=[g.span() for g in fits],
+            status=status,
+            target_group=item.target_group,
+            source_group=fits[0].path if status == MATCHED else None,
+        ))
+    return entries
+
+
+def wanted_from_probe(probe: dict[str, Any], own: FileAnatomy | None) -> list[Wanted]:
+    """The layers a failed load named, with the group of the model's own layout they use."""
+    wanted = []
+    for layer in probe.get("layers") or []:
+        variables = [(str(v.get("name")), tuple(int(d) for d in v.get("shape", []))) for v in layer.get("variables", [])]
+        shapes = [s for _, s in variables]
+        group = _own_group(own, str(layer.get("name")), shapes) if own is not None else None
+        wanted.append(Wanted(
+            layer=str(layer.get("name")),
+            variables=variables,
+            looked_under=group.span() if group else None,
+            target_group=group.path if group else None,
+        ))
+    return wanted
+
+
+def wanted_from_layout(own: FileAnatomy) -> list[Wanted]:
+    """Every variable group of a model's own layout (for ``inspect --against``)."""
+    return [
+        Wanted(
+            layer=group.name or _layer_of(group.path),
+            variables=[(a.path.rsplit("/", 1)[-1], tuple(a.shape)) for a in group.arrays],
+            looked_under=group.span(),
+            target_group=group.path,
+        )
+        for group in own.groups
+    ]
+
+
+def mapping_text(entries: Sequence[MappingEntry]) -> str:
+    return "\n".join(entry.text() for entry in entries)
+
+
+def entries_to_dicts(entries: Sequence[MappingEntry]) -> list[dict[str, Any]]:
+    return [asdict(e) for e in entries]
+
+
+def file_evidence(
+    workdir: Path, probe: dict[str, Any] | None, shown: Callable[[Path], str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
+    """What a cell leaves as evidence about files: the anatomy of every saved model file in its
+    work folder, and, when the worker probed a failed load, the mapping of the layers that found
+    nothing onto the loaded file (``shown`` turns paths into what the report prints)."""
+    files = [anatomy_or_error(path, shown(path)) for path in saved_files(workdir)]
+    if not probe or not probe.get("layers"):
+        return files, [], ""
+    own = _probe_anatomy(probe.get("own_file"))
+    loaded = _probe_anatomy(probe.get("loaded_file"))
+    if loaded is None:
+        return files, [], ""
+    entries = line_up(wanted_from_probe(probe, own), loaded)
+    for entry in entries:
+        entry.file = shown(Path(probe["loaded_file"]))
+    text = f"in {shown(Path(probe['loaded_file']))}:\n" + mapping_text(entries)
+    return files, entries_to_dicts(entries), text
+
+
+def _probe_anatomy(path: Any) -> FileAnatomy | None:
+    if not isinstance(path, str) or not Path(path).is_file():
+        return None
+    try:
+        return read_anatomy(Path(path))
+    except (AnatomyError, ImportError):
+        return None
+
+
+def _layer_of(path: str) -> str:
+    """``layers/gru_cell/vars`` → ``gru_cell``; ``layers/gru/cell/vars`` → ``gru/cell``."""
+    parts = path.split("/")
+    if parts and parts[-1] == "vars":
+        parts = parts[:-1]
+    if parts and parts[0] == "layers":
+        parts = parts[1:]
+    return "/".join(parts) or path
+
+
+def _own_group(own: FileAnatomy, layer: str, shapes: list[tuple[int, ...]]) -> GroupInfo | None:
+    fitting = [g for g in own.groups if g.shapes == shapes]
+    named = [g for g in fitting if layer in g.path.split("/") or g.name == layer]
+    chosen = named or fitting
+    return chosen[0] if len(chosen) == 1 or named else None
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
