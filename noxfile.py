@@ -41,7 +41,7 @@ def _harness(session: nox.Session, *args: str) -> None:
         "python", "-m", "harness", *args,
         env={"HARNESS_ERROR_FILE": str(error_file)},
         success_codes=[0, 2],
-    )
+    )  # exit 1 (bisect found nothing, readiness said no) fails the session as it should
     if error_file.exists():
         session.error(error_file.read_text().strip())
 
@@ -70,6 +70,12 @@ for _spec in DEFAULT_PAIRINGS:
 def report(session: nox.Session) -> None:
     """Render index.html, summary.md and junit.xml again from stored results (no installs)."""
     _harness(session, "report", *session.posargs)
+
+
+@nox.session
+def bisect(session: nox.Session) -> None:
+    """The first released version where a scenario's verdict changes (real installs per probe)."""
+    _harness(session, "bisect", *session.posargs)
 
 
 @nox.session

@@ -67,6 +67,23 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, metavar="DIR", help="write the reports here (default: next to each results.json)")
     report.set_defaults(handler=cmd_report)
 
+    bisect = commands.add_parser("bisect", help="the first released version where a scenario's verdict changes")
+    bisect.add_argument("--scenario", required=True, metavar="ID", help="the scenario to probe")
+    bisect.add_argument("--package", required=True, metavar="NAME", help="the package whose releases are searched, e.g. keras")
+    bisect.add_argument("--old", required=True, metavar="VERSION", help="the oldest release to consider")
+    bisect.add_argument("--new", required=True, metavar="VERSION", help="the newest release to consider")
+    bisect.add_argument("--with", dest="with_", action="append", default=[], metavar="REQ", help="a partner pin for every probe, e.g. tensorflow==2.16.1 (repeatable)")
+    bisect.add_argument("--backend", default="tensorflow", metavar="NAME", help="KERAS_BACKEND for every probe")
+    bisect.add_argument("--scenarios", action="append", type=Path, metavar="DIR", help="scenarios folder (repeatable; default: scenarios/)")
+    bisect.add_argument("--pre", action="store_true", help="include pre-releases among the candidates")
+    bisect.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: reports/runs/bisect-<scenario>-<package>-<time>)")
+    bisect.add_argument("--timeout", type=positive_float, default=300.0, metavar="S", help="per-probe time limit")
+    bisect.add_argument("--envs-dir", type=Path, metavar="DIR", help="where envs are kept")
+    bisect.add_argument("--index-url", metavar="URL", help="a simple index to read releases from and install from (default: uv's)")
+    bisect.add_argument("--find-links", type=Path, metavar="DIR", help="a folder of wheels instead of an index")
+    bisect.add_argument("--known", action="append", type=Path, default=[], metavar="DIR", help="more folders of earlier runs whose cells may be reused")
+    bisect.set_defaults(handler=cmd_bisect)
+
     inspect = commands.add_parser("inspect", help="what is inside a saved model file; with --against, how it maps onto a model")
     inspect.add_argument("file", type=Path, metavar="FILE", help="a .weights.h5, legacy .h5 or .keras file (never modified)")
     inspect.add_argument("--against", metavar="MODULE:FUNCTION", help="a function that builds the target model (run in the pairing's env)")
@@ -188,6 +205,23 @@ def cmd_report(args: argparse.Namespace) -> int:
         for written in render_all(results, folder):
             print(f"report: {written}")
     return 0
+
+
+def cmd_bisect(args: argparse.Namespace) -> int:
+    from harness.bisect import BisectOptions, run_bisect
+
+    if args.index_url:
+        os.environ["UV_DEFAULT_INDEX"] = args.index_url
+    if args.find_links:
+        os.environ["UV_FIND_LINKS"] = str(args.find_links.resolve())
+        os.environ["UV_NO_INDEX"] = "1"
+    options = BisectOptions(
+        scenario=args.scenario, package=args.package, old=args.old, new=args.new, with_=args.with_,
+        backend=args.backend, scenario_dirs=args.scenarios or [], pre=args.pre, out=args.out, timeout=args.timeout,
+        envs_dir=args.envs_dir, index_url=args.index_url, find_links=args.find_links, known=args.known,
+    )
+    status, _ = run_bisect(options, sys.stdout)
+    return status
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:

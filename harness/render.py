@@ -74,6 +74,16 @@ def render_junit(model: ReportModel, env: jinja2.Environment | None = None) -> s
     return (env or environment()).get_template("junit.xml.j2").render(m=model, suites=suites, total_time=total)
 
 
+def render_page(template: str, folder: Path, **context: Any) -> Path:
+    """Render one more page (bisect, readiness) in the report's style as ``folder/index.html``."""
+    text = environment().get_template(template).render(**context)
+    path = folder / HTML_FILE
+    tmp = folder / f".{HTML_FILE}.tmp"
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
 def render_all(results: Results, folder: Path) -> list[Path]:
     """Write index.html, summary.md and junit.xml for ``results`` into ``folder``."""
     started = time.monotonic()

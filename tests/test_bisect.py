@@ -1,0 +1,233 @@
+"""Bisect: the pure search as tables, and real probes of tiny wheels served by a loopback index."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from conftest import Harness, build_wheel, write_scenario
+from harness.bisect import find_transition, probe_budget
+
+# --------------------------------------------------------------------------- the search, as tables
+
+
+def versions(n: int) -> list[str]:
+    return [f"1.{i}" for i in range(n)]
+
+
+def table_probe(change_at: int, skipped: set[int] = frozenset(), old: str = "passed", new: str = "reproduced"):
+    calls: list[str] = []
+
+    def probe(version: str) -> str | None:
+        calls.append(version)
+        index = int(version.split(".")[1])
+        if index in skipped:
+            return None
+        return new if index >= change_at else old
+
+    return probe, calls
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 8, 40, 41, 100])
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+def test_finds_every_transition_within_the_budget(n: int, where: str) -> None:
+    change_at = {"first": 1, "middle": n // 2, "last": n - 1}[where]
+    probe, calls = table_probe(change_at)
+    result = find_transition(versions(n), probe)
+    assert result.status == "found"
+    assert (result.last_old, result.first_new) == (f"1.{change_at - 1}", f"1.{change_at}")
+    assert len(calls) <= probe_budget(n) and len(calls) == len(set(calls))
+
+
+def test_equal_ends_are_refused_after_two_probes() -> None:
+    probe, calls = table_probe(change_at=99)
+    result = find_transition(versions(10), probe)
+    assert result.status == "same" and result.old_verdict == result.new_verdict == "passed"
+    assert calls == ["1.0", "1.9"]
+
+
+def test_an_end_that_cannot_be_probed() -> None:
+    probe, _ = table_probe(change_at=5, skipped={0})
+    assert find_transition(versions(10), probe).status == "end_skipped"
+
+
+def test_skipped_versions_are_stepped_around() -> None:
+    probe, calls = table_probe(change_at=30, skipped={20, 21, 19, 25})
+    result = find_transition(versions(40), probe)
+    assert result.status == "found" and result.first_new == "1.30" and result.last_old == "1.29"
+    assert set(calls) & {"1.19", "1.20", "1.21", "1.25"}  # it met skipped versions and went around them
+
+
+def test_only_skipped_versions_between_gives_a_range() -> None:
+    probe, _ = table_probe(change_at=12, skipped={10, 11, 12, 13})
+    result = find_transition(versions(20), probe)
+    assert result.status == "range"
+    assert (result.last_old, result.first_new) == ("1.9", "1.14")
+    assert result.skipped_between == ["1.10", "1.11", "1.12", "1.13"]
+
+
+def test_a_third_verdict_counts_as_old() -> None:
+    def probe(version: str) -> str | None:
+        index = int(version.split(".")[1])
+        return "error" if index < 3 else "passed" if index < 7 else "reproduced"
+
+    result = find_transition(versions(10), probe)
+    assert (result.last_old, result.first_new, result.old_verdict) == ("1.6", "1.7", "error")
+
+
+# --------------------------------------------------------------------------- real probes
+
+PACKAGE = "harness-fake-bisect"
+CHANGE = 13
+UNINSTALLABLE = {4, 9}
+YANKED = {17}
+
+
+@pytest.fixture(scope="module")
+def loopback_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PEP 503 index on 127.0.0.1 with 20 releases, a pre-release, a yanked and two broken ones."""
+    root = tmp_path_factory.mktemp("index")
+    files = root / "files"
+    wheels = []
+    for i in range(20):
+        body = f"__version__ = '1.{i}'\nBROKEN = {i >= CHANGE}\n"
+        requires = ["harness-does-not-exist>=1"] if i in UNINSTALLABLE else []
+        wheels.append((build_wheel(files, PACKAGE, f"1.{i}", {"harness_fake_bisect/__init__.py": body}, requires), i in YANKED))
+    wheels.append((build_wheel(files, PACKAGE, "1.14rc1", {"harness_fake_bisect/__init__.py": "BROKEN = False\n"}), False))
+    page = root / "simple" / PACKAGE
+    page.mkdir(parents=True)
+    yanked_attr = ' data-yanked=""'
+    links = "".join(
+        f'<a href="../../files/{w.name}"{yanked_attr if yanked else ""}>{w.name}</a>\n' for w, yanked in wheels
+    )
+    (page / "index.html").write_text(f"<!DOCTYPE html><html><body>{links}</body></html>")
+    (root / "simple" / "index.html").write_text(f'<a href="{PACKAGE}/">{PACKAGE}</a>')
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, directory=str(root), **kwargs)  # type: ignore[misc]
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/simple"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def bisect_env(harness: Harness, tmp_path: Path) -> tuple[Harness, Path]:
+    env = {k: v for k, v in harness.env.items() if k not in ("UV_NO_INDEX", "UV_FIND_LINKS")}
+    env["HARNESS_ENVS_DIR"] = str(tmp_path / "envs")
+    folder = tmp_path / "scenarios"
+    write_scenario(folder, "fake_breaks", '''
+        """Breaks from some release on"""
+        import harness_fake_bisect
+        SIGNATURE = r"ValueError: .*expected 3 variables, but received 0"
+        def run(workdir):
+            if harness_fake_bisect.BROKEN:
+                raise ValueError("Layer 'dense' expected 3 variables, but received 0 variables during loading.")
+            return {"expected": 1.0, "actual": 1.0}
+    ''')
+    return Harness(env=env, tmp=tmp_path), folder
+
+
+def test_real_bisect_finds_the_release(bisect_env: tuple[Harness, Path], loopback_index: str, tmp_path: Path) -> None:
+    harness, folder = bisect_env
+    out = tmp_path / "bisect"
+    args = ["bisect", "--scenario", "fake_breaks", "--package", PACKAGE, "--old", "1.0", "--new", "1.19",
+            "--scenarios", str(folder), "--index-url", loopback_index, "--timeout", "60"]
+    proc = harness.run(*args, "--out", str(out), check_code=0)
+    lines = proc.stdout.strip().splitlines()
+    # 20 releases, minus the yanked one; the pre-release only comes with --pre
+    candidates = 19
+    probes = [line for line in lines if line.startswith("probe ")]
+    assert lines[-1] == (f"first new: {PACKAGE}==1.{CHANGE} (last old: {PACKAGE}==1.{CHANGE - 1}; "
+                         f"{len(probes)} probes of {candidates} candidates)")
+    report = json.loads((out / "bisect.json").read_text())
+    assert len(report["candidates"]) == candidates and "1.17" not in report["candidates"]
+    assert "1.14rc1" not in report["candidates"]
+    skipped = [p for p in report["probes"] if p["verdict"] is None]
+    assert len(probes) <= probe_budget(candidates) + len(skipped)
+    assert all(p["raw_verdict"] == "install_failed" for p in skipped)
+    assert (out / "index.html").exists() and "first new" in (out / "index.html").read_text()
+    for probe in report["probes"]:
+        if probe["run_dir"]:
+            assert (out / probe["run_dir"] / "results.json").exists()
+    # a second bisect reuses every cell it knows (a version that cannot install has no installed
+    # versions to know it by, so it is tried again)
+    again = harness.run(*args, "--out", str(tmp_path / "again"), "--known", str(tmp_path), check_code=0)
+    assert again.stdout.strip().splitlines()[-1] == lines[-1]
+    assert again.stdout.count("known from") == len(probes) - len(skipped)
+    rerun = sorted(p.name for p in (tmp_path / "again" / "probes").iterdir()) if skipped else []
+    assert rerun == sorted(f"{PACKAGE}-{p['version']}" for p in skipped)
+
+
+def test_a_skip_at_the_transition_gives_the_range(bisect_env: tuple[Harness, Path], loopback_index: str, tmp_path: Path) -> None:
+    harness, folder = bisect_env
+    # with 1.10 .. 1.13 only: 1.12 and 1.13 install; the scenario's verdict changes at 1.13
+    proc = harness.run("bisect", "--scenario", "fake_breaks", "--package", PACKAGE, "--old", "1.8", "--new", "1.13",
+                       "--scenarios", str(folder), "--index-url", loopback_index, "--out", str(tmp_path / "b"), check_code=0)
+    assert proc.stdout.strip().splitlines()[-1].startswith(f"first new: {PACKAGE}==1.13 (last old: {PACKAGE}==1.12")
+    proc = harness.run("bisect", "--scenario", "fake_breaks", "--package", PACKAGE, "--old", "1.3", "--new", "1.5",
+                       "--scenarios", str(folder), "--index-url", loopback_index, "--out", str(tmp_path / "c"))
+    assert proc.returncode == 1 and "no transition" in proc.stdout.strip().splitlines()[-1]
+
+
+def test_a_range_when_only_uninstallable_versions_lie_between(tmp_path: Path, harness: Harness) -> None:
+    # versions 2.0 (fine), 2.1 and 2.2 (cannot install), 2.3 (broken): the answer is a range
+    wheels = tmp_path / "wheels"
+    for minor, broken, requires in ((0, False, []), (1, False, ["nope-missing>=1"]), (2, True, ["nope-missing>=1"]),
+                                    (3, True, [])):
+        build_wheel(wheels, PACKAGE, f"2.{minor}", {"harness_fake_bisect/__init__.py": f"BROKEN = {broken}\n"}, requires)
+    folder = tmp_path / "scenarios"
+    write_scenario(folder, "fake_breaks", '''
+        """Breaks"""
+        import harness_fake_bisect
+        SIGNATURE = "ValueError: broken"
+        def run(workdir):
+            if harness_fake_bisect.BROKEN:
+                raise ValueError("broken")
+    ''')
+    env = dict(harness.env, HARNESS_ENVS_DIR=str(tmp_path / "envs"))
+    proc = Harness(env=env, tmp=tmp_path).run(
+        "bisect", "--scenario", "fake_breaks", "--package", PACKAGE, "--old", "2.0", "--new", "2.3",
+        "--scenarios", str(folder), "--find-links", str(wheels), "--out", str(tmp_path / "out"), check_code=0)
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith(f"first new: between {PACKAGE}==2.0 (last old) and {PACKAGE}==2.3 (first new)")
+    assert "2 versions between could not be probed" in last
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--old", "1.0", "--new", "1.99"], "1.99 is not a release on the index"),
+    (["--old", "1.5", "--new", "1.2"], "must be an older version"),
+    (["--old", "one", "--new", "1.2"], "Invalid version"),
+    (["--old", "1.0", "--new", "1.2", "--with", f"{PACKAGE}==1.0"], "names the bisected package itself"),
+    (["--old", "1.0", "--new", "1.2", "--backend", "cntk"], "--backend 'cntk'"),
+    (["--old", "1.0", "--new", "1.2", "--scenario", "nope"], "Unknown scenario id 'nope'"),
+])
+def test_bisect_bad_input(bisect_env: tuple[Harness, Path], loopback_index: str, args: list[str], fragment: str) -> None:
+    harness, folder = bisect_env
+    base = ["bisect", "--package", PACKAGE, "--scenarios", str(folder), "--index-url", loopback_index]
+    if "--scenario" not in args:
+        base += ["--scenario", "fake_breaks"]
+    proc = harness.run(*base, *args)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert fragment in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_listing_reads_yanked_and_pre_releases(loopback_index: str) -> None:
+    from harness.index import list_releases
+
+    releases = {str(r.version): r for r in list_releases(PACKAGE, loopback_index)}
+    assert len(releases) == 21 and releases["1.17"].yanked and not releases["1.16"].yanked
+    assert releases["1.14rc1"].version.is_prerelease
