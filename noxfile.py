@@ -79,6 +79,12 @@ def bisect(session: nox.Session) -> None:
 
 
 @nox.session
+def readiness(session: nox.Session) -> None:
+    """A candidate (nightly, pre-release, wheel) against a baseline; regressions fail the session."""
+    _harness(session, "readiness", *session.posargs)
+
+
+@nox.session
 def inspect(session: nox.Session) -> None:
     """What is inside a saved model file; with --against, how it maps onto a model, and a remapped copy."""
     _harness(session, "inspect", *session.posargs)

@@ -84,6 +84,20 @@ def build_parser() -> argparse.ArgumentParser:
     bisect.add_argument("--known", action="append", type=Path, default=[], metavar="DIR", help="more folders of earlier runs whose cells may be reused")
     bisect.set_defaults(handler=cmd_bisect)
 
+    ready = commands.add_parser("readiness", help="a candidate pairing against a baseline: regressions fail it")
+    ready.add_argument("--baseline", required=True, metavar="SPEC", help="the baseline pairing, e.g. keras==3.15.1,tensorflow==2.21.0")
+    ready.add_argument("--candidate", required=True, metavar="SPEC", help="the candidate: a release, a pre-release, keras-nightly,tf-nightly or a wheel path")
+    ready.add_argument("--baseline-results", type=Path, metavar="RESULTS", help="reuse a stored run (results.json or its folder) instead of running the baseline")
+    ready.add_argument("--strict", action="store_true", help="any change, not only a regression, makes the candidate not ready")
+    ready.add_argument("--scenarios", action="append", type=Path, metavar="DIR", help="scenarios folder (repeatable; default: scenarios/)")
+    ready.add_argument("--only", action="append", default=[], metavar="ID", help="only this scenario (repeatable)")
+    ready.add_argument("--tag", action="append", default=[], metavar="TAG", help="only scenarios with this tag (repeatable)")
+    ready.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: reports/runs/readiness-<time>)")
+    ready.add_argument("--timeout", type=positive_float, default=300.0, metavar="S", help="per-cell time limit")
+    ready.add_argument("--jobs", type=positive_int, default=1, metavar="N", help="pairings run at the same time")
+    ready.add_argument("--envs-dir", type=Path, metavar="DIR", help="where envs are kept")
+    ready.set_defaults(handler=cmd_readiness)
+
     inspect = commands.add_parser("inspect", help="what is inside a saved model file; with --against, how it maps onto a model")
     inspect.add_argument("file", type=Path, metavar="FILE", help="a .weights.h5, legacy .h5 or .keras file (never modified)")
     inspect.add_argument("--against", metavar="MODULE:FUNCTION", help="a function that builds the target model (run in the pairing's env)")
@@ -221,6 +235,18 @@ def cmd_bisect(args: argparse.Namespace) -> int:
         envs_dir=args.envs_dir, index_url=args.index_url, find_links=args.find_links, known=args.known,
     )
     status, _ = run_bisect(options, sys.stdout)
+    return status
+
+
+def cmd_readiness(args: argparse.Namespace) -> int:
+    from harness.readiness import ReadinessOptions, run_readiness
+
+    options = ReadinessOptions(
+        baseline=args.baseline, candidate=args.candidate, baseline_results=args.baseline_results, strict=args.strict,
+        scenario_dirs=args.scenarios or [DEFAULT_SCENARIOS], only=args.only, tags=args.tag, out=args.out,
+        timeout=args.timeout, jobs=args.jobs, envs_dir=args.envs_dir,
+    )
+    status, _ = run_readiness(options, sys.stdout)
     return status
 
 
