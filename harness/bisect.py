@@ -210,11 +210,11 @@ class Bisector:
                 command=["python", "-m", "harness", "matrix", "--pairing", spec_text, "--only", self.scenario.id],
             ), io.StringIO())
             render_all(results, run_dir)
-            [cell] = [c for c in results.cells]
+            [ran] = results.cells
             record = results.pairings[0]
             self.known.add(results, str(run_dir))
-            probe = Probe(version, None if cell.verdict in SKIP_VERDICTS else cell.verdict, cell.verdict,
-                          round(time.monotonic() - started, 2), cell.reason, cell.exception_type, cell.message,
+            probe = Probe(version, None if ran.verdict in SKIP_VERDICTS else ran.verdict, ran.verdict,
+                          round(time.monotonic() - started, 2), ran.reason, ran.exception_type, ran.message,
                           run_dir=str(run_dir.relative_to(self.out)), packages=dict(record.packages))
         self.probes.append(probe)
         shown = probe.raw_verdict if probe.verdict else f"{probe.raw_verdict}, skipped"

@@ -62,8 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     matrix.set_defaults(handler=cmd_matrix)
 
     report = commands.add_parser("report", help="render index.html, summary.md and junit.xml again from stored results")
-    report.add_argument("results", nargs="+", type=Path, metavar="RESULTS",
-                        help="results.json files or run folders; 'merge DIR1 DIR2 ...' joins shards into one report")
+    report.add_argument(
+        "results",
+        nargs="+",
+        type=Path,
+        metavar="RESULTS",
+        help="results.json files or run folders; 'merge DIR1 DIR2 ...' joins shards into one report",
+    )
     report.add_argument("--out", type=Path, metavar="DIR", help="write the reports here (default: next to each results.json)")
     report.set_defaults(handler=cmd_report)
 
@@ -72,7 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
     bisect.add_argument("--package", required=True, metavar="NAME", help="the package whose releases are searched, e.g. keras")
     bisect.add_argument("--old", required=True, metavar="VERSION", help="the oldest release to consider")
     bisect.add_argument("--new", required=True, metavar="VERSION", help="the newest release to consider")
-    bisect.add_argument("--with", dest="with_", action="append", default=[], metavar="REQ", help="a partner pin for every probe, e.g. tensorflow==2.16.1 (repeatable)")
+    bisect.add_argument(
+        "--with",
+        dest="with_",
+        action="append",
+        default=[],
+        metavar="REQ",
+        help="a partner pin for every probe, e.g. tensorflow==2.16.1 (repeatable)",
+    )
     bisect.add_argument("--backend", default="tensorflow", metavar="NAME", help="KERAS_BACKEND for every probe")
     bisect.add_argument("--scenarios", action="append", type=Path, metavar="DIR", help="scenarios folder (repeatable; default: scenarios/)")
     bisect.add_argument("--pre", action="store_true", help="include pre-releases among the candidates")
@@ -81,13 +93,25 @@ def build_parser() -> argparse.ArgumentParser:
     bisect.add_argument("--envs-dir", type=Path, metavar="DIR", help="where envs are kept")
     bisect.add_argument("--index-url", metavar="URL", help="a simple index to read releases from and install from (default: uv's)")
     bisect.add_argument("--find-links", type=Path, metavar="DIR", help="a folder of wheels instead of an index")
-    bisect.add_argument("--known", action="append", type=Path, default=[], metavar="DIR", help="more folders of earlier runs whose cells may be reused")
+    bisect.add_argument(
+        "--known", action="append", type=Path, default=[], metavar="DIR", help="more folders of earlier runs whose cells may be reused"
+    )
     bisect.set_defaults(handler=cmd_bisect)
 
     ready = commands.add_parser("readiness", help="a candidate pairing against a baseline: regressions fail it")
     ready.add_argument("--baseline", required=True, metavar="SPEC", help="the baseline pairing, e.g. keras==3.15.1,tensorflow==2.21.0")
-    ready.add_argument("--candidate", required=True, metavar="SPEC", help="the candidate: a release, a pre-release, keras-nightly,tf-nightly or a wheel path")
-    ready.add_argument("--baseline-results", type=Path, metavar="RESULTS", help="reuse a stored run (results.json or its folder) instead of running the baseline")
+    ready.add_argument(
+        "--candidate",
+        required=True,
+        metavar="SPEC",
+        help="the candidate: a release, a pre-release, keras-nightly,tf-nightly or a wheel path",
+    )
+    ready.add_argument(
+        "--baseline-results",
+        type=Path,
+        metavar="RESULTS",
+        help="reuse a stored run (results.json or its folder) instead of running the baseline",
+    )
     ready.add_argument("--strict", action="store_true", help="any change, not only a regression, makes the candidate not ready")
     ready.add_argument("--scenarios", action="append", type=Path, metavar="DIR", help="scenarios folder (repeatable; default: scenarios/)")
     ready.add_argument("--only", action="append", default=[], metavar="ID", help="only this scenario (repeatable)")
@@ -101,10 +125,24 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = commands.add_parser("inspect", help="what is inside a saved model file; with --against, how it maps onto a model")
     inspect.add_argument("file", type=Path, metavar="FILE", help="a .weights.h5, legacy .h5 or .keras file (never modified)")
     inspect.add_argument("--against", metavar="MODULE:FUNCTION", help="a function that builds the target model (run in the pairing's env)")
-    inspect.add_argument("--pairing", default="keras,tensorflow", metavar="SPEC", help="the env to build the target model in (default: latest keras + tensorflow)")
-    inspect.add_argument("--write-remapped", type=Path, metavar="OUT.weights.h5", help="write a copy of the weights remapped onto the target model, then verify it loads")
-    inspect.add_argument("--check", metavar="MODULE:FUNCTION", help="a function taking the loaded model and returning {'expected': ..., 'actual': ...}")
-    inspect.add_argument("--max-bytes", type=positive_int, default=512 * 2**20, metavar="N", help="refuse files larger than this (default 512 MiB)")
+    inspect.add_argument(
+        "--pairing",
+        default="keras,tensorflow",
+        metavar="SPEC",
+        help="the env to build the target model in (default: latest keras + tensorflow)",
+    )
+    inspect.add_argument(
+        "--write-remapped",
+        type=Path,
+        metavar="OUT.weights.h5",
+        help="write a copy of the weights remapped onto the target model, then verify it loads",
+    )
+    inspect.add_argument(
+        "--check", metavar="MODULE:FUNCTION", help="a function taking the loaded model and returning {'expected': ..., 'actual': ...}"
+    )
+    inspect.add_argument(
+        "--max-bytes", type=positive_int, default=512 * 2**20, metavar="N", help="refuse files larger than this (default 512 MiB)"
+    )
     inspect.add_argument("--envs-dir", type=Path, metavar="DIR", help="where envs are kept")
     inspect.set_defaults(handler=cmd_inspect)
 
@@ -127,17 +165,40 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenarios", action="append", type=Path, metavar="DIR", help="scenarios folder (repeatable; default: scenarios/)")
     parser.add_argument("--only", action="append", default=[], metavar="ID", help="run only this scenario (repeatable)")
     parser.add_argument("--tag", action="append", default=[], metavar="TAG", help="run only scenarios with this tag (repeatable)")
-    parser.add_argument("--pairing", action="append", default=[], metavar="SPEC", help="e.g. keras==3.5.0,tensorflow==2.16.1 (repeatable; replaces the defaults)")
+    parser.add_argument(
+        "--pairing",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="e.g. keras==3.5.0,tensorflow==2.16.1 (repeatable; replaces the defaults)",
+    )
     parser.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: reports/runs/<time>)")
     parser.add_argument("--timeout", type=positive_float, default=300.0, metavar="S", help="per-cell time limit in seconds (default 300)")
     parser.add_argument("--jobs", type=positive_int, default=1, metavar="N", help="pairings run at the same time (default 1)")
     parser.add_argument("--envs-dir", type=Path, metavar="DIR", help="where envs are kept (default: .harness/envs or $HARNESS_ENVS_DIR)")
-    parser.add_argument("--isolation", choices=("fork", "spawn"), default="fork", help="fork: import once per env (default); spawn: a fresh interpreter per cell")
-    parser.add_argument("--cross", choices=("all", "same"), default="all", help="cross-version scenarios: load every pairing's save (all) or only its own (same)")
-    parser.add_argument("--load-artifacts", action="append", default=[], type=Path, metavar="RUN_DIR", help="also load the cross-version saves of an earlier run (repeatable)")
+    parser.add_argument(
+        "--isolation",
+        choices=("fork", "spawn"),
+        default="fork",
+        help="fork: import once per env (default); spawn: a fresh interpreter per cell",
+    )
+    parser.add_argument(
+        "--cross",
+        choices=("all", "same"),
+        default="all",
+        help="cross-version scenarios: load every pairing's save (all) or only its own (same)",
+    )
+    parser.add_argument(
+        "--load-artifacts",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="RUN_DIR",
+        help="also load the cross-version saves of an earlier run (repeatable)",
+    )
 
 
-def _matrix_options(args: argparse.Namespace) -> "MatrixOptions":
+def _matrix_options(args: argparse.Namespace) -> MatrixOptions:
     from harness.matrix import MatrixOptions
 
     return MatrixOptions(
@@ -162,8 +223,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     from harness.report import print_summary
 
     if args.resume is not None:
-        given = [name for name in ("scenarios", "pairing", "only", "tag", "out", "load_artifacts", "shard")
-                 if getattr(args, name)]
+        given = [name for name in ("scenarios", "pairing", "only", "tag", "out", "load_artifacts", "shard") if getattr(args, name)]
         if given:
             flags = ", ".join("--" + name.replace("_", "-") for name in given)
             raise BadInput(f"--resume continues a run with its own options; drop {flags}.")
@@ -230,9 +290,20 @@ def cmd_bisect(args: argparse.Namespace) -> int:
         os.environ["UV_FIND_LINKS"] = str(args.find_links.resolve())
         os.environ["UV_NO_INDEX"] = "1"
     options = BisectOptions(
-        scenario=args.scenario, package=args.package, old=args.old, new=args.new, with_=args.with_,
-        backend=args.backend, scenario_dirs=args.scenarios or [], pre=args.pre, out=args.out, timeout=args.timeout,
-        envs_dir=args.envs_dir, index_url=args.index_url, find_links=args.find_links, known=args.known,
+        scenario=args.scenario,
+        package=args.package,
+        old=args.old,
+        new=args.new,
+        with_=args.with_,
+        backend=args.backend,
+        scenario_dirs=args.scenarios or [],
+        pre=args.pre,
+        out=args.out,
+        timeout=args.timeout,
+        envs_dir=args.envs_dir,
+        index_url=args.index_url,
+        find_links=args.find_links,
+        known=args.known,
     )
     status, _ = run_bisect(options, sys.stdout)
     return status
@@ -242,9 +313,17 @@ def cmd_readiness(args: argparse.Namespace) -> int:
     from harness.readiness import ReadinessOptions, run_readiness
 
     options = ReadinessOptions(
-        baseline=args.baseline, candidate=args.candidate, baseline_results=args.baseline_results, strict=args.strict,
-        scenario_dirs=args.scenarios or [DEFAULT_SCENARIOS], only=args.only, tags=args.tag, out=args.out,
-        timeout=args.timeout, jobs=args.jobs, envs_dir=args.envs_dir,
+        baseline=args.baseline,
+        candidate=args.candidate,
+        baseline_results=args.baseline_results,
+        strict=args.strict,
+        scenario_dirs=args.scenarios or [DEFAULT_SCENARIOS],
+        only=args.only,
+        tags=args.tag,
+        out=args.out,
+        timeout=args.timeout,
+        jobs=args.jobs,
+        envs_dir=args.envs_dir,
     )
     status, _ = run_readiness(options, sys.stdout)
     return status
@@ -253,9 +332,18 @@ def cmd_readiness(args: argparse.Namespace) -> int:
 def cmd_inspect(args: argparse.Namespace) -> int:
     from harness.inspection import InspectOptions, run_inspect
 
-    return run_inspect(InspectOptions(file=args.file, against=args.against, pairing=args.pairing,
-                                      write_remapped=args.write_remapped, check=args.check, max_bytes=args.max_bytes,
-                                      envs_dir=args.envs_dir), sys.stdout)
+    return run_inspect(
+        InspectOptions(
+            file=args.file,
+            against=args.against,
+            pairing=args.pairing,
+            write_remapped=args.write_remapped,
+            check=args.check,
+            max_bytes=args.max_bytes,
+            envs_dir=args.envs_dir,
+        ),
+        sys.stdout,
+    )
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -274,10 +362,17 @@ def cmd_list(args: argparse.Namespace) -> int:
     scenarios = load_scenarios(args.scenarios or [DEFAULT_SCENARIOS])
     pairings = [parse_pairing(text) for text in DEFAULT_PAIRINGS]
     if args.json:
-        print(json.dumps({
-            "scenarios": [{"id": s.id, "title": s.title, "kind": s.kind, "tags": list(s.tags), "links": list(s.links)} for s in scenarios],
-            "pairings": [{"spec": p.text, "label": p.label} for p in pairings],
-        }, indent=1))
+        print(
+            json.dumps(
+                {
+                    "scenarios": [
+                        {"id": s.id, "title": s.title, "kind": s.kind, "tags": list(s.tags), "links": list(s.links)} for s in scenarios
+                    ],
+                    "pairings": [{"spec": p.text, "label": p.label} for p in pairings],
+                },
+                indent=1,
+            )
+        )
         return 0
     for s in scenarios:
         print(f"{s.id:<40} {s.kind:<5} {','.join(s.tags):<24} {s.title}")

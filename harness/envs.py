@@ -83,7 +83,7 @@ def find_uv() -> str:
     if found:
         return found
     try:
-        from uv import find_uv_bin  # type: ignore[import-not-found]
+        from uv import find_uv_bin
     except ImportError:
         raise BadInput("uv is not installed; install it with 'python -m pip install uv'.") from None
     return str(find_uv_bin())

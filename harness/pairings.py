@@ -152,8 +152,8 @@ def pinned_pairing(spec: PairingSpec) -> Pairing:
         versions[canonicalize_name(req.name)] = version
         pins.append(text)
     for wheel in spec.wheels:
-        name, version, _, _ = parse_wheel_filename(Path(wheel).name)
-        versions[str(name)] = str(version)
+        wheel_name, wheel_version, _, _ = parse_wheel_filename(Path(wheel).name)
+        versions[str(wheel_name)] = str(wheel_version)
         pins.append(wheel)
     return Pairing(spec=spec, pins=tuple(pins), versions=versions, id=pairing_id(spec, versions))
 
@@ -172,8 +172,8 @@ def resolved_pairing(spec: PairingSpec, versions: dict[str, str]) -> Pairing:
         pins.append(f"{req.name}{extras}=={version}")
         concrete[name] = version
     for wheel in spec.wheels:
-        name, version, _, _ = parse_wheel_filename(Path(wheel).name)
-        concrete[str(name)] = str(version)
+        wheel_name, wheel_version, _, _ = parse_wheel_filename(Path(wheel).name)
+        concrete[str(wheel_name)] = str(wheel_version)
         pins.append(wheel)
     return Pairing(spec=spec, pins=tuple(pins), versions=concrete, id=pairing_id(spec, concrete))
 

@@ -59,7 +59,7 @@ def render_markdown(model: ReportModel) -> str:
 
 
 def render_junit(model: ReportModel, env: jinja2.Environment | None = None) -> str:
-    suites = []
+    suites: list[dict[str, Any]] = []
     for scenario in model.scenarios:
         cells = [c for c in model.cells if c.scenario == scenario.id]
         suites.append({
@@ -70,7 +70,7 @@ def render_junit(model: ReportModel, env: jinja2.Environment | None = None) -> s
             "errors": sum(c.verdict not in ("reproduced", "skipped", "passed") for c in cells),
             "time": sum(c.seconds for c in cells),
         })
-    total = sum(s["time"] for s in suites)
+    total = sum(float(s["time"]) for s in suites)
     return (env or environment()).get_template("junit.xml.j2").render(m=model, suites=suites, total_time=total)
 
 

@@ -206,7 +206,7 @@ def read_json_file(path: Path, what: str = "results file") -> Any:
         raise ResultsError(f"The {what} {str(path)!r} is not UTF-8 text.") from None
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise ResultsError(f"The {what} {str(path)!r} is not valid JSON ({exc.msg} at line {exc.lineno}).") from None
 
 
@@ -262,7 +262,7 @@ def _check(hint: Any, value: Any, where: str) -> Any:
         return _check(inner[0], value, where)
     if hint is Any:
         return value
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return build_model(hint, value, where)
     if origin is list:
         if not isinstance(value, list):

@@ -31,13 +31,13 @@ from harness.results import (
     Results,
     RunInfo,
     ScenarioRecord,
+    build_model,
     cell_from_dict,
+    cell_key,
     read_json_file,
     to_dict,
     write_json_atomic,
     write_results,
-    build_model,
-    cell_key,
 )
 
 RUN_FILE = "run.json"
@@ -76,7 +76,7 @@ class RunStore:
         self.logs_dir = root / "logs"
 
     @classmethod
-    def create(cls, root: Path) -> "RunStore":
+    def create(cls, root: Path) -> RunStore:
         if root.is_symlink() or (root.exists() and not root.is_dir()):
             raise BadInput(f"The output folder {str(root)!r} is not a folder.")
         if root.exists() and any(root.iterdir()):
@@ -87,7 +87,7 @@ class RunStore:
         return store
 
     @classmethod
-    def open(cls, root: Path) -> "RunStore":
+    def open(cls, root: Path) -> RunStore:
         """An existing run folder (its run.json must be readable)."""
         if root.is_symlink() or not (root / RUN_FILE).is_file():
             raise ResultsError(f"{str(root)!r} is not a run folder (no {RUN_FILE}).")

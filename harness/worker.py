@@ -435,7 +435,7 @@ def _leaf(value, path):
     try:
         array = np.asarray(value)
     except Exception as exc:
-        raise ContractBroken("the value at %r cannot become an array: %s" % (path or "/", exc))
+        raise ContractBroken("the value at %r cannot become an array: %s" % (path or "/", exc)) from None
     if array.dtype.kind not in "biuf":
         raise ContractBroken("the value at %r has dtype %s; return numeric arrays" % (path or "/", array.dtype))
     return array
@@ -509,7 +509,7 @@ def _load_values(path):
         with open(path + ".json") as handle:
             index = json.load(handle)["values"]
     except (OSError, ValueError, KeyError, TypeError):
-        raise ContractBroken("the reference values written by save() are missing or unreadable")
+        raise ContractBroken("the reference values written by save() are missing or unreadable") from None
     values = {}
     archive = None
     for key, entry in index.items():
