@@ -78,3 +78,20 @@ def test_backend_is_set_for_the_scenario(harness: Harness, tmp_path: Path) -> No
     data = harness.results(out)
     assert data["pairings"][0]["backend"] == "jax" and data["pairings"][0]["id"] == f"{FAKE}-1.0+backend-jax"
     assert data["cells"][0]["verdict"] == "passed"
+
+
+def test_requires_counts_a_nightly_distribution_as_its_module_and_judges_it_as_a_release(
+    harness: Harness, tmp_path: Path
+) -> None:
+    folder = tmp_path / "scenarios"
+    write_scenario(folder, "wants_new", '"""Needs fakekeras 3.16 or newer"""\nREQUIRES = {"fakekeras": ">=3.16"}\n'
+                                        'def run(workdir):\n    return None\n')
+    write_scenario(folder, "wants_old", '"""Needs fakekeras older than 3.16"""\nREQUIRES = {"fakekeras": "<3.16"}\n'
+                                        'def run(workdir):\n    return None\n')
+    out = tmp_path / "run"
+    harness.run("matrix", "--scenarios", str(folder), "--out", str(out),
+                "--pairing", "fakekeras-nightly==3.16.0.dev2026102704", check_code=0)
+    cells = {c["scenario"]: c for c in harness.results(out)["cells"]}
+    assert cells["wants_new"]["verdict"] == "passed"
+    assert cells["wants_old"]["verdict"] == "skipped"
+    assert "fakekeras-nightly 3.16.0.dev2026102704 (judged as 3.16.0)" in cells["wants_old"]["reason"]

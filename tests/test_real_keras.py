@@ -97,3 +97,36 @@ def test_inspect_against_writes_a_remapped_copy_that_loads(seed_run: Path, tmp_p
     assert "3 matched, 0 ambiguous, 0 missing" in proc.stdout
     assert "verified: loads into scenarios/_gru.py:build_step_model; 16 values compared" in proc.stdout
     assert out.exists() and source.read_bytes() == before
+
+
+@pytest.mark.browser
+def test_the_default_matrix_through_nox(tmp_path: Path) -> None:
+    """The front door on the three default pairings and every shipped scenario, and a screenshot."""
+    out = tmp_path / "default"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_NO_INDEX", "UV_FIND_LINKS", "HARNESS_ERROR"))}
+    proc = subprocess.run(
+        [sys.executable, "-m", "nox", "-s", "matrix", "--envdir", str(tmp_path / "nox"), "--", "--out", str(out),
+         "--jobs", "2"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    data = json.loads((out / "results.json").read_text())
+    labels = {p["id"]: p["versions"]["keras"] for p in data["pairings"]}
+    assert sorted(labels.values())[:2] == ["3.5.0", "3.6.0"] and len(labels) == 3
+    seed = [c for c in data["cells"] if c["scenario"] == "gru_weights_into_grucell"]
+    assert [c["verdict"] for c in seed] == ["reproduced"] * 3
+    for scenario in ("gru_get_set_weights_into_grucell", "gru_legacy_h5_into_grucell", "gru_weights_remapped_into_grucell"):
+        cells = [c for c in data["cells"] if c["scenario"] == scenario]
+        assert [c["verdict"] for c in cells] == ["passed"] * 3, scenario
+        assert all(c["compared"] and c["max_abs_diff"] is not None for c in cells)
+    assert all(c["verdict"] != "interrupted" for c in data["cells"])
+    from browser import chromium, screenshot
+
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.goto((out / "index.html").as_uri())
+        assert page.locator("#matrix td.cell").count() == 3 * len(data["scenarios"])
+        screenshot(page, "report-default-matrix.png")
+        page.locator('#matrix td.cell[data-verdict="reproduced"] a').first.click()
+        screenshot(page, "report-default-matrix-evidence.png")
+        page.close()
