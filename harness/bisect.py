@@ -140,6 +140,7 @@ class BisectOptions:
     index_url: str | None = None
     find_links: Path | None = None
     known: list[Path] = field(default_factory=list)
+    by_date: bool = False
 
 
 def candidate_versions(options: BisectOptions) -> list[str]:
@@ -165,6 +166,29 @@ def candidate_versions(options: BisectOptions) -> list[str]:
     return [str(r.version) for r in chosen]
 
 
+def candidate_dates(options: BisectOptions) -> list[str]:
+    """Every day from ``old`` to ``new`` (ISO dates), for ``--by-date``."""
+    import datetime
+
+    try:
+        old, new = datetime.date.fromisoformat(options.old), datetime.date.fromisoformat(options.new)
+    except ValueError:
+        raise BadInput(f"With --by-date, --old and --new are dates such as 2024-06-01, not {options.old!r} and {options.new!r}.") from None
+    if not old < new:
+        raise BadInput(f"--old {options.old} must be an earlier date than --new {options.new}.")
+    return [(old + datetime.timedelta(days=n)).isoformat() for n in range((new - old).days + 1)]
+
+
+def resolution_change(before: dict[str, str], after: dict[str, str]) -> str:
+    """What differs between two installed package sets, e.g. ``keras 3.3.3 -> 3.4.0``."""
+    changes = []
+    for name in sorted(set(before) | set(after)):
+        old, new = before.get(name), after.get(name)
+        if old != new:
+            changes.append(f"{name} {old or '(none)'} -> {new or '(none)'}")
+    return "; ".join(changes) or "nothing"
+
+
 class Bisector:
     """Runs real probes: a single-cell matrix run per version, or a cell known already."""
 
@@ -178,20 +202,25 @@ class Bisector:
         self.budget = 0
 
     def spec(self, version: str) -> str:
-        items = [f"{self.options.package}=={version}", *self.options.with_]
+        package = self.options.package if self.options.by_date else f"{self.options.package}=={version}"
+        items = [package, *self.options.with_]
         if self.options.backend != "tensorflow":
             items.append(f"backend={self.options.backend}")
         return ",".join(items)
 
+    def exclude_newer(self, version: str) -> str | None:
+        """With ``--by-date`` a probe resolves everything as the index stood at the end of that day."""
+        return f"{version}T23:59:59Z" if self.options.by_date else None
+
     def probe(self, version: str) -> str | None:
         started = time.monotonic()
         spec_text = self.spec(version)
-        pairing = resolve_pairing(parse_pairing(spec_text))
+        pairing = resolve_pairing(parse_pairing(spec_text), self.exclude_newer(version))
         found = None
         packages: dict[str, str] = {}
         if pairing.resolve_error is None:
             try:
-                env = ensure_env(pairing, self.options.envs_dir or default_envs_dir())
+                env = ensure_env(pairing, self.options.envs_dir or default_envs_dir(), self.exclude_newer(version))
                 packages = env.packages
                 found = self.known.lookup(self.scenario.sha256, self.options.backend, env.python, env.packages)
             except InstallError:
@@ -206,7 +235,7 @@ class Bisector:
             results, _ = run_matrix(MatrixOptions(
                 scenario_dirs=[self.scenario.path.parent] if not self.options.scenario_dirs else self.options.scenario_dirs,
                 pairings=[spec_text], only=[self.scenario.id], out=run_dir, timeout=self.options.timeout,
-                envs_dir=self.options.envs_dir, cross="same",
+                envs_dir=self.options.envs_dir, cross="same", exclude_newer=self.exclude_newer(version),
                 command=["python", "-m", "harness", "matrix", "--pairing", spec_text, "--only", self.scenario.id],
             ), io.StringIO())
             render_all(results, run_dir)
@@ -220,9 +249,15 @@ class Bisector:
         shown = probe.raw_verdict if probe.verdict else f"{probe.raw_verdict}, skipped"
         how = f"known from {probe.reused_from}" if probe.reused_from else f"{probe.seconds:.1f} s"
         self.stream.write(f"probe {len(self.probes)} (at most {self.budget} without skips): "
-                          f"{self.options.package}=={version} -> {shown} ({how})\n")
+                          f"{self.label(version)} -> {shown} ({how})\n")
         self.stream.flush()
         return probe.verdict
+
+
+    def label(self, version: str) -> str:
+        if self.options.by_date:
+            return f"{self.options.package} as of {version}"
+        return f"{self.options.package}=={version}"
 
 
 class KnownCells:
@@ -255,19 +290,21 @@ class KnownCells:
 
 def answer_line(options: BisectOptions, transition: Transition, candidates: int) -> str:
     """The last line of a bisect: what was found, in one sentence."""
-    name = options.package
+
+    def at(version: str | None) -> str:
+        return f"{options.package} as of {version}" if options.by_date else f"{options.package}=={version}"
+
     probes = len(transition.probed)
     tail = f"{probes} probes of {candidates} candidates"
     if transition.status == "found":
-        return f"first new: {name}=={transition.first_new} (last old: {name}=={transition.last_old}; {tail})"
+        return f"first new: {at(transition.first_new)} (last old: {at(transition.last_old)}; {tail})"
     if transition.status == "range":
-        return (f"first new: between {name}=={transition.last_old} (last old) and {name}=={transition.first_new} "
+        return (f"first new: between {at(transition.last_old)} (last old) and {at(transition.first_new)} "
                 f"(first new); {len(transition.skipped_between)} versions between could not be probed; {tail}")
     if transition.status == "same":
-        return (f"no transition: {name}=={options.old} and {name}=={options.new} both give "
-                f"{transition.old_verdict}; {tail}")
-    return f"no answer: an end could not be probed ({name}=={options.old}: {transition.old_verdict or 'skipped'}, " \
-           f"{name}=={options.new}: {transition.new_verdict or 'skipped'}); {tail}"
+        return f"no transition: {at(options.old)} and {at(options.new)} both give {transition.old_verdict}; {tail}"
+    return (f"no answer: an end could not be probed ({at(options.old)}: {transition.old_verdict or 'skipped'}, "
+            f"{at(options.new)}: {transition.new_verdict or 'skipped'}); {tail}")
 
 
 def run_bisect(options: BisectOptions, stream: TextIO) -> tuple[int, Path]:
@@ -277,7 +314,7 @@ def run_bisect(options: BisectOptions, stream: TextIO) -> tuple[int, Path]:
     [scenario] = load_scenarios(dirs, only=[options.scenario])
     if scenario.kind != "run":
         raise BadInput(f"{options.scenario} is a cross-version scenario; bisect takes single-env scenarios (run).")
-    candidates = candidate_versions(options)
+    candidates = candidate_dates(options) if options.by_date else candidate_versions(options)
     out = options.out or _default_out(options)
     if out.exists() and (out.is_symlink() or not out.is_dir() or any(out.iterdir())):
         raise BadInput(f"The output folder {str(out)!r} is not empty; choose another --out.")
@@ -286,11 +323,16 @@ def run_bisect(options: BisectOptions, stream: TextIO) -> tuple[int, Path]:
     options.known = [runs, *options.known]
     bisector = Bisector(options, scenario, out, stream)
     bisector.budget = probe_budget(len(candidates))
-    stream.write(f"bisecting {scenario.id} over {len(candidates)} releases of {options.package} "
-                 f"({candidates[0]} … {candidates[-1]}) into {out}\n")
+    what = "days" if options.by_date else f"releases of {options.package}"
+    stream.write(f"bisecting {scenario.id} over {len(candidates)} {what} ({candidates[0]} … {candidates[-1]}) into {out}\n")
     started = time.monotonic()
     transition = find_transition(candidates, bisector.probe)
     line = answer_line(options, transition, len(candidates))
+    change = ""
+    if options.by_date and transition.status in ("found", "range"):
+        packages = {p.version: p.packages for p in bisector.probes}
+        change = resolution_change(packages.get(transition.last_old or "", {}), packages.get(transition.first_new or "", {}))
+        stream.write(f"the resolution changed between them: {change}\n")
     report = {
         "schema": BISECT_SCHEMA,
         "kind": "bisect",
@@ -303,7 +345,8 @@ def run_bisect(options: BisectOptions, stream: TextIO) -> tuple[int, Path]:
         "backend": options.backend,
         "candidates": candidates,
         "probes": [asdict(p) for p in bisector.probes],
-        "answer": {**asdict(transition), "text": line},
+        "by_date": options.by_date,
+        "answer": {**asdict(transition), "text": line, "resolution_change": change},
         "seconds": round(time.monotonic() - started, 2),
     }
     write_json_atomic(out / "bisect.json", report)

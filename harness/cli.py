@@ -96,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     bisect.add_argument(
         "--known", action="append", type=Path, default=[], metavar="DIR", help="more folders of earlier runs whose cells may be reused"
     )
+    bisect.add_argument(
+        "--by-date",
+        action="store_true",
+        help="search days instead of releases: --old/--new are dates; each probe resolves everything as of that day",
+    )
     bisect.set_defaults(handler=cmd_bisect)
 
     ready = commands.add_parser("readiness", help="a candidate pairing against a baseline: regressions fail it")
@@ -304,6 +309,7 @@ def cmd_bisect(args: argparse.Namespace) -> int:
         index_url=args.index_url,
         find_links=args.find_links,
         known=args.known,
+        by_date=args.by_date,
     )
     status, _ = run_bisect(options, sys.stdout)
     return status

@@ -230,3 +230,79 @@ def test_listing_reads_yanked_and_pre_releases(loopback_index: str) -> None:
     releases = {str(r.version): r for r in list_releases(PACKAGE, loopback_index)}
     assert len(releases) == 21 and releases["1.17"].yanked and not releases["1.16"].yanked
     assert releases["1.14rc1"].version.is_prerelease
+
+
+class JsonIndex(http.server.BaseHTTPRequestHandler):
+    """A PEP 691 JSON index with upload times (what uv's --exclude-newer reads)."""
+
+    root: Path
+    uploads: dict[str, list[tuple[str, str]]]
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _send(self, body: bytes, content_type: str, head: bool) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+    def _serve(self, head: bool) -> None:
+        parts = self.path.split("/")
+        if self.path.startswith("/simple/") and parts[2] in self.uploads:
+            files = [{"filename": f, "url": f"/files/{f}", "hashes": {}, "upload-time": t} for f, t in self.uploads[parts[2]]]
+            body = json.dumps({"meta": {"api-version": "1.1"}, "name": parts[2], "files": files}).encode()
+            self._send(body, "application/vnd.pypi.simple.v1+json", head)
+        elif self.path.startswith("/files/") and (self.root / parts[2]).is_file():
+            self._send((self.root / parts[2]).read_bytes(), "application/octet-stream", head)
+        else:
+            self.send_response(404)
+            self.end_headers()
+
+    def do_GET(self) -> None:  # noqa: N802 - the http.server interface
+        self._serve(head=False)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._serve(head=True)
+
+
+def test_by_date_finds_the_day_a_dependency_changed(harness: Harness, tmp_path: Path) -> None:
+    """The app package never changes; a dependency released on 2024-03-05 breaks it."""
+    files = tmp_path / "files"
+    uploads: dict[str, list[tuple[str, str]]] = {"harness-fake-app": [], "harness-fake-dep": []}
+    app = build_wheel(files, "harness-fake-app", "1.0", {"harness_fake_app/__init__.py": "from harness_fake_dep import BROKEN\n"},
+                      ["harness-fake-dep"])
+    uploads["harness-fake-app"].append((app.name, "2024-01-01T10:00:00Z"))
+    for version, day, broken in (("1.0", "2024-01-02", False), ("1.1", "2024-02-01", False), ("2.0", "2024-03-05", True)):
+        wheel = build_wheel(files, "harness-fake-dep", version, {"harness_fake_dep/__init__.py": f"BROKEN = {broken}\n"})
+        uploads["harness-fake-dep"].append((wheel.name, f"{day}T12:00:00Z"))
+    handler = type("Index", (JsonIndex,), {"root": files, "uploads": uploads})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        folder = tmp_path / "scenarios"
+        write_scenario(folder, "app_works", '''
+            """The app breaks when its dependency changes"""
+            import harness_fake_app
+            SIGNATURE = "RuntimeError: broken"
+            def run(workdir):
+                if harness_fake_app.BROKEN:
+                    raise RuntimeError("broken")
+        ''')
+        env = {k: v for k, v in harness.env.items() if k not in ("UV_NO_INDEX", "UV_FIND_LINKS")}
+        env["HARNESS_ENVS_DIR"] = str(tmp_path / "envs")
+        proc = Harness(env=env, tmp=tmp_path).run(
+            "bisect", "--by-date", "--scenario", "app_works", "--package", "harness-fake-app", "--old", "2024-01-15",
+            "--new", "2024-04-30", "--scenarios", str(folder), "--out", str(tmp_path / "out"),
+            "--index-url", f"http://127.0.0.1:{server.server_address[1]}/simple", check_code=0)
+    finally:
+        server.shutdown()
+        server.server_close()
+    lines = proc.stdout.strip().splitlines()
+    assert lines[-1].startswith("first new: harness-fake-app as of 2024-03-05 (last old: harness-fake-app as of 2024-03-04;")
+    assert "of 107 candidates" in lines[-1]
+    assert "the resolution changed between them: harness-fake-dep 1.1 -> 2.0" in proc.stdout
+    # days that resolve to the same packages reuse the cell instead of running it again
+    assert "known from" in proc.stdout
