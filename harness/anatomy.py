@@ -15,11 +15,11 @@ import io
 import json
 import re
 import zipfile
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from harness.errors import BadInput
+from harness.results import ArrayRecord, FileRecord, GroupRecord
 
 MAX_BYTES = 512 * 1024 * 1024
 MAX_ARRAYS = 5000
@@ -32,54 +32,23 @@ class AnatomyError(BadInput):
     """A file cannot be read as a saved model file; the message says why in one sentence."""
 
 
-@dataclass
-class ArrayInfo:
-    path: str
-    shape: list[int]
-    dtype: str
+def group_shapes(group: GroupRecord) -> list[tuple[int, ...]]:
+    return [tuple(a.shape) for a in group.arrays]
 
 
-@dataclass
-class GroupInfo:
-    """A group whose arrays belong together (one layer's variables), in the order Keras uses."""
-
-    path: str
-    arrays: list[ArrayInfo]
-    name: str | None = None
-
-    @property
-    def shapes(self) -> list[tuple[int, ...]]:
-        return [tuple(a.shape) for a in self.arrays]
-
-    def span(self) -> str:
-        """``layers/gru/cell/vars/0..2`` for numbered variables, else the group path."""
-        names = [a.path.rsplit("/", 1)[-1] for a in self.arrays]
-        if names and all(_NUMERIC.match(n) for n in names):
-            return f"{self.path}/{names[0]}..{names[-1]}" if len(names) > 1 else f"{self.path}/{names[0]}"
-        return self.path
+def group_span(path: str, arrays: list[ArrayRecord]) -> str:
+    """``layers/gru/cell/vars/0..2`` for numbered variables, else the group path."""
+    names = [a.path.rsplit("/", 1)[-1] for a in arrays]
+    if names and all(_NUMERIC.match(n) for n in names):
+        return f"{path}/{names[0]}..{names[-1]}" if len(names) > 1 else f"{path}/{names[0]}"
+    return path
 
 
-@dataclass
-class FileAnatomy:
-    path: str
-    format: str
-    size: int
-    keras_version: str | None = None
-    backend: str | None = None
-    date_saved: str | None = None
-    arrays: list[ArrayInfo] = field(default_factory=list)
-    groups: list[GroupInfo] = field(default_factory=list)
-    truncated: bool = False
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        for group in data["groups"]:
-            group["span"] = GroupInfo(group["path"], [ArrayInfo(**a) for a in group["arrays"]]).span()
-        return data
+def _group(path: str, arrays: list[ArrayRecord], name: str | None) -> GroupRecord:
+    return GroupRecord(path=path, arrays=arrays, name=name, span=group_span(path, arrays))
 
 
-def read_anatomy(path: Path, max_bytes: int = MAX_BYTES) -> FileAnatomy:
+def read_anatomy(path: Path, max_bytes: int = MAX_BYTES) -> FileRecord:
     """The anatomy of one file; raises :class:`AnatomyError` when it cannot be read."""
     if path.is_symlink() or not path.is_file():
         raise AnatomyError(f"{str(path)!r} is not a regular file.")
@@ -97,17 +66,17 @@ def read_anatomy(path: Path, max_bytes: int = MAX_BYTES) -> FileAnatomy:
     return anatomy
 
 
-def anatomy_or_error(path: Path, shown: str, max_bytes: int = MAX_BYTES) -> dict[str, Any]:
+def anatomy_or_error(path: Path, shown: str, max_bytes: int = MAX_BYTES) -> FileRecord:
     """Like :func:`read_anatomy` but never raises: errors are recorded (for cells)."""
     try:
         anatomy = read_anatomy(path, max_bytes)
     except AnatomyError as exc:
         size = path.stat().st_size if path.is_file() else 0
-        anatomy = FileAnatomy(path=shown, format="unreadable", size=size, error=str(exc).replace(str(path), shown))
+        anatomy = FileRecord(path=shown, format="unreadable", size=size, error=str(exc).replace(str(path), shown))
     except ImportError:
-        anatomy = FileAnatomy(path=shown, format="unknown", size=path.stat().st_size, error="h5py is not installed on the host")
+        anatomy = FileRecord(path=shown, format="unknown", size=path.stat().st_size, error="h5py is not installed on the host")
     anatomy.path = shown
-    return anatomy.to_dict()
+    return anatomy
 
 
 def saved_files(folder: Path) -> list[Path]:
@@ -118,15 +87,7 @@ def saved_files(folder: Path) -> list[Path]:
     return sorted(found)
 
 
-def anatomy_from_dict(data: dict[str, Any]) -> FileAnatomy:
-    groups = [GroupInfo(g["path"], [ArrayInfo(**a) for a in g["arrays"]], g.get("name")) for g in data.get("groups", [])]
-    arrays = [ArrayInfo(**a) for a in data.get("arrays", [])]
-    fields = {k: data.get(k) for k in ("keras_version", "backend", "date_saved", "error")}
-    return FileAnatomy(path=data["path"], format=data["format"], size=int(data.get("size", 0)), arrays=arrays,
-                       groups=groups, truncated=bool(data.get("truncated")), **fields)
-
-
-def format_anatomy(anatomy: FileAnatomy) -> str:
+def format_anatomy(anatomy: FileRecord) -> str:
     """The anatomy as text, one line per group and array."""
     lines = [f"{anatomy.path}: {anatomy.format}, {anatomy.size} bytes"]
     meta = [f"{k} {v}" for k, v in (("keras", anatomy.keras_version), ("backend", anatomy.backend),
@@ -148,7 +109,7 @@ def format_anatomy(anatomy: FileAnatomy) -> str:
 # --------------------------------------------------------------------------- readers
 
 
-def _read_hdf5(handle: Any, shown: str, size: int) -> FileAnatomy:
+def _read_hdf5(handle: Any, shown: str, size: int) -> FileRecord:
     import h5py
 
     try:
@@ -156,7 +117,7 @@ def _read_hdf5(handle: Any, shown: str, size: int) -> FileAnatomy:
     except (OSError, ValueError) as exc:
         raise AnatomyError(f"{shown!r} is a damaged or truncated HDF5 file ({_first_line(exc)}).") from None
     with file:
-        anatomy = FileAnatomy(path=shown, format="hdf5", size=size)
+        anatomy = FileRecord(path=shown, format="hdf5", size=size)
         attrs = file.attrs
         anatomy.keras_version = _attr_text(attrs, "keras_version")
         anatomy.backend = _attr_text(attrs, "backend")
@@ -175,7 +136,7 @@ def _read_hdf5(handle: Any, shown: str, size: int) -> FileAnatomy:
         return anatomy
 
 
-def _legacy_groups(root: Any, anatomy: FileAnatomy) -> None:
+def _legacy_groups(root: Any, anatomy: FileRecord) -> None:
     import h5py
 
     for layer_name in _attr_list(root.attrs, "layer_names"):
@@ -186,25 +147,25 @@ def _legacy_groups(root: Any, anatomy: FileAnatomy) -> None:
         for weight_name in _attr_list(group.attrs, "weight_names"):
             item = group.get(weight_name)
             if isinstance(item, h5py.Dataset):
-                arrays.append(ArrayInfo(f"{group.name.lstrip('/')}/{weight_name}", list(item.shape), str(item.dtype)))
+                arrays.append(ArrayRecord(f"{group.name.lstrip('/')}/{weight_name}", list(item.shape), str(item.dtype)))
         anatomy.arrays.extend(arrays)
         if arrays:
-            anatomy.groups.append(GroupInfo(group.name.lstrip("/"), arrays, layer_name))
+            anatomy.groups.append(_group(group.name.lstrip("/"), arrays, layer_name))
         if len(anatomy.arrays) > MAX_ARRAYS:
             anatomy.truncated = True
             return
 
 
-def _keras3_groups(file: Any, anatomy: FileAnatomy) -> None:
+def _keras3_groups(file: Any, anatomy: FileRecord) -> None:
     import h5py
 
-    holders: dict[str, list[ArrayInfo]] = {}
+    holders: dict[str, list[ArrayRecord]] = {}
     names: dict[str, str | None] = {}
 
     def visit(name: str, item: Any) -> Any:
         if isinstance(item, h5py.Dataset):
             parent = name.rsplit("/", 1)[0] if "/" in name else ""
-            holders.setdefault(parent, []).append(ArrayInfo(name, list(item.shape), str(item.dtype)))
+            holders.setdefault(parent, []).append(ArrayRecord(name, list(item.shape), str(item.dtype)))
             if parent not in names:
                 names[parent] = _attr_text(file[parent].attrs, "name") if parent else None
             if sum(len(v) for v in holders.values()) > MAX_ARRAYS:
@@ -216,17 +177,17 @@ def _keras3_groups(file: Any, anatomy: FileAnatomy) -> None:
     for parent in sorted(holders):
         arrays = sorted(holders[parent], key=lambda a: _order_key(a.path.rsplit("/", 1)[-1]))
         anatomy.arrays.extend(arrays)
-        anatomy.groups.append(GroupInfo(parent, arrays, names.get(parent)))
+        anatomy.groups.append(_group(parent, arrays, names.get(parent)))
 
 
-def _read_keras_zip(path: Path, size: int, max_bytes: int) -> FileAnatomy:
+def _read_keras_zip(path: Path, size: int, max_bytes: int) -> FileRecord:
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile:
         raise AnatomyError(f"{str(path)!r} looks like a zip but cannot be opened as one.") from None
     with archive:
         members = {info.filename: info for info in archive.infolist()}
-        anatomy = FileAnatomy(path=str(path), format=".keras zip", size=size)
+        anatomy = FileRecord(path=str(path), format=".keras zip", size=size)
         metadata = _zip_json(archive, members, "metadata.json", path)
         if isinstance(metadata, dict):
             anatomy.keras_version = _text(metadata.get("keras_version"))
@@ -234,8 +195,7 @@ def _read_keras_zip(path: Path, size: int, max_bytes: int) -> FileAnatomy:
             anatomy.date_saved = _text(metadata.get("date_saved"))
         weights = members.get("model.weights.h5")
         if weights is None:
-            anatomy.error = "the zip holds no model.weights.h5"
-            return anatomy
+            raise AnatomyError(f"{str(path)!r} is a zip without model.weights.h5, so not a .keras model file.")
         if weights.file_size > max_bytes:
             raise AnatomyError(f"{str(path)!r}: its model.weights.h5 is {weights.file_size / 2**20:.1f} MiB, over the cap; not read.")
         inner = _read_hdf5(io.BytesIO(archive.read(weights)), f"{path}!model.weights.h5", weights.file_size)

@@ -11,20 +11,18 @@ nothing is read outside it or written outside this run's folder.
 
 from __future__ import annotations
 
-import re
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 from harness.errors import ResultsError
-from harness.results import PairingRecord, read_json_file, write_json_atomic
+from harness.results import SAFE_ID, PairingRecord, SaveRecord, build_model, read_json_file, to_dict, write_json_atomic
 from harness.runner import PhaseOutcome
 from harness.scenarios import Scenario
 from harness.store import RunStore, hash_tree
 
 SAVE_RECORD = "save.json"
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._+-]+$")
 
 
 @dataclass
@@ -34,75 +32,74 @@ class SaveState:
     install_error: str | None = None
     unmet: str | None = None
     outcome: PhaseOutcome | None = None
-    evidence: dict[str, Any] | None = None
-
-
-def phase_evidence(outcome: PhaseOutcome) -> dict[str, Any]:
-    """The evidence of one phase as plain data (kept with a cross-version cell as its save)."""
-    result = outcome.result
-    return {
-        "op": outcome.op,
-        "status": outcome.status,
-        "ok": outcome.ok,
-        "outcome": result.get("outcome"),
-        "exception_type": result.get("exception_type"),
-        "message": result.get("message"),
-        "traceback": result.get("traceback"),
-        "exit_status": outcome.exit_status,
-        "signal": outcome.signal,
-        "duration_s": outcome.duration_s,
-        "output_tail": outcome.output_tail,
-        "started": outcome.started,
-    }
+    evidence: SaveRecord | None = None
 
 
 def record_save(store: RunStore, scenario: Scenario, pairing_id: str, outcome: PhaseOutcome) -> SaveState:
     """Write save.json (with the content hash of files/) and return the save's state."""
     folder = store.artifact_dir(scenario.id, pairing_id)
-    evidence = phase_evidence(outcome)
-    evidence.update(
+    result = outcome.result
+    evidence = SaveRecord(
+        status=outcome.status,
+        ok=outcome.ok,
+        outcome=result.get("outcome"),
+        exception_type=result.get("exception_type"),
+        message=result.get("message"),
+        traceback=result.get("traceback"),
+        exit_status=outcome.exit_status,
+        signal=outcome.signal,
+        duration_s=outcome.duration_s,
+        output_tail=outcome.output_tail,
+        started=outcome.started,
         pairing=pairing_id,
         scenario=scenario.id,
         scenario_sha256=scenario.sha256,
         artifact=store.relative(folder / "files"),
         sha256=hash_tree(folder / "files"),
     )
-    write_json_atomic(folder / SAVE_RECORD, evidence)
+    write_json_atomic(folder / SAVE_RECORD, to_dict(evidence))
     return SaveState(outcome=outcome, evidence=evidence)
 
 
-def outcome_from_evidence(evidence: dict[str, Any]) -> PhaseOutcome:
-    """Rebuild a save's outcome from its save.json (for saves imported from another run)."""
+def outcome_from_evidence(evidence: SaveRecord) -> PhaseOutcome:
+    """Rebuild a save's outcome from its save.json (resumed runs, saves imported from another run)."""
     return PhaseOutcome(
         op="save",
-        status=str(evidence.get("status")),
-        duration_s=float(evidence.get("duration_s") or 0.0),
-        result={k: evidence.get(k) for k in ("outcome", "exception_type", "message", "traceback")},
-        exit_status=evidence.get("exit_status"),
-        signal=evidence.get("signal"),
-        output_tail=str(evidence.get("output_tail") or ""),
-        started=str(evidence.get("started") or ""),
+        status=evidence.status,
+        duration_s=evidence.duration_s,
+        result={"outcome": evidence.outcome, "exception_type": evidence.exception_type, "message": evidence.message,
+                "traceback": evidence.traceback},
+        exit_status=evidence.exit_status,
+        signal=evidence.signal,
+        output_tail=evidence.output_tail,
+        started=evidence.started,
     )
+
+
+def read_save_record(folder: Path) -> SaveRecord:
+    """A save.json, checked like every untrusted record."""
+    return build_model(SaveRecord, read_json_file(folder / SAVE_RECORD, "save record"), str(folder / SAVE_RECORD))
 
 
 def existing_save(store: RunStore, scenario: Scenario, pairing_id: str, same_text: bool = True) -> SaveState | None:
     """The save this run already made (or imported) for a scenario and pairing, if it is intact.
 
-    Used when a run is resumed: a save whose record is missing, unreadable, made from another
-    text of the scenario (``same_text``; not asked of saves imported from other runs), or whose
-    files no longer match their hash is made again.
+    Used when a run is resumed. A save is made again when its record is missing or unreadable,
+    when it did not end by itself (killed, timed out, interrupted: only a save that returned or
+    raised is final), when it came from another text of the scenario (``same_text``; not asked
+    of saves imported from other runs), or when its files no longer match their hash.
     """
     folder = store.artifact_dir(scenario.id, pairing_id)
     try:
         _refuse_links(folder)
-        evidence = read_json_file(folder / SAVE_RECORD, "save record")
+        evidence = read_save_record(folder)
     except (ResultsError, OSError):
         return None
-    if not isinstance(evidence, dict) or (same_text and evidence.get("scenario_sha256") != scenario.sha256):
+    if evidence.status != "done" or (same_text and evidence.scenario_sha256 != scenario.sha256):
         return None
-    if not (folder / "files").is_dir() or hash_tree(folder / "files") != evidence.get("sha256"):
+    if not (folder / "files").is_dir() or hash_tree(folder / "files") != evidence.sha256:
         return None
-    if evidence.get("ok") and not (folder / "reference.json").is_file():
+    if evidence.ok and not (folder / "reference.json").is_file():
         return None
     return SaveState(outcome=outcome_from_evidence(evidence), evidence=evidence)
 
@@ -116,9 +113,10 @@ class ImportedSaves:
 
 
 def import_saves(
-    run_dirs: Sequence[Path], scenarios: Sequence[Scenario], store: RunStore, taken: set[str]
+    run_dirs: Sequence[Path], scenarios: Sequence[Scenario], store: RunStore | None, taken: set[str]
 ) -> ImportedSaves:
-    """Copy the cross-version saves of earlier runs into ``store`` after checking them.
+    """Copy the cross-version saves of earlier runs into ``store`` after checking them (with no
+    ``store``, only check them: done before anything is created).
 
     A saving pairing keeps its id unless this run already has one of that name; then it becomes
     ``<id>@<run id>``. Raises :class:`ResultsError` for anything that does not check out.
@@ -128,12 +126,10 @@ def import_saves(
     for run_dir in run_dirs:
         source = RunStore.open(_checked_dir(run_dir))
         run, pairings, _ = source.read_meta()
+        if not SAFE_ID.match(run.id):
+            raise ResultsError(f"{run_dir}: run id {run.id!r} is not a plain name.")
         for record in pairings:
-            if not _SAFE_ID.match(record.id):
-                raise ResultsError(f"{run_dir}: pairing id {record.id!r} is not a plain name.")
             new_id = record.id if record.id not in taken else f"{record.id}@{run.id}"
-            if not _SAFE_ID.match(run.id):
-                raise ResultsError(f"{run_dir}: run id {run.id!r} is not a plain name.")
             if new_id in taken:
                 raise ResultsError(f"{run_dir}: the saves of pairing {record.id!r} of run {run.id} are already loaded.")
             found = False
@@ -150,24 +146,25 @@ def import_saves(
     return imported
 
 
-def _import_one(folder: Path, scenario: Scenario, store: RunStore, new_id: str) -> SaveState:
+def _import_one(folder: Path, scenario: Scenario, store: RunStore | None, new_id: str) -> SaveState:
+    """Check one imported save; with a ``store``, copy it in (else only check)."""
     _refuse_links(folder)
-    evidence = read_json_file(folder / SAVE_RECORD, "save record")
-    if not isinstance(evidence, dict) or not isinstance(evidence.get("sha256"), str) or not isinstance(evidence.get("ok"), bool):
-        raise ResultsError(f"{folder / SAVE_RECORD}: not a save record (it needs 'ok' and 'sha256').")
+    evidence = read_save_record(folder)
     files = folder / "files"
     if not files.is_dir():
         raise ResultsError(f"{folder}: the saved files are missing.")
-    if hash_tree(files) != evidence["sha256"]:
+    if hash_tree(files) != evidence.sha256:
         raise ResultsError(f"{files}: the files changed after they were saved (content hash differs).")
-    if evidence["ok"] and not (folder / "reference.json").is_file():
+    if evidence.ok and not (folder / "reference.json").is_file():
         raise ResultsError(f"{folder}: the reference values of a successful save are missing.")
+    if store is None:
+        return SaveState(outcome=outcome_from_evidence(evidence), evidence=evidence)
     target = store.artifact_dir(scenario.id, new_id)
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(folder, target, symlinks=False)
-    evidence = {**evidence, "pairing": new_id, "artifact": store.relative(target / "files"), "imported_from": str(folder)}
-    write_json_atomic(target / SAVE_RECORD, evidence)
+    evidence = replace(evidence, pairing=new_id, artifact=store.relative(target / "files"), imported_from=str(folder))
+    write_json_atomic(target / SAVE_RECORD, to_dict(evidence))
     return SaveState(outcome=outcome_from_evidence(evidence), evidence=evidence)
 
 

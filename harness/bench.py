@@ -21,7 +21,7 @@ from harness.matrix import MatrixOptions, parse_pairings, run_matrix
 from harness.pairings import parse_pairing
 from harness.progress import format_duration
 from harness.render import render_all
-from harness.results import Cell, PairingRecord, Results, RunInfo, ScenarioRecord
+from harness.results import Cell, PairingRecord, Requested, Results, RunInfo, ScenarioRecord
 
 
 def bench_env_creation(spec_text: str, envs_dir: Path, cold: bool, stream: TextIO) -> None:
@@ -67,7 +67,7 @@ def bench_matrix(options: MatrixOptions, stream: TextIO, floor: float | None = N
     wall = time.monotonic() - started
     imports = sum(p.import_s or 0.0 for p in results.pairings)
     cells = sum(c.duration_s for c in results.cells) + sum(
-        float((c.save or {}).get("duration_s") or 0.0) for c in results.cells if c.saved_with == c.pairing
+        c.save.duration_s for c in results.cells if c.save is not None and c.saved_with == c.pairing
     )
     own_floor = imports + cells
     floor = floor or own_floor
@@ -83,7 +83,7 @@ def bench_matrix(options: MatrixOptions, stream: TextIO, floor: float | None = N
 def synthetic_results(pairings: int, scenarios: int) -> Results:
     """A large results object for rendering benchmarks (realistic field sizes)."""
     records = [
-        PairingRecord(id=f"keras-3.{i}.0+tensorflow-2.16.1", requested={"spec": f"keras==3.{i}.0,tensorflow==2.16.1"},
+        PairingRecord(id=f"keras-3.{i}.0+tensorflow-2.16.1", requested=Requested(spec=f"keras==3.{i}.0,tensorflow==2.16.1"),
                       versions={"keras": f"3.{i}.0", "tensorflow": "2.16.1"},
                       packages={f"package-{k}": "1.0.0" for k in range(38)}, python="3.11.7")
         for i in range(pairings)

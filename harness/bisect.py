@@ -239,6 +239,8 @@ class Bisector:
                 command=["python", "-m", "harness", "matrix", "--pairing", spec_text, "--only", self.scenario.id],
             ), io.StringIO())
             render_all(results, run_dir)
+            if not results.run.complete or len(results.cells) != 1:
+                raise KeyboardInterrupt  # the probe was stopped: so is the bisect
             [ran] = results.cells
             record = results.pairings[0]
             self.known.add(results, str(run_dir))
@@ -357,6 +359,8 @@ def run_bisect(options: BisectOptions, stream: TextIO) -> tuple[int, Path]:
 
 
 def _check(options: BisectOptions) -> None:
+    if options.index_url is not None and not options.index_url.startswith(("http://", "https://", "file://")):
+        raise BadInput(f"--index-url {options.index_url!r} is not an http(s) or file URL.")
     try:
         Requirement(options.package)
     except InvalidRequirement:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, NoReturn, Sequence
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from harness.matrix import MatrixOptions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TIMEOUT_S = 300.0
 DEFAULT_SCENARIOS = REPO_ROOT / "scenarios"
 
 
@@ -160,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="list scenarios and the default pairings")
     listing.add_argument("--scenarios", action="append", type=Path, metavar="DIR", help="scenarios folder (repeatable)")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.add_argument("--markdown", action="store_true", help="the scenario library as a Markdown table (for README.md)")
     listing.set_defaults(handler=cmd_list)
 
     return parser
@@ -178,20 +181,18 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         help="e.g. keras==3.5.0,tensorflow==2.16.1 (repeatable; replaces the defaults)",
     )
     parser.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: reports/runs/<time>)")
-    parser.add_argument("--timeout", type=positive_float, default=300.0, metavar="S", help="per-cell time limit in seconds (default 300)")
+    parser.add_argument("--timeout", type=positive_float, metavar="S", help="per-cell time limit in seconds (default 300)")
     parser.add_argument("--jobs", type=positive_int, default=1, metavar="N", help="pairings run at the same time (default 1)")
     parser.add_argument("--envs-dir", type=Path, metavar="DIR", help="where envs are kept (default: .harness/envs or $HARNESS_ENVS_DIR)")
     parser.add_argument(
         "--isolation",
         choices=("fork", "spawn"),
-        default="fork",
         help="fork: import once per env (default); spawn: a fresh interpreter per cell",
     )
     parser.add_argument(
         "--cross",
         choices=("all", "same"),
-        default="all",
-        help="cross-version scenarios: load every pairing's save (all) or only its own (same)",
+        help="cross-version scenarios: load every pairing's save (all, the default) or only its own (same)",
     )
     parser.add_argument(
         "--load-artifacts",
@@ -212,11 +213,11 @@ def _matrix_options(args: argparse.Namespace) -> MatrixOptions:
         only=args.only,
         tags=args.tag,
         out=args.out,
-        timeout=args.timeout,
+        timeout=args.timeout or DEFAULT_TIMEOUT_S,
         jobs=args.jobs,
         envs_dir=args.envs_dir,
-        isolation=args.isolation,
-        cross=args.cross,
+        isolation=args.isolation or "fork",
+        cross=args.cross or "all",
         load_artifacts=args.load_artifacts,
         command=["python", "-m", "harness", *sys.argv[1:]],
     )
@@ -228,14 +229,15 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     from harness.report import print_summary
 
     if args.resume is not None:
-        given = [name for name in ("scenarios", "pairing", "only", "tag", "out", "load_artifacts", "shard") if getattr(args, name)]
+        run_defining = ("scenarios", "pairing", "only", "tag", "out", "load_artifacts", "shard", "timeout", "isolation", "cross")
+        given = [name for name in run_defining if getattr(args, name) not in (None, [])]
         if given:
             flags = ", ".join("--" + name.replace("_", "-") for name in given)
             raise BadInput(f"--resume continues a run with its own options; drop {flags}.")
         results, store = resume_matrix(args.resume, jobs=args.jobs, envs_dir=args.envs_dir)
     else:
         options = _matrix_options(args)
-        options.shard = parse_shard(args.shard) if args.shard else None
+        options.shard = parse_shard(args.shard) if args.shard is not None else None
         results, store = run_matrix(options)
     written = render_all(results, store.root)
     print_summary(results, sys.stdout)
@@ -368,17 +370,19 @@ def cmd_list(args: argparse.Namespace) -> int:
     scenarios = load_scenarios(args.scenarios or [DEFAULT_SCENARIOS])
     pairings = [parse_pairing(text) for text in DEFAULT_PAIRINGS]
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "scenarios": [
-                        {"id": s.id, "title": s.title, "kind": s.kind, "tags": list(s.tags), "links": list(s.links)} for s in scenarios
-                    ],
-                    "pairings": [{"spec": p.text, "label": p.label} for p in pairings],
-                },
-                indent=1,
-            )
-        )
+        listing = {
+            "scenarios": [{"id": s.id, "title": s.title, "kind": s.kind, "tags": list(s.tags), "links": list(s.links)} for s in scenarios],
+            "pairings": [{"spec": p.text, "label": p.label} for p in pairings],
+        }
+        print(json.dumps(listing, indent=1))
+        return 0
+    if args.markdown:
+        print("| id | what a user was doing | kind | groups | upstream |")
+        print("|---|---|---|---|---|")
+        for s in scenarios:
+            links = " ".join(f"[{link.split('github.com/')[-1]}]({link})" for link in s.links)
+            title = s.title.replace("|", "\\|")
+            print(f"| `{s.id}` | {title} | {s.kind} | {', '.join(s.tags)} | {links} |")
         return 0
     for s in scenarios:
         print(f"{s.id:<40} {s.kind:<5} {','.join(s.tags):<24} {s.title}")
@@ -389,6 +393,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the harness command line; returns the exit status."""
+    signal.signal(signal.SIGTERM, _stop)
     try:
         args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
         handler: Callable[[argparse.Namespace], int] = args.handler
@@ -397,9 +402,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc))
     except HarnessError as exc:
         return _fail(str(exc))
+    except OSError as exc:  # a path given that cannot be used (a file where a folder should be, no permission)
+        where = f" {exc.filename!r}" if exc.filename else ""
+        return _fail(f"Cannot use{where}: {exc.strerror or exc}.")
     except KeyboardInterrupt:
         print("harness: interrupted; the cells that finished are kept.", file=sys.stderr)
         return 130
+
+
+def _stop(signum: int, frame: object) -> None:
+    """SIGTERM (a CI job cancelled) stops like Ctrl-C: what finished is kept."""
+    raise KeyboardInterrupt
 
 
 def _fail(message: str) -> int:

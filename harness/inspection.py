@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from harness.anatomy import MAX_BYTES, FileAnatomy, format_anatomy, read_anatomy
+from harness.anatomy import MAX_BYTES, format_anatomy, read_anatomy
 from harness.envs import default_envs_dir, ensure_env, resolve_pairing
 from harness.errors import BadInput, InstallError
-from harness.mapping import AMBIGUOUS, MATCHED, MISSING, MappingEntry, line_up, mapping_text, wanted_from_layout
+from harness.mapping import AMBIGUOUS, MATCHED, MISSING, line_up, mapping_text, wanted_from_layout
 from harness.pairings import parse_pairing
+from harness.results import MappingRecord
 from harness.runner import PhaseOutcome, Worker
 
 DEFAULT_PAIRING = "keras,tensorflow"
@@ -93,7 +94,7 @@ def run_inspect(options: InspectOptions, stream: TextIO) -> int:
         return 0
 
 
-def write_remapped(source: Path, own_layout: Path, entries: list[MappingEntry], out: Path) -> None:
+def write_remapped(source: Path, own_layout: Path, entries: list[MappingRecord], out: Path) -> None:
     """Copy the target's own layout to ``out`` and fill each group from its matched source group."""
     import h5py
 
@@ -197,6 +198,3 @@ def _failure(outcome: PhaseOutcome) -> str:
     text = f"{outcome.result.get('exception_type')}: {outcome.result.get('message')}"
     return " ".join(text.split())[:400]
 
-
-def describe(anatomy: FileAnatomy) -> str:
-    return format_anatomy(anatomy)

@@ -7,11 +7,12 @@ Pure functions over :mod:`harness.anatomy` data; the same lining-up serves the c
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from harness.anatomy import AnatomyError, FileAnatomy, GroupInfo, anatomy_or_error, read_anatomy, saved_files
+from harness.anatomy import AnatomyError, anatomy_or_error, group_shapes, read_anatomy, saved_files
+from harness.results import FileRecord, GroupRecord, MappingRecord, WantedVariable
 
 MATCHED, AMBIGUOUS, MISSING = "matched", "ambiguous", "missing"
 
@@ -30,40 +31,29 @@ class Wanted:
         return [shape for _, shape in self.variables]
 
 
-@dataclass
-class MappingEntry:
-    layer: str
-    wanted: list[dict[str, Any]]
-    looked_under: str | None
-    candidates: list[str]
-    status: str
-    target_group: str | None = None
-    source_group: str | None = None
-    file: str | None = None
-
-    def text(self) -> str:
-        """``gru_cell (kernel (3, 15), recurrent_kernel (5, 15), bias (2, 15))  <-  layers/gru/cell/vars/0..2``"""
-        wanted = ", ".join(f"{w['name']} {w['shape_text']}" for w in self.wanted)
-        if self.status == MATCHED:
-            right = self.candidates[0]
-        elif self.status == AMBIGUOUS:
-            right = " | ".join(self.candidates) + f"  (ambiguous: {len(self.candidates)} groups fit)"
-        else:
-            right = "(missing: no group holds arrays of these shapes)"
-        return f"{self.layer} ({wanted})  <-  {right}"
+def entry_text(entry: MappingRecord) -> str:
+    """``gru_cell (kernel (3, 15), recurrent_kernel (5, 15), bias (2, 15))  <-  layers/gru/cell/vars/0..2``"""
+    wanted = ", ".join(f"{w.name} {w.shape_text}" for w in entry.wanted)
+    if entry.status == MATCHED:
+        right = entry.candidates[0]
+    elif entry.status == AMBIGUOUS:
+        right = " | ".join(entry.candidates) + f"  (ambiguous: {len(entry.candidates)} groups fit)"
+    else:
+        right = "(missing: no group holds arrays of these shapes)"
+    return f"{entry.layer} ({wanted})  <-  {right}"
 
 
-def line_up(wanted: Sequence[Wanted], source: FileAnatomy) -> list[MappingEntry]:
+def line_up(wanted: Sequence[Wanted], source: FileRecord) -> list[MappingRecord]:
     """For each wanted layer, the source groups whose arrays have exactly its shapes, in order."""
     entries = []
     for item in wanted:
-        fits = [g for g in source.groups if g.shapes == item.shapes and item.shapes]
+        fits = [g for g in source.groups if group_shapes(g) == item.shapes and item.shapes]
         status = MATCHED if len(fits) == 1 else AMBIGUOUS if fits else MISSING
-        entries.append(MappingEntry(
+        entries.append(MappingRecord(
             layer=item.layer,
-            wanted=[{"name": name, "shape": list(shape), "shape_text": _shape_text(shape)} for name, shape in item.variables],
+            wanted=[WantedVariable(name, list(shape), _shape_text(shape)) for name, shape in item.variables],
             looked_under=item.looked_under,
-            candidates=[g.span() for g in fits],
+            candidates=[g.span for g in fits],
             status=status,
             target_group=item.target_group,
             source_group=fits[0].path if status == MATCHED else None,
@@ -71,7 +61,7 @@ def line_up(wanted: Sequence[Wanted], source: FileAnatomy) -> list[MappingEntry]
     return entries
 
 
-def wanted_from_probe(probe: dict[str, Any], own: FileAnatomy | None) -> list[Wanted]:
+def wanted_from_probe(probe: dict[str, Any], own: FileRecord | None) -> list[Wanted]:
     """The layers a failed load named, with the group of the model's own layout they use."""
     wanted = []
     for layer in probe.get("layers") or []:
@@ -81,36 +71,32 @@ def wanted_from_probe(probe: dict[str, Any], own: FileAnatomy | None) -> list[Wa
         wanted.append(Wanted(
             layer=str(layer.get("name")),
             variables=variables,
-            looked_under=group.span() if group else None,
+            looked_under=group.span if group else None,
             target_group=group.path if group else None,
         ))
     return wanted
 
 
-def wanted_from_layout(own: FileAnatomy) -> list[Wanted]:
+def wanted_from_layout(own: FileRecord) -> list[Wanted]:
     """Every variable group of a model's own layout (for ``inspect --against``)."""
     return [
         Wanted(
             layer=group.name or _layer_of(group.path),
             variables=[(a.path.rsplit("/", 1)[-1], tuple(a.shape)) for a in group.arrays],
-            looked_under=group.span(),
+            looked_under=group.span,
             target_group=group.path,
         )
         for group in own.groups
     ]
 
 
-def mapping_text(entries: Sequence[MappingEntry]) -> str:
-    return "\n".join(entry.text() for entry in entries)
-
-
-def entries_to_dicts(entries: Sequence[MappingEntry]) -> list[dict[str, Any]]:
-    return [asdict(e) for e in entries]
+def mapping_text(entries: Sequence[MappingRecord]) -> str:
+    return "\n".join(entry_text(entry) for entry in entries)
 
 
 def file_evidence(
     workdir: Path, probe: dict[str, Any] | None, shown: Callable[[Path], str]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
+) -> tuple[list[FileRecord], list[MappingRecord], str]:
     """What a cell leaves as evidence about files: the anatomy of every saved model file in its
     work folder, and, when the worker probed a failed load, the mapping of the layers that found
     nothing onto the loaded file (``shown`` turns paths into what the report prints)."""
@@ -125,10 +111,10 @@ def file_evidence(
     for entry in entries:
         entry.file = shown(Path(probe["loaded_file"]))
     text = f"in {shown(Path(probe['loaded_file']))}:\n" + mapping_text(entries)
-    return files, entries_to_dicts(entries), text
+    return files, entries, text
 
 
-def _probe_anatomy(path: Any) -> FileAnatomy | None:
+def _probe_anatomy(path: Any) -> FileRecord | None:
     if not isinstance(path, str) or not Path(path).is_file():
         return None
     try:
@@ -147,8 +133,8 @@ def _layer_of(path: str) -> str:
     return "/".join(parts) or path
 
 
-def _own_group(own: FileAnatomy, layer: str, shapes: list[tuple[int, ...]]) -> GroupInfo | None:
-    fitting = [g for g in own.groups if g.shapes == shapes]
+def _own_group(own: FileRecord, layer: str, shapes: list[tuple[int, ...]]) -> GroupRecord | None:
+    fitting = [g for g in own.groups if group_shapes(g) == shapes]
     named = [g for g in fitting if layer in g.path.split("/") or g.name == layer]
     chosen = named or fitting
     return chosen[0] if len(chosen) == 1 or named else None

@@ -30,7 +30,7 @@ from harness.errors import BadInput, InstallError, WorkerError
 from harness.mapping import file_evidence
 from harness.pairings import DEFAULT_PAIRINGS, Pairing, PairingSpec, parse_pairing
 from harness.progress import Progress, format_duration
-from harness.results import Cell, PairingRecord, Results, RunInfo, ScenarioRecord
+from harness.results import Cell, PairingRecord, Requested, Results, RunInfo, ScenarioRecord
 from harness.runner import Decision, PhaseOutcome, Worker, decide_verdict
 from harness.scenarios import Scenario, discover_scenarios, select_scenarios, unmet_requirement
 from harness.store import RunStore
@@ -158,8 +158,9 @@ def run_matrix(options: MatrixOptions, stream: TextIO | None = None) -> tuple[Re
     """
     scenarios = load_scenarios(options.scenario_dirs, options.only, options.tags)
     specs = parse_pairings(options.pairings)
-    for folder in options.load_artifacts:
-        RunStore.open(folder)  # refuse a folder that is not a run before creating anything
+    if options.envs_dir is not None and options.envs_dir.exists() and not options.envs_dir.is_dir():
+        raise BadInput(f"--envs-dir {str(options.envs_dir)!r} is not a folder.")
+    import_saves(options.load_artifacts, scenarios, None, set())  # check them all before creating anything
     store = RunStore.create(options.out or default_out_dir())
     run = MatrixRun(options, scenarios, store, stream or sys.stdout)
     return run.execute(specs), store
@@ -231,7 +232,7 @@ def pairing_from_record(record: PairingRecord) -> Pairing:
     """The exact pairing a recorded run installed (its pins, not "latest" again)."""
     from harness.pairings import unresolved_pairing
 
-    spec = parse_pairing(str(record.requested.get("spec", "")))
+    spec = parse_pairing(record.requested.spec)
     if not record.pins:
         return unresolved_pairing(spec, record.install_error or "it was never resolved")
     return Pairing(spec=spec, pins=tuple(record.pins), versions=dict(record.versions), id=record.id)
@@ -492,7 +493,7 @@ class MatrixRun:
                 worker = Worker(env, pairing.spec.backend, preload_modules(pairing, env),
                                 self.store.logs_dir / f"worker-{pairing.id}.log", self.options.isolation)
                 self.workers[pairing.id] = worker
-        if self.options.isolation == "fork" and worker.import_s is None:
+        if self.options.isolation == "fork" and worker.import_s is None and worker.start_error is None:
             try:
                 worker.start()
             except WorkerError as exc:
@@ -534,6 +535,8 @@ class MatrixRun:
             "atol": scenario.atol,
         }
         outcome = self._worker(pairing).run_phase(request, self.options.timeout)
+        if self.stopping.is_set():  # a save cut short by the stop is not evidence; a resume makes it again
+            return
         self.saves[(scenario.id, pairing.id)] = record_save(self.store, scenario, pairing.id, outcome)
 
     def _run_cell(self, planned: PlannedCell, unmet: str | None) -> None:
@@ -601,7 +604,7 @@ class MatrixRun:
             cell.workdir = self.store.relative(workdir)
             cell.files, cell.mapping, cell.mapping_text = file_evidence(workdir, cell.probe, self._shown)
         with self.lock:
-            if self.stopping.is_set() and planned.key in self.running:
+            if self.stopping.is_set():  # what ended because of the stop is not this cell's verdict
                 return
             self.running.pop(planned.key, None)
             self.store.write_cell(cell)
@@ -623,6 +626,8 @@ class MatrixRun:
                               decide_verdict(planned.scenario.signature, install_error=error), None, None)
             cell.message = error
             with self.lock:
+                if self.stopping.is_set():
+                    return
                 self.store.write_cell(cell)
             self.progress.cell_finished(cell)
 
@@ -724,13 +729,8 @@ def _pairing_record(pairing: Pairing) -> PairingRecord:
     spec = pairing.spec
     return PairingRecord(
         id=pairing.id,
-        requested={
-            "spec": spec.text,
-            "requirements": list(spec.requirements),
-            "wheels": list(spec.wheels),
-            "backend": spec.backend,
-            "python": spec.python,
-        },
+        requested=Requested(spec=spec.text, requirements=list(spec.requirements), wheels=list(spec.wheels),
+                            backend=spec.backend, python=spec.python),
         versions=dict(pairing.versions),
         pins=list(pairing.pins),
         backend=spec.backend,

@@ -23,6 +23,8 @@ from harness.results import Cell, PairingRecord, Results, write_json_atomic
 READINESS_SCHEMA = 1
 CLASSES = ("regressed", "changed", "fixed", "unchanged", "new", "gone")
 PASSED = "passed"
+#: Verdicts that say nothing about the behaviour of the side they are on.
+UNKNOWN = ("missing", "interrupted", "install_failed", "skipped")
 
 
 @dataclass
@@ -78,8 +80,9 @@ class Readiness:
 def classify(baseline: str | None, candidate: str | None) -> str:
     """The change class of one pair of verdicts (None: the scenario is absent on that side).
 
-    ``regressed``: passed with the baseline, not with the candidate. ``fixed``: the reverse.
-    ``changed``: any other difference (error became reproduced, a side skipped by REQUIRES).
+    ``regressed``: passed with the baseline, not with the candidate (a candidate that cannot be
+    installed included). ``fixed``: the reverse. ``changed``: any other difference (error became
+    reproduced, a side skipped by REQUIRES, a baseline cell that says nothing).
     """
     if baseline is None:
         return "new"
@@ -87,7 +90,9 @@ def classify(baseline: str | None, candidate: str | None) -> str:
         return "gone"
     if baseline == candidate:
         return "unchanged"
-    if "skipped" in (baseline, candidate):
+    if baseline in UNKNOWN:  # the baseline says nothing: never a fix, only a change
+        return "changed"
+    if candidate == "skipped":
         return "changed"
     if baseline == PASSED:
         return "regressed"
@@ -168,9 +173,13 @@ def run_readiness(options: ReadinessOptions, stream: TextIO) -> tuple[int, Path]
         raise BadInput(f"The output folder {str(out)!r} is not empty; choose another --out.")
     pairings = [options.candidate]
     stored: Results | None = None
+    stored_baseline: PairingRecord | None = None
     load_from: list[Path] = []
     if options.baseline_results is not None:
         stored = load_run(options.baseline_results)
+        stored_baseline = _stored_baseline(stored, options.baseline)
+        if stored_baseline.install_error:
+            raise BadInput(f"The stored baseline {stored_baseline.id} was never installed; there is nothing to compare with.")
         folder = options.baseline_results if options.baseline_results.is_dir() else options.baseline_results.parent
         if (folder / "run.json").is_file() and (folder / "artifacts").is_dir():
             load_from = [folder]
@@ -187,12 +196,17 @@ def run_readiness(options: ReadinessOptions, stream: TextIO) -> tuple[int, Path]
                  + (f" (stored run {options.baseline_results})" if stored else "") + "\n")
     results, _ = run_matrix(matrix, stream)
     render_all(results, run_dir)
+    if not results.run.complete:
+        raise KeyboardInterrupt  # an interrupted comparison says nothing about readiness
     own = [p for p in results.pairings if p.source is None]
     candidate_id = own[-1].id
-    if stored is None:
+    if stored is None or stored_baseline is None:
         baseline, baseline_id = results, own[0].id
+        if own[0].install_error:
+            last = own[0].install_error.strip().splitlines()[-1]
+            raise BadInput(f"The baseline {options.baseline!r} could not be installed ({last}); there is nothing to compare with.")
     else:
-        baseline, baseline_id = stored, _stored_baseline(stored, options.baseline).id
+        baseline, baseline_id = stored, stored_baseline.id
         imported = [p for p in results.pairings if p.source is not None and p.id.split("@")[0] == baseline_id]
         if imported:
             _rename_saver(results, imported[0].id, baseline_id)
@@ -228,7 +242,7 @@ def _stored_baseline(stored: Results, spec_text: str) -> PairingRecord:
         return own[0]
     wanted = spec_text.replace("==", "-").replace(",", "+")
     for record in own:
-        if record.id == wanted or record.requested.get("spec") == spec_text:
+        if record.id == wanted or record.requested.spec == spec_text:
             return record
     raise BadInput(f"The stored run has {len(own)} pairings ({', '.join(p.id for p in own)}); "
                    "name the baseline with --baseline exactly as one of them.")

@@ -12,12 +12,22 @@ import json
 import os
 import shlex
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence, TextIO
 
 from harness.progress import format_duration
-from harness.results import VERDICTS, Cell, PairingRecord, Results, ScenarioRecord, cell_key
+from harness.results import (
+    VERDICTS,
+    Cell,
+    FileRecord,
+    MappingRecord,
+    PairingRecord,
+    Results,
+    SaveRecord,
+    ScenarioRecord,
+    cell_key,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,12 +70,12 @@ class CellView:
     traceback: str
     output_tail: str
     compared: bool
-    save: SaveView | None
+    save: SaveRecord | None
     reproduce_nox: str
     reproduce_uv: str
     search_text: str
-    files: list[dict[str, Any]] = field(default_factory=list)
-    mapping: list[dict[str, Any]] = field(default_factory=list)
+    files: list[FileRecord] = field(default_factory=list)
+    mapping: list[MappingRecord] = field(default_factory=list)
     mapping_text: str = ""
     picture: MappingPicture | None = None
     warnings: list[str] = field(default_factory=list)
@@ -106,49 +116,31 @@ PICTURE_ROW = 34
 PICTURE_WIDTH = 900
 
 
-def mapping_picture(mapping: list[dict[str, Any]], files: list[dict[str, Any]]) -> MappingPicture | None:
+def mapping_picture(mapping: list[MappingRecord], files: list[FileRecord]) -> MappingPicture | None:
     """Lay out the mapping of a cell against the anatomy of the file it loaded."""
     if not mapping:
         return None
-    source = next((f for f in files if f.get("path") == mapping[0].get("file")), None)
-    groups = (source or {}).get("groups") or []
-    right = [PictureRow(text=str(g.get("span") or g.get("path")),
-                        detail=", ".join(_shape(a.get("shape")) for a in g.get("arrays", [])),
-                        y=24 + i * PICTURE_ROW) for i, g in enumerate(groups)]
+    source = next((f for f in files if f.path == mapping[0].file), None)
+    groups = source.groups if source else []
+    right = [PictureRow(text=g.span or g.path, detail=", ".join(_shape(a.shape) for a in g.arrays), y=24 + i * PICTURE_ROW)
+             for i, g in enumerate(groups)]
     by_span = {row.text: row for row in right}
     left, lines = [], []
     for i, entry in enumerate(mapping):
         y = 24 + i * PICTURE_ROW
-        wanted = entry.get("wanted") or []
-        shapes = ", ".join(str(w.get("shape_text")) for w in wanted)
-        under = f"under {entry.get('looked_under')}: " if entry.get("looked_under") else ""
-        left.append(PictureRow(text=str(entry.get("layer")), detail=under + shapes, y=y, status=str(entry.get("status"))))
-        for span in entry.get("candidates") or []:
+        shapes = ", ".join(w.shape_text for w in entry.wanted)
+        under = f"under {entry.looked_under}: " if entry.looked_under else ""
+        left.append(PictureRow(text=entry.layer, detail=under + shapes, y=y, status=entry.status))
+        for span in entry.candidates:
             if span in by_span:
-                lines.append(PictureLine(y1=y, y2=by_span[span].y, status=str(entry.get("status"))))
+                lines.append(PictureLine(y1=y, y2=by_span[span].y, status=entry.status))
     height = 24 + max(len(left), len(right), 1) * PICTURE_ROW
     return MappingPicture(width=PICTURE_WIDTH, height=height, left_x=8, right_x=PICTURE_WIDTH // 2 + 60,
                           left=left, right=right, lines=lines)
 
 
-def _shape(shape: Any) -> str:
-    if not isinstance(shape, list):
-        return "?"
+def _shape(shape: list[int]) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
-@dataclass
-class SaveView:
-    """The save phase behind a cross-version cell."""
-
-    pairing: str
-    ok: bool
-    exception_type: str | None
-    message: str | None
-    traceback: str
-    output_tail: str
-    artifact: str
-    sha256: str
 
 
 @dataclass
@@ -285,15 +277,17 @@ def pairing_labels(pairings: Sequence[PairingRecord]) -> dict[str, str]:
     for p in pairings:
         values = dict(p.versions)
         values["backend"] = p.backend
-        if p.requested.get("python"):
-            values["python"] = str(p.requested.get("python"))
+        if p.requested.python:
+            values["python"] = p.requested.python
         fields[p.id] = values
     names = sorted({n for v in fields.values() for n in v}, key=_label_rank)
     varying = [n for n in names if len({fields[p.id].get(n) for p in pairings}) > 1]
     chosen: list[str] = []
     for name in varying:
         chosen.append(name)
-        if len({tuple(fields[p.id].get(n) for n in chosen) for p in pairings}) == len(pairings):
+        unique = len({tuple(fields[p.id].get(n) for n in chosen) for p in pairings}) == len(pairings)
+        named = all(any(fields[p.id].get(n) is not None for n in chosen) for p in pairings)
+        if unique and named:
             break
     if not chosen:
         chosen = [n for n in names if n != "backend"] or names
@@ -397,7 +391,7 @@ def _cell_view(cell: Cell, scenario: ScenarioRecord | None, pairings: dict[str, 
         traceback=_clip_head(cell.traceback or "", HTML_TRACEBACK_CHARS),
         output_tail=_clip_head(cell.output_tail or "", HTML_OUTPUT_CHARS),
         compared=cell.compared,
-        save=_save_view(cell.save),
+        save=_clipped_save(cell.save),
         reproduce_nox=nox,
         reproduce_uv=uv,
         search_text=" ".join(
@@ -413,24 +407,11 @@ def _cell_view(cell: Cell, scenario: ScenarioRecord | None, pairings: dict[str, 
     )
 
 
-def _save_view(save: dict[str, Any] | None) -> SaveView | None:
-    if not save:
+def _clipped_save(save: SaveRecord | None) -> SaveRecord | None:
+    if save is None:
         return None
-
-    def text(key: str) -> str:
-        value = save.get(key)
-        return value if isinstance(value, str) else ""
-
-    return SaveView(
-        pairing=text("pairing"),
-        ok=bool(save.get("ok")),
-        exception_type=text("exception_type") or None,
-        message=text("message") or None,
-        traceback=_clip_head(text("traceback"), HTML_TRACEBACK_CHARS),
-        output_tail=_clip_head(text("output_tail"), HTML_OUTPUT_CHARS),
-        artifact=text("artifact"),
-        sha256=text("sha256"),
-    )
+    return replace(save, traceback=_clip_head(save.traceback or "", HTML_TRACEBACK_CHARS),
+                   output_tail=_clip_head(save.output_tail, HTML_OUTPUT_CHARS))
 
 
 def _missing_view(scenario: ScenarioRecord, pairing: str, saved_with: str | None) -> CellView:
@@ -455,7 +436,7 @@ def _pairing_view(pairing: PairingRecord, label: str) -> PairingView:
         python=pairing.python or "",
         install_error=pairing.install_error,
         packages=sorted(pairing.packages.items()),
-        spec=str(pairing.requested.get("spec", "")),
+        spec=pairing.requested.spec,
     )
 
 
@@ -503,11 +484,11 @@ def _field_text(name: str, value: str | None) -> str:
 
 
 def _pairing_arg(pairing: PairingRecord) -> str:
-    items = list(pairing.pins) or list(pairing.requested.get("requirements", []))
+    items = list(pairing.pins) or list(pairing.requested.requirements)
     if pairing.backend != "tensorflow":
         items.append(f"backend={pairing.backend}")
-    if pairing.requested.get("python"):
-        items.append(f"python={pairing.requested['python']}")
+    if pairing.requested.python:
+        items.append(f"python={pairing.requested.python}")
     return ",".join(items)
 
 
@@ -515,10 +496,10 @@ def _uv_run(pairing: PairingRecord, code: str) -> str:
     command = ["uv", "run", "--no-project", "--isolated"]
     if pairing.python:
         command += ["--python", pairing.python]
-    for pin in pairing.pins or pairing.requested.get("requirements", []):
+    for pin in pairing.pins or pairing.requested.requirements:
         command += ["--with", str(pin)]
     command += ["python", "-c", code]
-    return f"KERAS_BACKEND={pairing.backend} {shlex.join(command)}"
+    return f"KERAS_BACKEND={shlex.quote(pairing.backend)} {shlex.join(command)}"
 
 
 def _shown_path(path: Path) -> str:

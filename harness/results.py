@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
+import re
 import typing
 from dataclasses import dataclass, field
 from enum import Enum
@@ -21,6 +23,11 @@ from harness.errors import ResultsError
 
 SCHEMA_VERSION = 1
 MAX_RESULTS_BYTES = 256 * 1024 * 1024
+#: What an id may be: it names files and folders, so never a path.
+SAFE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+@-]*$")
+SCENARIO_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+BACKENDS = ("tensorflow", "jax", "torch", "numpy", "openvino")
+LINK = re.compile(r"^https?://[^\s\"'<>]+$")
 
 
 class Verdict(str, Enum):
@@ -41,6 +48,17 @@ VERDICTS: tuple[str, ...] = tuple(v.value for v in Verdict)
 
 
 @dataclass
+class Requested:
+    """A pairing as it was asked for (the spec text and what it parsed into)."""
+
+    spec: str = ""
+    requirements: list[str] = field(default_factory=list)
+    wheels: list[str] = field(default_factory=list)
+    backend: str = "tensorflow"
+    python: Union[str, None] = None
+
+
+@dataclass
 class PairingRecord:
     """One pairing of a run: what was asked, what got installed, and with which Python.
 
@@ -49,7 +67,7 @@ class PairingRecord:
     """
 
     id: str
-    requested: dict[str, Any]
+    requested: Requested = field(default_factory=Requested)
     versions: dict[str, str] = field(default_factory=dict)
     packages: dict[str, str] = field(default_factory=dict)
     pins: list[str] = field(default_factory=list)
@@ -82,6 +100,88 @@ class ScenarioRecord:
 
 
 @dataclass
+class ArrayRecord:
+    """One array of a saved file: where it is, its shape and dtype."""
+
+    path: str
+    shape: list[int]
+    dtype: str
+
+
+@dataclass
+class GroupRecord:
+    """A group whose arrays belong together (one layer's variables), in the order Keras uses;
+    ``span`` is how it is shown, e.g. ``layers/gru/cell/vars/0..2``."""
+
+    path: str
+    arrays: list[ArrayRecord] = field(default_factory=list)
+    name: Union[str, None] = None
+    span: str = ""
+
+
+@dataclass
+class FileRecord:
+    """The anatomy of one saved model file (see :mod:`harness.anatomy`)."""
+
+    path: str
+    format: str
+    size: int = 0
+    keras_version: Union[str, None] = None
+    backend: Union[str, None] = None
+    date_saved: Union[str, None] = None
+    arrays: list[ArrayRecord] = field(default_factory=list)
+    groups: list[GroupRecord] = field(default_factory=list)
+    truncated: bool = False
+    error: Union[str, None] = None
+
+
+@dataclass
+class WantedVariable:
+    name: str
+    shape: list[int]
+    shape_text: str = ""
+
+
+@dataclass
+class MappingRecord:
+    """A layer that found nothing, and the groups of the loaded file holding its shapes
+    (``status``: matched, ambiguous or missing; see :mod:`harness.mapping`)."""
+
+    layer: str
+    wanted: list[WantedVariable]
+    status: str
+    looked_under: Union[str, None] = None
+    candidates: list[str] = field(default_factory=list)
+    target_group: Union[str, None] = None
+    source_group: Union[str, None] = None
+    file: Union[str, None] = None
+
+
+@dataclass
+class SaveRecord:
+    """How a cross-version save ended, and where its files are (kept as ``save.json`` too)."""
+
+    status: str = ""
+    ok: bool = False
+    op: str = "save"
+    outcome: Union[str, None] = None
+    exception_type: Union[str, None] = None
+    message: Union[str, None] = None
+    traceback: Union[str, None] = None
+    exit_status: Union[int, None] = None
+    signal: Union[int, None] = None
+    duration_s: float = 0.0
+    output_tail: str = ""
+    started: str = ""
+    pairing: str = ""
+    scenario: str = ""
+    scenario_sha256: str = ""
+    artifact: str = ""
+    sha256: str = ""
+    imported_from: Union[str, None] = None
+
+
+@dataclass
 class Cell:
     """One scenario in one pairing (for cross-version cells: saved with one, loaded with another).
 
@@ -110,10 +210,10 @@ class Cell:
     signal: Union[int, None] = None
     started: Union[str, None] = None
     workdir: Union[str, None] = None
-    save: Union[dict[str, Any], None] = None
-    files: list[dict[str, Any]] = field(default_factory=list)
+    save: Union[SaveRecord, None] = None
+    files: list[FileRecord] = field(default_factory=list)
     probe: Union[dict[str, Any], None] = None
-    mapping: list[dict[str, Any]] = field(default_factory=list)
+    mapping: list[MappingRecord] = field(default_factory=list)
     mapping_text: str = ""
     warnings: list[str] = field(default_factory=list)
 
@@ -205,9 +305,15 @@ def read_json_file(path: Path, what: str = "results file") -> Any:
     except UnicodeDecodeError:
         raise ResultsError(f"The {what} {str(path)!r} is not UTF-8 text.") from None
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise ResultsError(f"The {what} {str(path)!r} is not valid JSON ({exc.msg} at line {exc.lineno}).") from None
+    except (RecursionError, ValueError) as exc:
+        raise ResultsError(f"The {what} {str(path)!r} cannot be read: {str(exc).splitlines()[0][:200]}.") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"it holds {name}, which is not a number JSON allows")
 
 
 def read_results(path: Path) -> Results:
@@ -225,17 +331,51 @@ def results_from_dict(data: Any, where: str) -> Results:
             f"{where}: schema version {schema!r} is not supported; this harness reads schema {SCHEMA_VERSION}."
         )
     results = build_model(Results, data, where)
+    check_records(results.run, results.pairings, results.scenarios, where)
     for cell in results.cells:
-        if cell.verdict not in VERDICTS:
-            raise ResultsError(f"{where}: cell {cell.key!r} has the unknown verdict {cell.verdict!r}.")
+        check_cell(cell, where)
     return results
 
 
 def cell_from_dict(data: Any, where: str) -> Cell:
+    if isinstance(data, dict) and data.get("schema", SCHEMA_VERSION) != SCHEMA_VERSION:
+        raise ResultsError(f"{where}: schema version {data.get('schema')!r} is not supported; this harness reads schema {SCHEMA_VERSION}.")
+    if isinstance(data, dict):
+        data = {k: v for k, v in data.items() if k != "schema"}
     cell = build_model(Cell, data, where)
-    if cell.verdict not in VERDICTS:
-        raise ResultsError(f"{where}: unknown verdict {cell.verdict!r}.")
+    check_cell(cell, where)
     return cell
+
+
+def check_records(run: RunInfo, pairings: list[PairingRecord], scenarios: list[ScenarioRecord], where: str) -> None:
+    """What the types cannot say: ids are plain names (never paths), links are http(s),
+    backends are known, tolerances are finite."""
+    for pairing in pairings:
+        _check_id(pairing.id, SAFE_ID, where, "pairing id")
+        for name, value in (("backend", pairing.backend), ("requested backend", pairing.requested.backend)):
+            if value not in BACKENDS:
+                raise ResultsError(f"{where}: pairing {pairing.id!r} has the unknown {name} {value!r}.")
+    for scenario in scenarios:
+        _check_id(scenario.id, SCENARIO_ID, where, "scenario id")
+        for link in scenario.links:
+            if not LINK.match(link):
+                raise ResultsError(f"{where}: scenario {scenario.id!r} has a link that is not http(s): {link[:80]!r}.")
+        if not (math.isfinite(scenario.rtol) and math.isfinite(scenario.atol)):
+            raise ResultsError(f"{where}: scenario {scenario.id!r} has a tolerance that is not a finite number.")
+
+
+def check_cell(cell: Cell, where: str) -> None:
+    if cell.verdict not in VERDICTS:
+        raise ResultsError(f"{where}: cell {cell.key!r} has the unknown verdict {cell.verdict!r}.")
+    _check_id(cell.scenario, SCENARIO_ID, where, "cell scenario")
+    for value in (cell.pairing, cell.saved_with):
+        if value is not None:
+            _check_id(value, SAFE_ID, where, "cell pairing")
+
+
+def _check_id(value: str, pattern: re.Pattern[str], where: str, what: str) -> None:
+    if not pattern.match(value) or len(value) > 300:
+        raise ResultsError(f"{where}: the {what} {value[:80]!r} is not a plain name.")
 
 
 def build_model(cls: type, data: Any, where: str) -> Any:
@@ -275,7 +415,10 @@ def _check(hint: Any, value: Any, where: str) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ResultsError(f"{where} must be a number.")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise ResultsError(f"{where} is too large a number.") from None
     if hint is int or hint is bool or hint is str:
         if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
             raise ResultsError(f"{where} must be of type {hint.__name__}.")

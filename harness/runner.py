@@ -47,6 +47,7 @@ class PhaseOutcome:
     signal: int | None = None
     output_tail: str = ""
     started: str = ""
+    detail: str = ""
 
     @property
     def ok(self) -> bool:
@@ -104,7 +105,7 @@ def _decide_phase(signature: str | None, outcome: PhaseOutcome) -> Decision:
     if outcome.status == "timed_out":
         return Decision(Verdict.TIMEOUT, f"{outcome.op} did not finish within the time limit ({outcome.duration_s:.0f} s)")
     if outcome.status == "worker_lost":
-        return Decision(Verdict.CRASHED, f"{outcome.op}: the worker process died")
+        return Decision(Verdict.CRASHED, f"{outcome.op}: the worker process died" + (f" ({outcome.detail})" if outcome.detail else ""))
     if outcome.status == "died":
         if outcome.signal is not None:
             return Decision(Verdict.CRASHED, f"{outcome.op}: the process was killed by signal {_signal_name(outcome.signal)}")
@@ -161,6 +162,7 @@ class Worker:
         self.isolation = isolation
         self.import_s: float | None = None
         self.preload_errors: dict[str, str] = {}
+        self.start_error: str | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._reply_fd: int | None = None
         self._buffer = b""
@@ -195,7 +197,8 @@ class Worker:
         self._buffer = b""
         ready = self._read_reply(READY_TIMEOUT_S)
         if ready is None or ready.get("event") != "ready":
-            self.close()
+            self._abandon()
+            self.start_error = f"it did not start: importing {', '.join(self.preload) or 'nothing'} ended it; see {self.log_path}"
             raise WorkerError(f"The worker in env {self.env.key} did not start; see {self.log_path}.")
         self.import_s = float(ready.get("import_s", 0.0))
         self.preload_errors = dict(ready.get("preload_errors") or {})
@@ -219,6 +222,7 @@ class Worker:
         return PhaseOutcome(
             op=request["op"],
             status=str(reply.get("status")),
+            detail=str(reply.get("detail") or ""),
             duration_s=round(duration, 3),
             result=result,
             exit_status=reply.get("exit_status"),
@@ -252,8 +256,13 @@ class Worker:
         self._abandon()
 
     def _run_forked(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        if self.start_error is not None:  # a framework import that kills the worker is not retried per cell
+            return {"status": "worker_lost", "detail": self.start_error, "duration_s": 0.0}
         if self._proc is None:
-            self.start()
+            try:
+                self.start()
+            except WorkerError:
+                return {"status": "worker_lost", "detail": self.start_error, "duration_s": 0.0}
         assert self._proc is not None and self._proc.stdin is not None
         try:
             self._proc.stdin.write((json.dumps(request) + "\n").encode())

@@ -113,6 +113,8 @@ def read_scenario(path: Path) -> Scenario:
         tree = ast.parse(source, filename=str(path))
     except SyntaxError as exc:
         raise ContractError(f"{path}: does not parse (line {exc.lineno}: {exc.msg}).") from None
+    except (MemoryError, RecursionError, ValueError):
+        raise ContractError(f"{path}: cannot be parsed (too deeply nested or not Python source).") from None
     docstring = ast.get_docstring(tree)
     if not docstring or not docstring.strip():
         raise ContractError(f"{path}: a scenario needs a module docstring; its first line is the title.")
@@ -251,8 +253,8 @@ def _tags(path: Path, value: Any) -> tuple[str, ...]:
 
 
 def _tolerance(path: Path, name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != value:
-        raise ContractError(f"{path}: {name} must be a non-negative number.")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+        raise ContractError(f"{path}: {name} must be a finite non-negative number.")
     return float(value)
 
 

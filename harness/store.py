@@ -26,6 +26,7 @@ from typing import Any, Iterable
 
 from harness.errors import BadInput, ResultsError
 from harness.results import (
+    SCHEMA_VERSION,
     Cell,
     PairingRecord,
     Results,
@@ -34,6 +35,7 @@ from harness.results import (
     build_model,
     cell_from_dict,
     cell_key,
+    check_records,
     read_json_file,
     to_dict,
     write_json_atomic,
@@ -82,8 +84,11 @@ class RunStore:
         if root.exists() and any(root.iterdir()):
             raise BadInput(f"The output folder {str(root)!r} is not empty; choose another --out.")
         store = cls(root)
-        for folder in (store.cells_dir, store.artifacts_dir, store.work_dir, store.phases_dir, store.logs_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+        try:
+            for folder in (store.cells_dir, store.artifacts_dir, store.work_dir, store.phases_dir, store.logs_dir):
+                folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BadInput(f"The output folder {str(root)!r} cannot be created: {exc.strerror}.") from None
         return store
 
     @classmethod
@@ -98,24 +103,31 @@ class RunStore:
     def write_meta(self, run: RunInfo, pairings: list[PairingRecord], scenarios: list[ScenarioRecord]) -> None:
         write_json_atomic(
             self.root / RUN_FILE,
-            {"run": to_dict(run), "pairings": to_dict(pairings), "scenarios": to_dict(scenarios)},
+            {"schema": SCHEMA_VERSION, "run": to_dict(run), "pairings": to_dict(pairings), "scenarios": to_dict(scenarios)},
         )
 
     def read_meta(self) -> tuple[RunInfo, list[PairingRecord], list[ScenarioRecord]]:
+        """The run's record, checked like any untrusted input (schema, types, plain ids)."""
         where = str(self.root / RUN_FILE)
         data = read_json_file(self.root / RUN_FILE, "run file")
         if not isinstance(data, dict):
             raise ResultsError(f"{where}: the top level must be a JSON object.")
+        if data.get("schema") != SCHEMA_VERSION:
+            raise ResultsError(
+                f"{where}: schema version {data.get('schema')!r} is not supported; this harness reads schema {SCHEMA_VERSION}."
+            )
         run = build_model(RunInfo, data.get("run"), where)
         pairings = [build_model(PairingRecord, p, where) for p in _list(data.get("pairings"), where)]
         scenarios = [build_model(ScenarioRecord, s, where) for s in _list(data.get("scenarios"), where)]
+        check_records(run, pairings, scenarios, where)
         return run, pairings, scenarios
 
     # ------------------------------------------------------------------ cells
 
     def write_cell(self, cell: Cell) -> None:
         """Persist a finished cell atomically (replacing an earlier file of the same cell)."""
-        write_json_atomic(self.cells_dir / f"{cell_slug(cell.scenario, cell.pairing, cell.saved_with)}.json", to_dict(cell))
+        data = {"schema": SCHEMA_VERSION, **to_dict(cell)}
+        write_json_atomic(self.cells_dir / f"{cell_slug(cell.scenario, cell.pairing, cell.saved_with)}.json", data)
 
     def read_cells(self) -> list[Cell]:
         """Every cell file of the run; a corrupt one is an error naming it."""

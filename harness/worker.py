@@ -138,7 +138,7 @@ def run_request(request):
         result["outcome"] = "returned"
     except SystemExit as exc:
         _flush()
-        os._exit(exc.code if isinstance(exc.code, int) else 1)
+        os._exit(0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1)
     except ContractBroken as exc:
         result.update(outcome="contract", exception_type="ContractError", message=str(exc)[:_MAX_MESSAGE])
         result["traceback"] = ""
@@ -464,16 +464,17 @@ def _compare(expected, actual, rtol, atol):
                 continue
             count += int(a.size)
             leaf_close = bool(np.allclose(b, a, rtol=rtol, atol=atol, equal_nan=True))
-            both_nan = np.isnan(a) & np.isnan(b)
-            diff = np.where(both_nan, 0.0, np.abs(a - b)) if a.size else np.zeros(0)
+            same = (np.isnan(a) & np.isnan(b)) | (a == b)  # equal infinities differ by nothing
+            with np.errstate(invalid="ignore"):
+                diff = np.where(same, 0.0, np.abs(a - b)) if a.size else np.zeros(0)
             leaf_max = float(np.nanmax(np.where(np.isnan(diff), np.inf, diff))) if diff.size else 0.0
         else:
             count += 1
-            both_nan = math.isnan(a) and math.isnan(b)
-            leaf_max = 0.0 if both_nan else abs(a - b)
+            same = (math.isnan(a) and math.isnan(b)) or a == b
+            leaf_max = 0.0 if same else abs(a - b)
             if math.isnan(leaf_max):
                 leaf_max = math.inf
-            leaf_close = both_nan or leaf_max <= atol + rtol * abs(a)
+            leaf_close = same or leaf_max <= atol + rtol * abs(a)
         if not leaf_close:
             close = False
             mismatch = mismatch or "values of %r differ (max abs diff %s)" % (path, _fmt(leaf_max))
@@ -537,6 +538,7 @@ def serve(reply_fd, preload):
     """
     replies = os.fdopen(reply_fd, "w", buffering=1)
     signal.signal(signal.SIGTERM, _on_terminate)
+    _become_subreaper()
     started = time.time()
     preload_errors = {}
     for module in preload:
@@ -637,6 +639,7 @@ def _fork_and_wait(request, reply_fd, requests):
     finally:
         _RUNNING_CHILD[0] = None
     _kill_group(pid)  # anything the scenario left running in the background
+    _reap_orphans()  # and anything that left the group (a new session) and came back to us
     reply = {"duration_s": round(time.time() - started, 3), "exit_status": None, "signal": None}
     if os.WIFSIGNALED(status):
         reply.update(status="died", signal=os.WTERMSIG(status))
@@ -645,6 +648,39 @@ def _fork_and_wait(request, reply_fd, requests):
     else:
         reply.update(status="done")
     return reply
+
+
+def _become_subreaper():
+    """Linux: orphaned descendants of a cell come back to this worker, so they can be killed."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
+    except Exception:
+        pass
+
+
+def _reap_orphans():
+    """Kill and reap every process whose parent is this worker (no cell is running now)."""
+    me = str(os.getpid())
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 1 and fields[1] == me:
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+                os.waitpid(int(entry), 0)
+            except OSError:
+                pass
 
 
 def _die_with_parent():

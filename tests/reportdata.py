@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.results import Cell, PairingRecord, Results, RunInfo, ScenarioRecord
+from harness.results import Cell, PairingRecord, Requested, Results, RunInfo, SaveRecord, ScenarioRecord
 
 HOSTILE = '<script>window.__pwned = 1</script><img src="x" onerror="window.__pwned = 2">&amp; "quotes" \'single\''
 
@@ -10,8 +10,7 @@ HOSTILE = '<script>window.__pwned = 1</script><img src="x" onerror="window.__pwn
 def pairing(keras: str, tf: str) -> PairingRecord:
     return PairingRecord(
         id=f"keras-{keras}+tensorflow-{tf}",
-        requested={"spec": f"keras=={keras},tensorflow=={tf}", "requirements": [f"keras=={keras}", f"tensorflow=={tf}"],
-                   "wheels": [], "backend": "tensorflow", "python": None},
+        requested=Requested(spec=f"keras=={keras},tensorflow=={tf}", requirements=[f"keras=={keras}", f"tensorflow=={tf}"]),
         versions={"keras": keras, "tensorflow": tf},
         packages={"keras": keras, "tensorflow": tf, "numpy": "1.26.4", "h5py": "3.11.0"},
         pins=[f"keras=={keras}", f"tensorflow=={tf}"],
@@ -52,7 +51,7 @@ def sample_results(pairings: int = 3, scenarios: int = 3, hostile: bool = True) 
             verdict = "passed" if _keras(saver) <= _keras(loader) else "error"
             cells.append(Cell(scenario="cross_one", pairing=loader.id, saved_with=saver.id, verdict=verdict,
                               reason="load", compared=verdict == "passed", max_abs_diff=0.0 if verdict == "passed" else None,
-                              save={"pairing": saver.id, "ok": True, "artifact": "artifacts/x", "sha256": "ab" * 32}))
+                              save=SaveRecord(status="done", pairing=saver.id, ok=True, artifact="artifacts/x", sha256="ab" * 32)))
     return Results(
         run=RunInfo(id="abc123", started="2026-11-28T10:00:00Z", finished="2026-11-28T10:05:00Z", duration_s=300.0,
                     python="3.11.7", platform="Linux", command=["python", "-m", "harness", "matrix"], complete=True),

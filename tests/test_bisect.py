@@ -306,3 +306,30 @@ def test_by_date_finds_the_day_a_dependency_changed(harness: Harness, tmp_path: 
     assert "the resolution changed between them: harness-fake-dep 1.1 -> 2.0" in proc.stdout
     # days that resolve to the same packages reuse the cell instead of running it again
     assert "known from" in proc.stdout
+
+
+def test_a_stopped_bisect_stops(harness: Harness, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    wheels = tmp_path / "wheels"
+    for minor in range(3):
+        build_wheel(wheels, PACKAGE, f"4.{minor}", {"harness_fake_bisect/__init__.py": "BROKEN = False\n"})
+    folder = tmp_path / "scenarios"
+    write_scenario(folder, "slow", '"""Slow"""\nimport time\ndef run(workdir):\n    time.sleep(30)\n')
+    env = dict(harness.env, HARNESS_ENVS_DIR=str(tmp_path / "envs"))
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "bisect", "--scenario", "slow", "--package", PACKAGE,
+                             "--old", "4.0", "--new", "4.2", "--scenarios", str(folder), "--find-links", str(wheels),
+                             "--out", str(tmp_path / "out")], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    proc.stdout.readline()  # "bisecting ..."
+    time.sleep(2.5)
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, output
+    assert "probe 2" not in output

@@ -74,7 +74,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path, shared_env
     ("passed", "passed", "unchanged"), ("passed", "reproduced", "regressed"), ("passed", "error", "regressed"),
     ("passed", "install_failed", "regressed"), ("reproduced", "passed", "fixed"), ("error", "reproduced", "changed"),
     ("passed", "skipped", "changed"), (None, "passed", "new"), ("passed", None, "gone"),
-    ("wrong_values", "wrong_values", "unchanged"),
+    ("wrong_values", "wrong_values", "unchanged"), ("install_failed", "passed", "changed"),
+    ("interrupted", "passed", "changed"), ("missing", "reproduced", "changed"),
 ])
 def test_classes(baseline: str | None, candidate: str | None, change: str) -> None:
     assert classify(baseline, candidate) == change

@@ -66,7 +66,7 @@ def test_cross_scenarios_and_helpers(tmp_path: Path) -> None:
         ('"""T"""\nREQUIRES = ["keras"]\ndef run(workdir): pass\n', "REQUIRES must be a mapping"),
         ('"""T"""\nTAGS = "rnn"\ndef run(workdir): pass\n', "TAGS must be a tuple"),
         ('"""T"""\nTAGS = ("Has Space",)\ndef run(workdir): pass\n', "TAGS entry"),
-        ('"""T"""\nRTOL = -1\ndef run(workdir): pass\n', "RTOL must be a non-negative number"),
+        ('"""T"""\nRTOL = -1\ndef run(workdir): pass\n', "RTOL must be a finite non-negative number"),
         ('"""T"""\n', "defines neither run"),
         ('"""T"""\ndef save(workdir): pass\n', "load is missing"),
         ('"""T"""\ndef run(workdir): pass\ndef save(w): pass\ndef load(w): pass\n', "not both"),
