@@ -249,6 +249,7 @@ def scenario_record(scenario: Scenario) -> ScenarioRecord:
         signature=scenario.signature,
         tags=list(scenario.tags),
         requires=dict(scenario.requires),
+        save_requires=dict(scenario.save_requires) if scenario.save_requires is not None else None,
         rtol=scenario.rtol,
         atol=scenario.atol,
         sha256=scenario.sha256,
@@ -440,7 +441,7 @@ class MatrixRun:
                 self._run_if_todo(PlannedCell(scenario, pairing), unmet)
                 continue
             if (scenario.id, pairing.id) in self.needed_saves:
-                self._save(scenario, pairing, unmet)
+                self._save(scenario, pairing, save_unmet(scenario, env))
             self._run_if_todo(PlannedCell(scenario, pairing, pairing.id), unmet)
         if len(self.workers) > MAX_IDLE_WORKERS or not self._needs_phase_two():
             self._close_worker(pairing.id)
@@ -565,7 +566,7 @@ class MatrixRun:
         if save is None or saver in self.install_errors:
             return decide_verdict(signature, install_error=f"the saving pairing {saver} could not be installed")
         if save.unmet is not None:
-            return decide_verdict(signature, unmet=f"the saving pairing {saver} is outside REQUIRES: {save.unmet}")
+            return decide_verdict(signature, unmet=f"the saving pairing {saver} does not save it: {save.unmet}")
         if save.outcome is not None and not save.outcome.ok:
             return decide_verdict(signature, save=save.outcome, saved_with=saver)
         return None
@@ -713,6 +714,13 @@ def build_cell(
         probe = result.get("probe")
         cell.probe = probe if isinstance(probe, dict) else None
     return cell
+
+
+def save_unmet(scenario: Scenario, env: Env) -> str | None:
+    """Why a cross-version scenario does not save in this env (its SAVE_REQUIRES, else REQUIRES)."""
+    if scenario.save_requires is None:
+        return unmet_requirement(scenario.requires, env.packages, env.modules)
+    return unmet_requirement(scenario.save_requires, env.packages, env.modules, "SAVE_REQUIRES")
 
 
 def preload_modules(pairing: Pairing, env: Env) -> list[str]:

@@ -94,6 +94,7 @@ class ScenarioRecord:
     signature: Union[str, None] = None
     tags: list[str] = field(default_factory=list)
     requires: dict[str, str] = field(default_factory=dict)
+    save_requires: Union[dict[str, str], None] = None
     rtol: float = 1e-5
     atol: float = 1e-5
     sha256: str = ""

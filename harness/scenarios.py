@@ -7,6 +7,8 @@ here. Module-level names of the contract must be literals, so they can be read t
 - ``SIGNATURE``: a regular expression searched in ``"<ExceptionType>: <message>"``;
 - ``LINKS``: http(s) URLs of upstream reports;
 - ``REQUIRES``: ``{"distribution": "PEP 440 specifier"}``;
+- ``SAVE_REQUIRES`` (cross-version scenarios only): the same, for the pairings ``save`` runs in
+  (default: ``REQUIRES``), e.g. a file written by Keras 2 and read by Keras 3;
 - ``TAGS``: group names (lowercase letters, digits, ``-`` and ``_``);
 - ``RTOL`` / ``ATOL``: non-negative numbers (default 1e-5);
 - either ``run(workdir)``, or both ``save(workdir)`` and ``load(workdir)``.
@@ -32,7 +34,7 @@ DEFAULT_RTOL = 1e-5
 DEFAULT_ATOL = 1e-5
 _TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_CONTRACT_NAMES = ("SIGNATURE", "LINKS", "REQUIRES", "TAGS", "RTOL", "ATOL")
+_CONTRACT_NAMES = ("SIGNATURE", "LINKS", "REQUIRES", "SAVE_REQUIRES", "TAGS", "RTOL", "ATOL")
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class Scenario:
     signature: str | None = None
     links: tuple[str, ...] = ()
     requires: dict[str, str] = field(default_factory=dict)
+    save_requires: dict[str, str] | None = None
     tags: tuple[str, ...] = ()
     rtol: float = DEFAULT_RTOL
     atol: float = DEFAULT_ATOL
@@ -122,6 +125,11 @@ def read_scenario(path: Path) -> Scenario:
     literals = _module_literals(path, tree)
     functions = _module_functions(tree)
     kind = _kind(path, functions)
+    save_requires = None
+    if "SAVE_REQUIRES" in literals:
+        if kind != "cross":
+            raise ContractError(f"{path}: SAVE_REQUIRES is for cross-version scenarios (save and load) only.")
+        save_requires = _requires(path, literals["SAVE_REQUIRES"], "SAVE_REQUIRES")
     return Scenario(
         id=path.stem,
         title=title.strip(),
@@ -131,6 +139,7 @@ def read_scenario(path: Path) -> Scenario:
         signature=_signature(path, literals.get("SIGNATURE")),
         links=_links(path, literals.get("LINKS")),
         requires=_requires(path, literals.get("REQUIRES")),
+        save_requires=save_requires,
         tags=_tags(path, literals.get("TAGS")),
         rtol=_tolerance(path, "RTOL", literals.get("RTOL", DEFAULT_RTOL)),
         atol=_tolerance(path, "ATOL", literals.get("ATOL", DEFAULT_ATOL)),
@@ -221,22 +230,22 @@ def _links(path: Path, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _requires(path: Path, value: Any) -> dict[str, str]:
+def _requires(path: Path, value: Any, label: str = "REQUIRES") -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ContractError(f"{path}: REQUIRES must be a mapping like {{'keras': '>=3.6'}}.")
+        raise ContractError(f"{path}: {label} must be a mapping like {{'keras': '>=3.6'}}.")
     out: dict[str, str] = {}
     for name, spec in value.items():
         if not isinstance(name, str) or not isinstance(spec, str):
-            raise ContractError(f"{path}: REQUIRES keys and values must be strings.")
+            raise ContractError(f"{path}: {label} keys and values must be strings.")
         try:
             requirement = Requirement(name)
             SpecifierSet(spec)
         except (InvalidRequirement, InvalidSpecifier):
-            raise ContractError(f"{path}: REQUIRES entry {name!r}: {spec!r} is not a package name and PEP 440 specifier.") from None
+            raise ContractError(f"{path}: {label} entry {name!r}: {spec!r} is not a package name and PEP 440 specifier.") from None
         if str(requirement) != name.strip():
-            raise ContractError(f"{path}: REQUIRES key {name!r} must be a bare package name.")
+            raise ContractError(f"{path}: {label} key {name!r} must be a bare package name.")
         out[name.strip()] = spec
     return out
 
@@ -259,7 +268,7 @@ def _tolerance(path: Path, name: str, value: Any) -> float:
 
 
 def unmet_requirement(
-    requires: dict[str, str], packages: dict[str, str], modules: dict[str, list[str]]
+    requires: dict[str, str], packages: dict[str, str], modules: dict[str, list[str]], label: str = "REQUIRES"
 ) -> str | None:
     """Why an env falls outside a scenario's REQUIRES, or None when every entry is met.
 
@@ -279,12 +288,12 @@ def unmet_requirement(
                     found, provider = packages[dist], dist
                     break
         if found is None:
-            return f"REQUIRES {name}{spec}, but {name} is not installed"
+            return f"{label} {name}{spec}, but {name} is not installed"
         try:
             release = Version(Version(found).base_version)
         except InvalidVersion:
-            return f"REQUIRES {name}{spec}, but {provider} has the unreadable version {found!r}"
+            return f"{label} {name}{spec}, but {provider} has the unreadable version {found!r}"
         if not SpecifierSet(spec).contains(release, prereleases=True):
             shown = f"{provider} {found}" + (f" (judged as {release})" if str(release) != found else "")
-            return f"REQUIRES {name}{spec}, but the env has {shown}"
+            return f"{label} {name}{spec}, but the env has {shown}"
     return None

@@ -16,6 +16,7 @@ LINKS = [
     "https://github.com/tensorflow/tensorflow/issues/65395",
 ]
 TAGS = ("rnn", "wrapper", "formats", "cross")
+REQUIRES = {"keras": ">=3.0"}
 
 
 def _data():

@@ -13,6 +13,7 @@ from _gru import build_sequence_model, sample_input
 SIGNATURE = r"(?s)ValueError: .*expected \d+ variables, but received \d+ variables"
 LINKS = ["https://github.com/keras-team/keras/issues/20407"]
 TAGS = ("seed", "rnn", "formats", "cross")
+REQUIRES = {"keras": ">=3.0"}
 
 
 def save(workdir):

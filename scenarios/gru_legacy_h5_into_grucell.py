@@ -11,6 +11,7 @@ from _gru import build_sequence_model, build_step_model, run_steps, sample_input
 SIGNATURE = r"(?s)ValueError: .*(expected|received) \d+ variables"
 LINKS = ["https://github.com/keras-team/keras/issues/20407"]
 TAGS = ("seed", "rnn", "cell", "formats", "workaround")
+REQUIRES = {"keras": ">=3.0"}
 
 
 def run(workdir):

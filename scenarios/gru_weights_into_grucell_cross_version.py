@@ -12,6 +12,7 @@ from _gru import build_sequence_model, build_step_model, run_steps, sample_input
 SIGNATURE = r"(?s)ValueError: .*Layer 'gru_cell' expected 3 variables, but received 0 variables during loading"
 LINKS = ["https://github.com/keras-team/keras/issues/20407"]
 TAGS = ("seed", "rnn", "cell", "cross")
+REQUIRES = {"keras": ">=3.0"}
 
 
 def save(workdir):

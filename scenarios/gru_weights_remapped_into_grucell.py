@@ -14,6 +14,7 @@ from _remap import remap_weights
 SIGNATURE = r"(?s)ValueError: .*expected \d+ variables, but received \d+ variables"
 LINKS = ["https://github.com/keras-team/keras/issues/20407"]
 TAGS = ("seed", "rnn", "cell", "workaround")
+REQUIRES = {"keras": ">=3.0"}
 
 
 def run(workdir):

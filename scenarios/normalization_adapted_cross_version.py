@@ -13,6 +13,7 @@ import numpy as np
 SIGNATURE = r"(?s)ValueError: .*expected \d+ variables, but received \d+ variables"
 LINKS = ["https://github.com/keras-team/keras/issues/20147"]
 TAGS = ("normalization", "formats", "cross")
+REQUIRES = {"keras": ">=3.0"}
 
 
 def _data():

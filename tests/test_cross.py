@@ -67,6 +67,15 @@ CROSS = {
                 if handle.read() != harness_fake.__version__:
                     raise KeyError("unknown format")
     ''',
+    "cross_old_writes_new_reads": '''
+        """Written by the old generation, read by the new one"""
+        SAVE_REQUIRES = {"harness-fake": "<2"}
+        REQUIRES = {"harness-fake": ">=2"}
+        def save(workdir):
+            return {"v": 1.0}
+        def load(workdir):
+            return {"v": 1.0}
+    ''',
     "cross_isolated": '''
         """Every load gets a fresh copy of the save"""
         import os
@@ -141,6 +150,16 @@ def test_load_failures_with_and_without_signature(cross_run: tuple) -> None:
     assert verdicts(data, "cross_load_other") == {(OLD, OLD): "passed", (NEW, NEW): "passed",
                                                   (OLD, NEW): "error", (NEW, OLD): "error"}
     assert grid(data, "cross_load_other")[(OLD, NEW)]["exception_type"] == "KeyError"
+
+
+def test_save_requires_chooses_the_writers_and_requires_the_readers(cross_run: tuple) -> None:
+    _, _, data = cross_run
+    cells = grid(data, "cross_old_writes_new_reads")
+    assert cells[(OLD, NEW)]["verdict"] == "passed" and cells[(OLD, NEW)]["compared"]
+    assert cells[(OLD, OLD)]["verdict"] == "skipped" and "REQUIRES harness-fake>=2" in cells[(OLD, OLD)]["reason"]
+    for loader in (OLD, NEW):
+        assert cells[(NEW, loader)]["verdict"] == "skipped"
+    assert "does not save it: SAVE_REQUIRES harness-fake<2" in cells[(NEW, NEW)]["reason"]
 
 
 def test_loads_never_see_each_others_leftovers(cross_run: tuple) -> None:

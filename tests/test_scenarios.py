@@ -65,6 +65,8 @@ def test_cross_scenarios_and_helpers(tmp_path: Path) -> None:
         ('"""T"""\nREQUIRES = {"keras": "at least 3"}\ndef run(workdir): pass\n', "PEP 440"),
         ('"""T"""\nREQUIRES = ["keras"]\ndef run(workdir): pass\n', "REQUIRES must be a mapping"),
         ('"""T"""\nTAGS = "rnn"\ndef run(workdir): pass\n', "TAGS must be a tuple"),
+        ('"""T"""\nSAVE_REQUIRES = {"keras": "<3"}\ndef run(workdir): pass\n', "SAVE_REQUIRES is for cross-version"),
+        ('"""T"""\nSAVE_REQUIRES = {"keras": "old"}\ndef save(w): pass\ndef load(w): pass\n', "SAVE_REQUIRES entry"),
         ('"""T"""\nTAGS = ("Has Space",)\ndef run(workdir): pass\n', "TAGS entry"),
         ('"""T"""\nRTOL = -1\ndef run(workdir): pass\n', "RTOL must be a finite non-negative number"),
         ('"""T"""\n', "defines neither run"),
@@ -141,3 +143,9 @@ def test_shipped_scenarios_follow_the_contract() -> None:
     for scenario in scenarios:
         assert scenario.links, scenario.id
         assert scenario.signature, scenario.id
+
+
+def test_the_readme_lists_every_shipped_scenario() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for scenario in discover_scenarios([ROOT / "scenarios"]):
+        assert f"| `{scenario.id}` |" in readme, f"README.md's scenario table lacks {scenario.id}"

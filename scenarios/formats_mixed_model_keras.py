@@ -1,0 +1,57 @@
+"""Same trained model through one format: keras (keras route)
+
+One scenario per format for the same model, so verdicts are per format. The model mixes
+the layer kinds that public reports single out: an adapted Normalization
+(keras-team/keras#20147: statistics lost on the legacy .h5 route), a Bidirectional(LSTM)
+(keras-team/keras#18913, where a commenter's workaround was "saving the model in the .h5
+format instead of the .keras format"), an LSTM, BatchNormalization (non-trainable moving
+statistics) and a Dense head. It is compiled (adam/mse) and fitted one epoch on fixed data,
+then saved with model.save(".keras"), loaded with keras.models.load_model(). Predictions on a fixed input are compared.
+
+Measured (TensorFlow backend, Python 3.11, CPU): passed (max abs diff 0) on 3.5.0, 3.6.0,
+3.15.1 and 3.3.3; reproduced (Bidirectional "lstm_cell expected 3 variables") on 3.1.1.
+"""
+import warnings
+
+import keras
+import numpy as np
+
+SIGNATURE = r"(?s)ValueError: .*Layer '\w+' expected \d+ variables, but received \d+ variables"
+LINKS = [
+    "https://github.com/keras-team/keras/issues/18913",
+    "https://github.com/keras-team/keras/issues/20147",
+]
+TAGS = ("formats", "rnn", "normalization", "wrapper")
+REQUIRES = {"keras": ">=3.0"}
+
+T, F, U, O = 4, 3, 5, 2
+
+
+def _model(data=None):
+    inp = keras.Input(shape=(T, F))
+    norm = keras.layers.Normalization()
+    if data is not None:
+        norm.adapt(data)
+    x = norm(inp)
+    x = keras.layers.Bidirectional(keras.layers.LSTM(U, return_sequences=True))(x)
+    x = keras.layers.LSTM(U)(x)
+    x = keras.layers.BatchNormalization()(x)
+    out = keras.layers.Dense(O)(x)
+    return keras.Model(inp, out)
+
+
+def run(workdir):
+    keras.utils.set_random_seed(0)
+    rs = np.random.RandomState(0)
+    x = rs.normal(2.0, 3.0, size=(8, T, F)).astype("float32")
+    y = rs.rand(8, O).astype("float32")
+    model = _model(x)
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    expected = model.predict(x, verbose=0)
+    path = workdir + "/model.keras"
+    model.save(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loaded = keras.models.load_model(path)
+    return {"expected": expected, "actual": loaded.predict(x, verbose=0)}
