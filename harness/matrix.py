@@ -723,13 +723,19 @@ def save_unmet(scenario: Scenario, env: Env) -> str | None:
     return unmet_requirement(scenario.save_requires, env.packages, env.modules, "SAVE_REQUIRES")
 
 
+#: Modules worth importing once per env when a requested distribution provides them.
+FRAMEWORK_MODULES = ("keras", "tensorflow", "jax", "torch")
+
+
 def preload_modules(pairing: Pairing, env: Env) -> list[str]:
-    """The modules the worker imports once: the top-level modules of the pairing's packages."""
+    """The modules the worker imports once: for each requested distribution, the framework it
+    provides (``tf-nightly`` → ``tensorflow``), else its module of the same name, else nothing
+    (a stray top-level folder of a wheel is never imported)."""
     modules: list[str] = []
     for name in pairing.spec.names:
-        for module, dists in sorted(env.modules.items()):
-            if name in dists and module.isidentifier() and not module.startswith("_") and module not in modules:
-                modules.append(module)
+        provided = sorted(m for m, dists in env.modules.items() if name in dists)
+        chosen = [m for m in FRAMEWORK_MODULES if m in provided] or [m for m in provided if m == name.replace("-", "_")]
+        modules.extend(m for m in chosen if m not in modules)
     return modules
 
 

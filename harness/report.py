@@ -276,6 +276,9 @@ def pairing_labels(pairings: Sequence[PairingRecord]) -> dict[str, str]:
     fields: dict[str, dict[str, str]] = {}
     for p in pairings:
         values = dict(p.versions)
+        for name in _LABEL_PREFERENCE:  # a framework installed as a dependency tells pairings apart too
+            if name in p.packages and name not in values:
+                values[name] = p.packages[name]
         values["backend"] = p.backend
         if p.requested.python:
             values["python"] = p.requested.python
