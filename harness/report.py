@@ -193,6 +193,7 @@ class ReportModel:
     tags: list[str]
     verdict_styles: dict[str, dict[str, str]]
     all_pairings: list[PairingView] = field(default_factory=list)
+    skipped_grids: list[ScenarioView] = field(default_factory=list)
 
 
 def build_report(results: Results, title: str = "Keras / TensorFlow compatibility matrix") -> ReportModel:
@@ -223,11 +224,15 @@ def build_report(results: Results, title: str = "Keras / TensorFlow compatibilit
         for p in own_records
     ]
     grids = []
+    quiet_grids: list[ScenarioView] = []
     for scenario, sview in zip(results.scenarios, scenario_views):
         savers = [p for p in pairings if any(c.saved_with == p.id for c in results.cells if c.scenario == scenario.id)]
         if scenario.kind != "cross" or not any(s.id not in {o.id for o in own} or len(own) > 1 for s in savers):
             continue
         grid_rows = [[view(scenario, loader.id, saver.id) for loader in own] for saver in savers]
+        if all(c.verdict == "skipped" for row in grid_rows for c in row):
+            quiet_grids.append(sview)  # nothing ran in these pairings (e.g. a Keras 2 writer is missing)
+            continue
         grids.append(GridView(scenario=sview, savers=savers, loaders=own, rows=grid_rows))
     counts = Counter(c.verdict for c in results.cells)
     run = results.run
@@ -254,6 +259,7 @@ def build_report(results: Results, title: str = "Keras / TensorFlow compatibilit
         tags=sorted({t for s in results.scenarios for t in s.tags}),
         verdict_styles=VERDICT_STYLE,
         all_pairings=pairings,
+        skipped_grids=quiet_grids,
     )
 
 

@@ -112,7 +112,7 @@ def test_the_default_matrix_through_nox(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     data = json.loads((out / "results.json").read_text())
     labels = {p["id"]: p["versions"]["keras"] for p in data["pairings"]}
-    assert sorted(labels.values())[:2] == ["3.5.0", "3.6.0"] and len(labels) == 3
+    assert {"3.5.0", "3.6.0"} <= set(labels.values()) and len(labels) == 3
     seed = [c for c in data["cells"] if c["scenario"] == "gru_weights_into_grucell"]
     assert [c["verdict"] for c in seed] == ["reproduced"] * 3
     for scenario in ("gru_get_set_weights_into_grucell", "gru_legacy_h5_into_grucell", "gru_weights_remapped_into_grucell"):

@@ -147,3 +147,14 @@ def test_unknown_pairing_cells_and_missing_cells_render() -> None:
     html = render_html(model)
     assert "no result was recorded" in html
     assert isinstance(results.pairings[0], PairingRecord)
+
+
+def test_a_grid_where_nothing_ran_is_named_not_drawn() -> None:
+    results = sample_results()
+    for cell in results.cells:
+        if cell.scenario == "cross_one":
+            cell.verdict = "skipped"
+    model = build_report(results)
+    assert model.grids == [] and [s.id for s in model.skipped_grids] == ["cross_one"]
+    html = render_html(model)
+    assert 'id="skipped-grids"' in html and '<table class="grid"' not in html
