@@ -14,8 +14,6 @@ nothing and the cell model's outputs differ from the LSTM model's (max abs diff 
 the Dense head, whose path "layers/dense" matches, is loaded) on 3.5.0, 3.6.0, 3.15.1 (and
 3.1.1, 3.3.3): verdict wrong_values everywhere. skip_mismatch is not a fix.
 """
-import warnings
-
 import keras
 import numpy as np
 
@@ -66,7 +64,6 @@ def run(workdir):
     path = workdir + "/lstm.weights.h5"
     seq.save_weights(path)
     step = _step_model()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        step.load_weights(path, skip_mismatch=True)
+    # the warning Keras gives is evidence (the harness records it and maps the layers it names)
+    step.load_weights(path, skip_mismatch=True)
     return {"expected": expected, "actual": _run_steps(step, x)}
