@@ -209,6 +209,9 @@ def build_report(results: Results, title: str = "Keras / TensorFlow compatibilit
     own = [by_id[p.id] for p in own_records]
     records = {p.id: p for p in results.pairings}
     cells = {c.key: c for c in results.cells}
+    of_scenario: dict[str, list[Cell]] = {}
+    for c in results.cells:
+        of_scenario.setdefault(c.scenario, []).append(c)
     views: dict[str, CellView] = {c.key: _cell_view(c, results.scenario(c.scenario), records) for c in results.cells}
 
     def view(scenario: ScenarioRecord, pairing: str, saved_with: str | None) -> CellView:
@@ -218,7 +221,10 @@ def build_report(results: Results, title: str = "Keras / TensorFlow compatibilit
     scenario_views = []
     for scenario in results.scenarios:
         main = [cells.get(_main_key(scenario, p.id)) for p in own_records]
-        scenario_views.append(_scenario_view(scenario, [c for c in main if c is not None], labels))
+        mine = [c for c in main if c is not None]
+        if scenario.kind == "cross":
+            mine += [c for c in of_scenario.get(scenario.id, []) if c.saved_with not in (None, c.pairing)]
+        scenario_views.append(_scenario_view(scenario, mine, labels))
     rows = [
         (by_id[p.id], [view(s, p.id, p.id if s.kind == "cross" else None) for s in results.scenarios])
         for p in own_records
@@ -226,7 +232,8 @@ def build_report(results: Results, title: str = "Keras / TensorFlow compatibilit
     grids = []
     quiet_grids: list[ScenarioView] = []
     for scenario, sview in zip(results.scenarios, scenario_views):
-        savers = [p for p in pairings if any(c.saved_with == p.id for c in results.cells if c.scenario == scenario.id)]
+        saved_with = {c.saved_with for c in of_scenario.get(scenario.id, [])}
+        savers = [p for p in pairings if p.id in saved_with]
         if scenario.kind != "cross" or not any(s.id not in {o.id for o in own} or len(own) > 1 for s in savers):
             continue
         grid_rows = [[view(scenario, loader.id, saver.id) for loader in own] for saver in savers]
@@ -311,16 +318,40 @@ def pairing_labels(pairings: Sequence[PairingRecord]) -> dict[str, str]:
 
 def headline(scenario: ScenarioRecord, cells: Sequence[Cell], labels: dict[str, str]) -> str:
     """One sentence answering "where does it happen?", e.g.
-    ``reproduces on keras 3.5.0, 3.6.0, 3.15.1; passes on none``."""
+    ``reproduces on keras 3.5.0, 3.6.0, 3.15.1; passes on none``.
+
+    ``cells`` may be all of the scenario's cells. Same-pairing cells (``saved_with`` empty or equal
+    to ``pairing``) give the sentence above; cells loading what another pairing saved add an
+    ``across versions (saved -> loaded):`` clause, one part per verdict grouped by saver, e.g.
+    ``passes keras 2.15.0 -> keras 3.5.0, 3.6.0``, leaving out skipped loads. When every same-pairing cell is skipped (a scenario whose
+    save needs another generation), only the across-versions clause is given, if there is one.
+    """
+    same = [c for c in cells if c.saved_with in (None, c.pairing)]
+    across = [c for c in cells if c.saved_with not in (None, c.pairing) and c.verdict != "skipped"]
     by_verdict: dict[str, list[str]] = {}
-    for cell in cells:
+    for cell in same:
         by_verdict.setdefault(cell.verdict, []).append(labels.get(cell.pairing, cell.pairing))
     parts = []
-    always = ("reproduced", "passed") if scenario.signature else ("passed",)
-    for verdict in VERDICTS:
-        found = by_verdict.get(verdict, [])
-        if found or verdict in always:
-            parts.append(f"{VERDICT_STYLE[verdict]['phrase']} {_join_labels(found)}")
+    if not (across and all(c.verdict == "skipped" for c in same)):
+        always = ("reproduced", "passed") if scenario.signature else ("passed",)
+        for verdict in VERDICTS:
+            found = by_verdict.get(verdict, [])
+            if found or verdict in always:
+                parts.append(f"{VERDICT_STYLE[verdict]['phrase']} {_join_labels(found)}")
+    if across:
+        order = {name: i for i, name in enumerate(labels)}
+        directions: dict[str, dict[str, list[Cell]]] = {}
+        for cell in across:
+            directions.setdefault(cell.verdict, {}).setdefault(cell.saved_with or "", []).append(cell)
+        clauses = []
+        for verdict in VERDICTS:
+            groups = []
+            for saver in sorted(directions.get(verdict, {}), key=lambda name: (order.get(name, len(order)), name)):
+                loaders = sorted(directions[verdict][saver], key=lambda c: (order.get(c.pairing, len(order)), c.pairing))
+                groups.append(f"{labels.get(saver, saver)} -> {_join_labels([labels.get(c.pairing, c.pairing) for c in loaders])}")
+            if groups:
+                clauses.append(f"{VERDICT_STYLE[verdict]['phrase'].removesuffix(' on')} " + " and ".join(groups))
+        parts.append("across versions (saved -> loaded): " + "; ".join(clauses))
     return "; ".join(parts)
 
 

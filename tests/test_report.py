@@ -96,6 +96,27 @@ def test_labels_and_headlines() -> None:
     assert headline(no_signature, mixed[1:2], labels) == "passes on keras 3.6.0"
 
 
+def test_cross_headline_names_directions_and_leaves_out_skipped_loads() -> None:
+    keras2, k35, k36 = pairing("2.15.0", "2.15.1"), pairing("3.5.0", "2.16.1"), pairing("3.6.0", "2.16.1")
+    labels = pairing_labels([keras2, k35, k36])
+    cross = ScenarioRecord(id="c", title="C", path="c.py", signature="x", kind="cross")
+
+    def cell(saver: PairingRecord, loader: PairingRecord, verdict: str) -> Cell:
+        return Cell(scenario="c", pairing=loader.id, saved_with=saver.id, verdict=verdict)
+
+    # a file only Keras 2 can write: the same-pairing cells are all skipped, only directions are told
+    written_by_keras2 = [cell(keras2, keras2, "skipped"), cell(k35, k35, "skipped"), cell(k36, k36, "skipped"),
+                         cell(keras2, k36, "reproduced"), cell(keras2, k35, "reproduced"),
+                         cell(k35, keras2, "skipped")]
+    assert headline(cross, written_by_keras2, labels) == (
+        "across versions (saved -> loaded): reproduces keras 2.15.0 -> keras 3.5.0, 3.6.0")
+    both = [cell(k35, k35, "passed"), cell(k36, k36, "passed"),
+            cell(k36, k35, "error"), cell(k35, k36, "passed")]
+    assert headline(cross, both, labels) == (
+        "reproduces on none; passes on keras 3.5.0, 3.6.0; across versions (saved -> loaded): "
+        "passes keras 3.5.0 -> keras 3.6.0; fails with another error keras 3.6.0 -> keras 3.5.0")
+
+
 def test_reproduce_commands_name_the_cell() -> None:
     model = build_report(sample_results())
     [cell] = [c for c in model.cells if c.scenario == "scenario_1" and c.pairing == "keras-3.6.0+tensorflow-2.16.1"]
