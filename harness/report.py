@@ -322,9 +322,10 @@ def headline(scenario: ScenarioRecord, cells: Sequence[Cell], labels: dict[str, 
 
     ``cells`` may be all of the scenario's cells. Same-pairing cells (``saved_with`` empty or equal
     to ``pairing``) give the sentence above; cells loading what another pairing saved add an
-    ``across versions (saved -> loaded):`` clause, one part per verdict grouped by saver, e.g.
-    ``passes keras 2.15.0 -> keras 3.5.0, 3.6.0``, leaving out skipped loads. When every same-pairing cell is skipped (a scenario whose
-    save needs another generation), only the across-versions clause is given, if there is one.
+    ``across versions (saved → loaded):`` clause, one part per verdict grouped by saver, e.g.
+    ``passes keras 2.15.0 → keras 3.5.0, 3.6.0``, leaving out skipped loads. When every
+    same-pairing cell is skipped (a scenario whose save needs another generation), only the
+    across-versions clause is given, if there is one.
     """
     same = [c for c in cells if c.saved_with in (None, c.pairing)]
     across = [c for c in cells if c.saved_with not in (None, c.pairing) and c.verdict != "skipped"]
@@ -348,10 +349,10 @@ def headline(scenario: ScenarioRecord, cells: Sequence[Cell], labels: dict[str, 
             groups = []
             for saver in sorted(directions.get(verdict, {}), key=lambda name: (order.get(name, len(order)), name)):
                 loaders = sorted(directions[verdict][saver], key=lambda c: (order.get(c.pairing, len(order)), c.pairing))
-                groups.append(f"{labels.get(saver, saver)} -> {_join_labels([labels.get(c.pairing, c.pairing) for c in loaders])}")
+                groups.append(f"{labels.get(saver, saver)} → {_join_labels([labels.get(c.pairing, c.pairing) for c in loaders])}")
             if groups:
                 clauses.append(f"{VERDICT_STYLE[verdict]['phrase'].removesuffix(' on')} " + " and ".join(groups))
-        parts.append("across versions (saved -> loaded): " + "; ".join(clauses))
+        parts.append("across versions (saved → loaded): " + "; ".join(clauses))
     return "; ".join(parts)
 
 

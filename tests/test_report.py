@@ -109,12 +109,12 @@ def test_cross_headline_names_directions_and_leaves_out_skipped_loads() -> None:
                          cell(keras2, k36, "reproduced"), cell(keras2, k35, "reproduced"),
                          cell(k35, keras2, "skipped")]
     assert headline(cross, written_by_keras2, labels) == (
-        "across versions (saved -> loaded): reproduces keras 2.15.0 -> keras 3.5.0, 3.6.0")
+        "across versions (saved → loaded): reproduces keras 2.15.0 → keras 3.5.0, 3.6.0")
     both = [cell(k35, k35, "passed"), cell(k36, k36, "passed"),
             cell(k36, k35, "error"), cell(k35, k36, "passed")]
     assert headline(cross, both, labels) == (
-        "reproduces on none; passes on keras 3.5.0, 3.6.0; across versions (saved -> loaded): "
-        "passes keras 3.5.0 -> keras 3.6.0; fails with another error keras 3.6.0 -> keras 3.5.0")
+        "reproduces on none; passes on keras 3.5.0, 3.6.0; across versions (saved → loaded): "
+        "passes keras 3.5.0 → keras 3.6.0; fails with another error keras 3.6.0 → keras 3.5.0")
 
 
 def test_reproduce_commands_name_the_cell() -> None:
