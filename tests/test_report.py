@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
 from harness.render import render_all, render_html, render_junit, render_markdown
-from harness.report import build_report, headline, pairing_labels
+from harness.report import build_report, headline, pairing_labels, print_summary
 from harness.results import Cell, PairingRecord, ScenarioRecord
 from reportdata import HOSTILE, pairing, sample_results
 
@@ -179,3 +180,16 @@ def test_a_grid_where_nothing_ran_is_named_not_drawn() -> None:
     assert model.grids == [] and [s.id for s in model.skipped_grids] == ["cross_one"]
     html = render_html(model)
     assert 'id="skipped-grids"' in html and '<table class="grid"' not in html
+
+
+def test_terminal_summary_labels_grid_rows_and_columns() -> None:
+    out = io.StringIO()
+    print_summary(sample_results(), out)
+    lines = out.getvalue().splitlines()
+    start = lines.index("cross_one: saved with (rows) -> loaded with (columns)")
+    header, rows = lines[start + 1], lines[start + 2:start + 5]
+    assert header.split() == ["keras", "3.5.0", "keras", "3.6.0", "keras", "3.15.1"]
+    # rows: saver label, then one cell per loader; older savers load into newer loaders in this data
+    assert rows[0].split()[:2] == ["keras", "3.5.0"] and rows[0].count("passed") == 3
+    assert rows[2].split()[:2] == ["keras", "3.15.1"] and rows[2].count("error") == 2 and "passed Δ 0" in rows[2]
+    assert "cross_one: " in out.getvalue().split("cells)\n", 1)[1]
