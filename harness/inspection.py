@@ -9,6 +9,7 @@ has exactly one such match, then verified by loading it into the model in the en
 
 from __future__ import annotations
 
+import ast
 import io
 import os
 import shutil
@@ -157,8 +158,32 @@ def _checked_target(spec: str) -> str:
         path = Path(module).resolve()
         if not path.is_file():
             raise BadInput(f"{module!r} does not exist.")
+        defined = _top_level_names(path)
+        if function not in defined:
+            known = ", ".join(sorted(defined)[:8]) or "nothing"
+            raise BadInput(f"{module!r} defines no {function!r} at module level (it defines: {known}).")
         return f"{path}:{function}"
     return spec
+
+
+def _top_level_names(path: Path) -> set[str]:
+    """Names a module binds at its top level, read with ``ast`` (the module is not run on the host)."""
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (SyntaxError, ValueError) as exc:
+        raise BadInput(f"{str(path)!r} is not valid Python: {exc}") from None
+    except OSError as exc:
+        raise BadInput(f"{str(path)!r} cannot be read: {exc.strerror or exc}") from None
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
 
 
 def _check_output(options: InspectOptions) -> None:
