@@ -43,7 +43,7 @@ def _harness(session: nox.Session, *args: str) -> None:
         success_codes=[0, 2],
     )  # exit 1 (bisect found nothing, readiness said no) fails the session as it should
     if error_file.exists():
-        session.error(error_file.read_text().strip())
+        session.error(error_file.read_text().strip().rstrip("."))  # nox adds its own full stop
 
 
 @nox.session
@@ -123,7 +123,7 @@ def _ensure_chromium(session: nox.Session) -> None:
         return
     apt = shutil.which("apt-get")
     if apt is None:
-        session.error(f"{CHROMIUM} is missing and apt-get is not available; install Chromium by hand.")
+        session.error(f"{CHROMIUM} is missing and apt-get is not available; install Chromium by hand")
     sudo = [] if os.geteuid() == 0 else ["sudo"]
     session.run(*sudo, apt, "update", "-qq", external=True)
     session.run(*sudo, apt, "install", "-y", "-qq", "--no-install-recommends", "chromium", external=True,
