@@ -15,6 +15,7 @@ import re
 import select
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from harness.results import Verdict
 
 READY_TIMEOUT_S = 900.0
 REPLY_GRACE_S = 60.0
+TEARDOWN_WAIT_S = 10.0  # how long a stop waits for the running phase to notice its worker is gone
 OUTPUT_TAIL_BYTES = 16 * 1024
 OUTPUT_TAIL_LINES = 80
 ISOLATIONS = ("fork", "spawn")
@@ -145,11 +147,14 @@ def _fmt(value: Any) -> str:
 
 
 class Worker:
-    """A worker process inside one env, for one backend. Not thread-safe: one caller at a time.
+    """A worker process inside one env, for one backend.
 
     ``start`` imports the framework (fork isolation); ``run_phase`` runs one phase and never
     raises for anything the scenario does. If the worker itself dies or stops answering it is
-    killed and restarted for the next phase.
+    killed and restarted for the next phase. ``start`` and ``run_phase`` hold the worker's
+    phase lock; only its holder touches the reply pipe. ``terminate`` may be called from another
+    thread while a phase runs (a stop): it kills the process at once, which ends the phase as
+    ``worker_lost``, then takes the lock to release what is left.
     """
 
     def __init__(self, env: Env, backend: str, preload: list[str], log_path: Path, isolation: str = "fork"):
@@ -166,6 +171,8 @@ class Worker:
         self._proc: subprocess.Popen[bytes] | None = None
         self._reply_fd: int | None = None
         self._buffer = b""
+        self._phase = threading.Lock()
+        self._spawned: subprocess.Popen[bytes] | None = None  # the running phase's process (spawn isolation)
 
     def environ(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -175,6 +182,10 @@ class Worker:
 
     def start(self) -> None:
         """Start the serving process and wait until its imports are done (fork isolation only)."""
+        with self._phase:
+            self._start()
+
+    def _start(self) -> None:
         if self.isolation != "fork" or self._proc is not None:
             return
         read_fd, write_fd = os.pipe()
@@ -208,10 +219,11 @@ class Worker:
         request = {**request, "timeout": timeout}
         started_wall = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         started = time.monotonic()
-        if self.isolation == "spawn":
-            reply = self._run_spawned(request, timeout)
-        else:
-            reply = self._run_forked(request, timeout)
+        with self._phase:
+            if self.isolation == "spawn":
+                reply = self._run_spawned(request, timeout)
+            else:
+                reply = self._run_forked(request, timeout)
         duration = float(reply.get("duration_s", time.monotonic() - started))
         result: dict[str, Any] = {}
         if reply.get("status") == "done":
@@ -232,35 +244,45 @@ class Worker:
         )
 
     def close(self) -> None:
-        if self._proc is not None:
-            try:
-                if self._proc.stdin:
-                    self._proc.stdin.close()
-                self._proc.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
-                _kill_group(self._proc.pid)
-                self._proc.wait()
-            self._proc = None
-        if self._reply_fd is not None:
-            os.close(self._reply_fd)
-            self._reply_fd = None
+        """Let the worker end on its own (stdin closed), killing it after 5 s."""
+        with self._phase:
+            if self._proc is not None:
+                try:
+                    if self._proc.stdin:
+                        self._proc.stdin.close()
+                    self._proc.wait(timeout=5)
+                except (OSError, subprocess.TimeoutExpired):
+                    _kill_group(self._proc.pid)
+                    self._proc.wait()
+                self._proc = None
+            self._close_reply_fd()
 
     def terminate(self) -> None:
-        """Stop at once: the worker kills its running child, then the worker is killed."""
-        if self._proc is not None:
+        """Stop at once, from any thread: the worker kills its running child, then the worker's
+        whole process group is killed; what is left is released once the running phase ends."""
+        proc = self._proc
+        if proc is not None:
             try:
-                self._proc.send_signal(signal.SIGTERM)
-                self._proc.wait(timeout=5)
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=5)
             except (OSError, subprocess.TimeoutExpired):
                 pass
-        self._abandon()
+            _kill_group(proc.pid)
+        spawned = self._spawned
+        if spawned is not None:
+            _kill_group(spawned.pid)
+        if self._phase.acquire(timeout=TEARDOWN_WAIT_S):
+            try:
+                self._abandon()
+            finally:
+                self._phase.release()
 
     def _run_forked(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
         if self.start_error is not None:  # a framework import that kills the worker is not retried per cell
             return {"status": "worker_lost", "detail": self.start_error, "duration_s": 0.0}
         if self._proc is None:
             try:
-                self.start()
+                self._start()
             except WorkerError:
                 return {"status": "worker_lost", "detail": self.start_error, "duration_s": 0.0}
         assert self._proc is not None and self._proc.stdin is not None
@@ -289,12 +311,15 @@ class Worker:
             env=self.environ(),
             start_new_session=True,
         )
+        self._spawned = proc
         try:
             code = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             _kill_group(proc.pid)
             proc.wait()
             return {"status": "timed_out", "duration_s": time.monotonic() - started}
+        finally:
+            self._spawned = None
         _kill_group(proc.pid)
         duration = time.monotonic() - started
         if code < 0:
@@ -304,6 +329,7 @@ class Worker:
         return {"status": "done", "duration_s": duration}
 
     def _read_reply(self, timeout: float) -> dict[str, Any] | None:
+        """The worker's next reply line; None when it ends or stops answering (phase lock held)."""
         assert self._reply_fd is not None
         deadline = time.monotonic() + timeout
         while b"\n" not in self._buffer:
@@ -333,7 +359,15 @@ class Worker:
                 self._proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
+            if self._proc.stdin is not None:
+                try:
+                    self._proc.stdin.close()
+                except OSError:  # a broken pipe: the worker is gone, which is the point
+                    pass
             self._proc = None
+        self._close_reply_fd()
+
+    def _close_reply_fd(self) -> None:
         if self._reply_fd is not None:
             os.close(self._reply_fd)
             self._reply_fd = None

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -14,6 +16,9 @@ from pathlib import Path
 import pytest
 
 from conftest import FAKE, ROOT, Harness, build_wheel, local_index_env, write_scenario
+from harness.envs import ensure_env, resolve_pairing
+from harness.pairings import parse_pairing
+from harness.runner import PhaseOutcome, Worker, decide_verdict
 
 SLOW_SAVE = '''
     """A save that takes its time"""
@@ -219,3 +224,52 @@ def test_a_process_left_behind_in_its_own_session_is_killed(harness: Harness, tm
     time.sleep(0.5)
     found = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
     assert found.stdout.strip() == ""
+
+
+SLEEPS = '''
+    """Sleeps until stopped"""
+    import time
+    def run(workdir):
+        time.sleep(120)
+'''
+
+
+@pytest.mark.parametrize("isolation", ["fork", "spawn"])
+def test_a_stop_from_another_thread_ends_the_running_phase_and_frees_the_worker(
+        wheelhouse: Path, shared_envs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolation: str) -> None:
+    """What a Ctrl-C does to a worker in the middle of a cell: the matrix's main thread calls
+    terminate() while a pool thread waits for the phase. The phase must end at once as lost, with
+    no exception in either thread, and nothing of the worker (process, pipe) left behind."""
+    for key, value in local_index_env(wheelhouse, shared_envs).items():
+        monkeypatch.setenv(key, value)
+    env = ensure_env(resolve_pairing(parse_pairing(f"{FAKE}==1.0")), shared_envs)
+    scenario = write_scenario(tmp_path / "scenarios", "sleeps", SLEEPS)
+    fds_before = len(os.listdir("/proc/self/fd"))
+    for attempt in range(4):
+        phase = tmp_path / f"{isolation}-{attempt}"
+        phase.mkdir()
+        worker = Worker(env, "tensorflow", [], phase / "worker.log", isolation)
+        worker.start()
+        request = {"op": "run", "scenario": str(scenario), "scenario_id": "sleeps", "workdir": str(phase),
+                   "result": str(phase / "result.json"), "output": str(phase / "output.log"), "rtol": 1e-5, "atol": 1e-5}
+        ended: list[object] = []
+        thread = threading.Thread(target=_outcome_or_error, args=(worker, request, ended))
+        thread.start()
+        time.sleep(0.5 + 0.25 * attempt)
+        started = time.monotonic()
+        worker.terminate()
+        thread.join(30)
+        assert not thread.is_alive() and time.monotonic() - started < 20
+        [outcome] = ended
+        assert isinstance(outcome, PhaseOutcome), outcome
+        assert outcome.status in ("worker_lost", "died"), outcome
+        assert decide_verdict("x", outcome=outcome).verdict == "crashed"
+        worker.close()  # the matrix closes what it stopped: harmless after terminate()
+    assert len(os.listdir("/proc/self/fd")) == fds_before
+
+
+def _outcome_or_error(worker: Worker, request: dict, ended: list[object]) -> None:
+    try:
+        ended.append(worker.run_phase(request, 60))
+    except BaseException as exc:  # what the test asserts never happens
+        ended.append(exc)
