@@ -121,13 +121,17 @@ def run_bench(options: MatrixOptions, cold: bool, spawn: bool, stream: TextIO) -
     started = time.monotonic()
     specs: Sequence[str] = options.pairings or ["keras==3.5.0,tensorflow==2.16.1"]
     bench_env_creation(specs[0], options.envs_dir or _envs_dir(), cold, stream)
-    with tempfile.TemporaryDirectory() as out:
-        options.out = Path(out) / "fork"
+    kept = options.out  # --out keeps the bench's runs (fork/, spawn/) for a look at their reports
+    with tempfile.TemporaryDirectory() as scratch:
+        root = kept if kept is not None else Path(scratch)
+        options.out = root / "fork"
         floor = bench_matrix(options, stream)
         if spawn:
-            options.out = Path(out) / "spawn"
+            options.out = root / "spawn"
             options.isolation = "spawn"
             bench_matrix(options, stream, floor=floor)
+    if kept is not None:
+        stream.write(f"\nruns kept in {kept}\n")
     bench_report(50, 50, stream)
     stream.write(f"\nbench took {format_duration(time.monotonic() - started)}\n")
 

@@ -263,12 +263,17 @@ class Bisector:
 
 
 class KnownCells:
-    """Cells of earlier runs, found by scenario text, backend, Python and installed versions."""
+    """Cells of earlier runs, found by scenario text, backend, Python and installed versions.
+
+    Each folder may be a run folder (holding ``results.json``) or a folder of run folders.
+    """
 
     def __init__(self, folders: Sequence[Path]):
         self._cells: dict[tuple[Any, ...], tuple[dict[str, Any], str]] = {}
         for folder in folders:
-            for path in sorted(folder.glob("*/results.json")) + sorted(folder.glob("*/probes/*/results.json")):
+            # a run folder itself, or a folder of runs (reports/runs/), bisect folders' probes included
+            patterns = ("results.json", "probes/*/results.json", "*/results.json", "*/probes/*/results.json")
+            for path in [found for pattern in patterns for found in sorted(folder.glob(pattern))]:
                 try:
                     self.add(read_results(path), str(path.parent))
                 except BadInput:

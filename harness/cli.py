@@ -11,6 +11,7 @@ as the noxfile can repeat it as its own last line.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import signal
 import sys
@@ -396,6 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     try:
         args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+        _check_host_packages()
         handler: Callable[[argparse.Namespace], int] = args.handler
         return handler(args)
     except BadInput as exc:
@@ -408,6 +410,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("harness: interrupted; the cells that finished are kept.", file=sys.stderr)
         return 130
+
+
+#: What the harness imports on the host (pyproject.toml's dependencies; uv is checked where it is run).
+HOST_MODULES = ("jinja2", "packaging", "h5py", "numpy")
+
+
+def _check_host_packages() -> None:
+    """Refuse to start, in one line, when a package the harness imports on the host is missing."""
+    missing = [name for name in HOST_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise BadInput(
+            f"The harness needs {', '.join(missing)} on this machine: run it through nox "
+            "(python -m pip install nox uv && nox -s matrix), or 'python -m pip install -e .' in this checkout."
+        )
 
 
 def _stop(signum: int, frame: object) -> None:

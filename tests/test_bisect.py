@@ -169,6 +169,9 @@ def test_real_bisect_finds_the_release(bisect_env: tuple[Harness, Path], loopbac
     assert again.stdout.count("known from") == len(probes) - len(skipped)
     rerun = sorted(p.name for p in (tmp_path / "again" / "probes").iterdir()) if skipped else []
     assert rerun == sorted(f"{PACKAGE}-{p['version']}" for p in skipped)
+    # --known may also name the earlier bisect's own folder, not only a folder of runs
+    third = harness.run(*args, "--out", str(tmp_path / "third"), "--known", str(out), check_code=0)
+    assert third.stdout.count("known from") == len(probes) - len(skipped)
 
 
 def test_a_skip_at_the_transition_gives_the_range(bisect_env: tuple[Harness, Path], loopback_index: str, tmp_path: Path) -> None:

@@ -86,3 +86,30 @@ def test_list_shows_scenarios_and_default_pairings(harness: Harness) -> None:
     data = json.loads(proc.stdout)
     assert any(s["id"] == "gru_weights_into_grucell" for s in data["scenarios"])
     assert [p["spec"] for p in data["pairings"]][0] == "keras==3.5.0,tensorflow==2.16.1"
+
+
+def test_missing_host_packages_are_one_line_not_a_traceback(tmp_path: Path) -> None:
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True, timeout=120)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("HARNESS_ERROR_FILE", None)
+    for args in (["matrix", "--only", "gru_weights_into_grucell"], ["list"]):
+        proc = subprocess.run([str(bare / "bin" / "python"), "-m", "harness", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.startswith("error: The harness needs jinja2, packaging, h5py, numpy on this machine")
+        assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_bench_prints_its_figures_and_keeps_its_runs_with_out(harness: Harness, one_scenario: Path, tmp_path: Path) -> None:
+    """The bench's own plumbing on a fake package (the real figures come from `nox -s bench`)."""
+    out = tmp_path / "bench"
+    proc = harness.run("bench", "--no-cold", "--scenarios", str(one_scenario), "--pairing", f"{FAKE}==1.0",
+                       "--out", str(out), "--spawn", check_code=0)
+    for figure in ("warm (uv cache, new env)", "reused (existing env)", "ratio wall / floor",
+                   "render time (html, md, junit)", "index.html", "bench took"):
+        assert figure in proc.stdout, proc.stdout
+    assert "cold (empty uv cache" not in proc.stdout
+    for isolation in ("fork", "spawn"):
+        [cell] = harness.results(out / isolation)["cells"]
+        assert cell["verdict"] == "passed"
