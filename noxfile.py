@@ -106,7 +106,7 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff on the harness, scenarios and tests."""
+    """ruff on the harness, the tests and this noxfile."""
     session.install("ruff")
     session.run("ruff", "check", "harness", "tests", "noxfile.py")
 
