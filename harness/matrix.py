@@ -516,6 +516,8 @@ class MatrixRun:
         if unmet is not None:
             self.saves[(scenario.id, pairing.id)] = SaveState(unmet=unmet)
             return
+        if self.stopping.is_set():  # no new work (and no new worker) once a stop began
+            return
         kept = existing_save(self.store, scenario, pairing.id)
         if kept is not None:  # a resumed run reuses the save it already made
             self.saves[(scenario.id, pairing.id)] = kept
