@@ -292,11 +292,15 @@ class Worker:
         except OSError:
             self._abandon()
             return {"status": "worker_lost"}
+        started = time.monotonic()
+        deadline = started + timeout + REPLY_GRACE_S
         reply = self._read_reply(timeout + REPLY_GRACE_S)
         if reply is None:
-            lost = self._proc.poll() is not None
+            # Only a worker that stayed silent until the deadline timed out; one whose reply pipe
+            # ended (or that sent garbage) is lost, however quickly the kernel reaps it.
+            silent = time.monotonic() >= deadline
             self._abandon()
-            return {"status": "worker_lost" if lost else "timed_out", "duration_s": timeout}
+            return {"status": "timed_out" if silent else "worker_lost", "duration_s": time.monotonic() - started}
         return reply
 
     def _run_spawned(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:

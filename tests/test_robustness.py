@@ -273,3 +273,36 @@ def _outcome_or_error(worker: Worker, request: dict, ended: list[object]) -> Non
         ended.append(worker.run_phase(request, 60))
     except BaseException as exc:  # what the test asserts never happens
         ended.append(exc)
+
+
+KILLS_ITS_WORKER = '''
+    """A scenario that kills the worker process that forked it"""
+    import os
+    import signal
+    def run(workdir):
+        os.kill(os.getppid(), signal.SIGKILL)
+        import time
+        time.sleep(30)
+'''
+
+
+def test_a_worker_that_dies_is_lost_at_once_never_a_timeout(
+        wheelhouse: Path, shared_envs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the worker dies mid-phase its reply pipe ends; the phase is ``worker_lost`` with the
+    time it really took, however late the kernel reaps the process (a timeout needs the limit to pass)."""
+    for key, value in local_index_env(wheelhouse, shared_envs).items():
+        monkeypatch.setenv(key, value)
+    env = ensure_env(resolve_pairing(parse_pairing(f"{FAKE}==1.0")), shared_envs)
+    scenario = write_scenario(tmp_path / "scenarios", "kills_its_worker", KILLS_ITS_WORKER)
+    for attempt in range(8):
+        phase = tmp_path / f"phase-{attempt}"
+        phase.mkdir()
+        worker = Worker(env, "tensorflow", [], phase / "worker.log", "fork")
+        worker.start()
+        request = {"op": "run", "scenario": str(scenario), "scenario_id": "kills_its_worker", "workdir": str(phase),
+                   "result": str(phase / "result.json"), "output": str(phase / "output.log"), "rtol": 1e-5, "atol": 1e-5}
+        outcome = worker.run_phase(request, 120)
+        worker.close()
+        assert outcome.status == "worker_lost", outcome
+        assert outcome.duration_s < 60, outcome
+        assert decide_verdict(None, outcome=outcome).verdict == "crashed"
