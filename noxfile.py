@@ -1,6 +1,6 @@
 """The front door. Sessions parse nothing themselves: they install the harness's few host
 packages and call ``python -m harness``. The default pairings are declared once, in
-``harness/pairings.py``; each also gets a session of its own (``nox -l`` lists them).
+``harness/plan/pairings.py``; each also gets a session of its own (``nox -l`` lists them).
 
     nox -s matrix                      every default pairing, every scenario
     nox -s matrix -- --pairing keras==3.15.1,tensorflow==2.21.0 --only gru_weights_into_grucell
@@ -21,7 +21,7 @@ import nox
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-from harness.pairings import DEFAULT_PAIRINGS, parse_pairing  # noqa: E402
+from harness.plan.pairings import DEFAULT_PAIRINGS, parse_pairing  # noqa: E402
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"

@@ -1,7 +1,11 @@
 """The harness's errors: one base class, and the kinds the command line maps to exit codes.
 
 Every message is one full sentence that names the bad value and, where there are any, the
-valid choices. Only :mod:`harness.cli` turns these into exit statuses.
+valid choices. Only :mod:`harness.cli` turns these into exit statuses:
+
+- :class:`BadInput` (and its kinds) → 2, one line on stderr;
+- :class:`RunStopped` → 130, what finished is kept;
+- any other :class:`HarnessError` → 2.
 """
 
 from __future__ import annotations
@@ -23,9 +27,25 @@ class ResultsError(BadInput):
     """A results file or run folder is unreadable, corrupt, hostile or of another schema."""
 
 
+class AnatomyError(BadInput):
+    """A file cannot be read as a saved model file; the message says why in one sentence."""
+
+
 class InstallError(HarnessError):
     """An env's requirements could not be installed; the message is the installer's."""
 
 
+class PackageIndexError(HarnessError):
+    """The package index could not be read (network, format); the message says which and why."""
+
+
 class WorkerError(HarnessError):
     """The worker process inside a tested env did not follow its protocol."""
+
+
+class RunStopped(HarnessError):
+    """A run was stopped (Ctrl-C, SIGTERM) before it completed; what finished is kept.
+
+    Raised by commands that need a run to complete (a bisect probe, a readiness comparison) when
+    the run they started came back incomplete; the message says what was stopped.
+    """

@@ -1,0 +1,310 @@
+"""``bisect``: the first released version where a scenario's verdict changes.
+
+The search is :func:`harness.plan.bisection.find_transition`; this module supplies real probes
+(:class:`Bisector`): one single-cell matrix run per version, or a cell already known from an
+earlier run of the same scenario file with the same installed versions. A probe whose verdict
+says nothing about the behaviour (install failed, crash, timeout, outside REQUIRES) is skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from harness.commands.common import add_scenario_dirs, nested_run, options_from_args, positive_float
+from harness.envs.install import ensure_env, resolve_pairing
+from harness.envs.package_index import list_releases
+from harness.errors import BadInput, InstallError
+from harness.evidence.codec import write_json_atomic
+from harness.evidence.known import KnownCells
+from harness.evidence.model import SAYS_NOTHING, Cell
+from harness.paths import RUNS, SCENARIOS, check_output_folder, default_envs_dir, new_output_folder
+from harness.plan.bisection import Transition, find_transition, probe_budget
+from harness.plan.pairings import BACKENDS, parse_pairing
+from harness.plan.scenarios import Scenario, load_scenarios
+from harness.report.render import render_page
+from harness.run.options import MatrixOptions
+
+NAME = "bisect"
+HELP = "the first released version where a scenario's verdict changes"
+BISECT_SCHEMA = 1
+
+
+
+@dataclass
+class Probe:
+    """One version tried: its verdict (None when skipped) and where the evidence is."""
+
+    version: str
+    verdict: str | None
+    raw_verdict: str
+    seconds: float
+    reason: str = ""
+    exception_type: str | None = None
+    message: str | None = None
+    reused_from: str | None = None
+    run_dir: str | None = None
+    packages: dict[str, str] = field(default_factory=dict)
+
+
+def _probe(version: str, cell: Cell, started: float, packages: dict[str, str], reused_from: str | None = None,
+           run_dir: str | None = None) -> Probe:
+    """A probe from the cell that answered it (None as its verdict when the cell says nothing)."""
+    return Probe(version, None if cell.verdict in SAYS_NOTHING else cell.verdict, cell.verdict,
+                 round(time.monotonic() - started, 2), cell.reason, cell.exception_type, cell.message,
+                 reused_from=reused_from, run_dir=run_dir, packages=packages)
+
+
+@dataclass
+class BisectOptions:
+    scenario: str
+    package: str
+    old: str
+    new: str
+    with_: list[str] = field(default_factory=list)
+    backend: str = "tensorflow"
+    scenario_dirs: list[Path] = field(default_factory=list)
+    pre: bool = False
+    out: Path | None = None
+    timeout: float = 300.0
+    envs_dir: Path | None = None
+    index_url: str | None = None
+    find_links: Path | None = None
+    known: list[Path] = field(default_factory=list)
+    by_date: bool = False
+
+
+def candidate_versions(options: BisectOptions) -> list[str]:
+    """Releases from ``old`` to ``new`` inclusive, from the index: yanked never, pre-releases
+    only with ``--pre`` (or when an end is one)."""
+    try:
+        old, new = Version(options.old), Version(options.new)
+    except InvalidVersion as exc:
+        raise BadInput(f"{exc}; --old and --new take versions such as 3.0.0.") from None
+    if not old < new:
+        raise BadInput(f"--old {options.old} must be an older version than --new {options.new}.")
+    releases = list_releases(options.package, options.index_url, options.find_links)
+    known = {r.version: r for r in releases}
+    for end, flag in ((old, "--old"), (new, "--new")):
+        if end not in known or known[end].yanked:
+            shown = ", ".join(str(r.version) for r in releases[-8:] if not r.yanked) or "none"
+            raise BadInput(f"{flag} {end}: {options.package} {end} is not a release on the index (latest: {shown}).")
+    chosen = [
+        r for r in releases
+        if old <= r.version <= new and not r.yanked
+        and (options.pre or not r.version.is_prerelease or r.version in (old, new))
+    ]
+    return [str(r.version) for r in chosen]
+
+
+def candidate_dates(options: BisectOptions) -> list[str]:
+    """Every day from ``old`` to ``new`` (ISO dates), for ``--by-date``."""
+    import datetime
+
+    try:
+        old, new = datetime.date.fromisoformat(options.old), datetime.date.fromisoformat(options.new)
+    except ValueError:
+        raise BadInput(f"With --by-date, --old and --new are dates such as 2024-06-01, not {options.old!r} and {options.new!r}.") from None
+    if not old < new:
+        raise BadInput(f"--old {options.old} must be an earlier date than --new {options.new}.")
+    return [(old + datetime.timedelta(days=n)).isoformat() for n in range((new - old).days + 1)]
+
+
+def resolution_change(before: dict[str, str], after: dict[str, str]) -> str:
+    """What differs between two installed package sets, e.g. ``keras 3.3.3 -> 3.4.0``."""
+    changes = []
+    for name in sorted(set(before) | set(after)):
+        old, new = before.get(name), after.get(name)
+        if old != new:
+            changes.append(f"{name} {old or '(none)'} -> {new or '(none)'}")
+    return "; ".join(changes) or "nothing"
+
+
+class Bisector:
+    """Runs real probes: a single-cell matrix run per version, or a cell known already."""
+
+    def __init__(self, options: BisectOptions, scenario: Scenario, out: Path, stream: TextIO):
+        self.options = options
+        self.scenario = scenario
+        self.out = out
+        self.stream = stream
+        self.probes: list[Probe] = []
+        self.known = KnownCells(options.known)
+        self.budget = 0
+
+    def spec(self, version: str) -> str:
+        package = self.options.package if self.options.by_date else f"{self.options.package}=={version}"
+        items = [package, *self.options.with_]
+        if self.options.backend != "tensorflow":
+            items.append(f"backend={self.options.backend}")
+        return ",".join(items)
+
+    def exclude_newer(self, version: str) -> str | None:
+        """With ``--by-date`` a probe resolves everything as the index stood at the end of that day."""
+        return f"{version}T23:59:59Z" if self.options.by_date else None
+
+    def probe(self, version: str) -> str | None:
+        started = time.monotonic()
+        spec_text = self.spec(version)
+        pairing = resolve_pairing(parse_pairing(spec_text), self.exclude_newer(version))
+        found = None
+        packages: dict[str, str] = {}
+        if pairing.resolve_error is None:
+            try:
+                env = ensure_env(pairing, self.options.envs_dir or default_envs_dir(), self.exclude_newer(version))
+                packages = env.packages
+                found = self.known.lookup(self.scenario.sha256, self.options.backend, env.python, env.packages)
+            except InstallError:
+                found = None
+        if found is not None:
+            cell, source = found
+            probe = _probe(version, cell, started, packages, reused_from=source)
+        else:
+            run_dir = self.out / "probes" / f"{self.options.package}-{version}"
+            results = nested_run(MatrixOptions(
+                scenario_dirs=[self.scenario.path.parent] if not self.options.scenario_dirs else self.options.scenario_dirs,
+                pairings=[spec_text], only=[self.scenario.id], out=run_dir, timeout=self.options.timeout,
+                envs_dir=self.options.envs_dir, cross="same", exclude_newer=self.exclude_newer(version),
+                command=["python", "-m", "harness", "matrix", "--pairing", spec_text, "--only", self.scenario.id],
+            ), what=f"the probe of {self.label(version)}")
+            if len(results.cells) != 1:
+                raise BadInput(f"The probe of {self.label(version)} ran {len(results.cells)} cells instead of one.")
+            [ran] = results.cells
+            self.known.add(results, str(run_dir))
+            probe = _probe(version, ran, started, dict(results.pairings[0].packages), run_dir=str(run_dir.relative_to(self.out)))
+        self.probes.append(probe)
+        shown = probe.raw_verdict if probe.verdict else f"{probe.raw_verdict}, skipped"
+        how = f"known from {probe.reused_from}" if probe.reused_from else f"{probe.seconds:.1f} s"
+        self.stream.write(f"probe {len(self.probes)} (at most {self.budget} without skips): "
+                          f"{self.label(version)} -> {shown} ({how})\n")
+        self.stream.flush()
+        return probe.verdict
+
+    def label(self, version: str) -> str:
+        if self.options.by_date:
+            return f"{self.options.package} as of {version}"
+        return f"{self.options.package}=={version}"
+
+
+def answer_line(options: BisectOptions, transition: Transition, candidates: int) -> str:
+    """The last line of a bisect: what was found, in one sentence."""
+
+    def at(version: str | None) -> str:
+        return f"{options.package} as of {version}" if options.by_date else f"{options.package}=={version}"
+
+    probes = len(transition.probed)
+    tail = f"{probes} probes of {candidates} candidates"
+    if transition.status == "found":
+        return f"first new: {at(transition.first_new)} (last old: {at(transition.last_old)}; {tail})"
+    if transition.status == "range":
+        return (f"first new: between {at(transition.last_old)} (last old) and {at(transition.first_new)} "
+                f"(first new); {len(transition.skipped_between)} versions between could not be probed; {tail}")
+    if transition.status == "same":
+        return f"no transition: {at(options.old)} and {at(options.new)} both give {transition.old_verdict}; {tail}"
+    return (f"no answer: an end could not be probed ({at(options.old)}: {transition.old_verdict or 'skipped'}, "
+            f"{at(options.new)}: {transition.new_verdict or 'skipped'}); {tail}")
+
+
+def run_bisect(options: BisectOptions, stream: TextIO) -> tuple[int, Path]:
+    """Bisect for real; returns the exit status (0: a transition was found) and the output folder."""
+    _check(options)
+    dirs = options.scenario_dirs or [SCENARIOS]
+    [scenario] = load_scenarios(dirs, only=[options.scenario])
+    if scenario.kind != "run":
+        raise BadInput(f"{options.scenario} is a cross-version scenario; bisect takes single-env scenarios (run).")
+    candidates = candidate_dates(options) if options.by_date else candidate_versions(options)
+    out = options.out or new_output_folder(f"bisect-{options.scenario}-{options.package}-")
+    check_output_folder(out)
+    out.mkdir(parents=True, exist_ok=True)
+    options.known = [RUNS, *options.known]
+    bisector = Bisector(options, scenario, out, stream)
+    bisector.budget = probe_budget(len(candidates))
+    what = "days" if options.by_date else f"releases of {options.package}"
+    stream.write(f"bisecting {scenario.id} over {len(candidates)} {what} ({candidates[0]} … {candidates[-1]}) into {out}\n")
+    started = time.monotonic()
+    transition = find_transition(candidates, bisector.probe)
+    line = answer_line(options, transition, len(candidates))
+    change = ""
+    if options.by_date and transition.status in ("found", "range"):
+        packages = {p.version: p.packages for p in bisector.probes}
+        change = resolution_change(packages.get(transition.last_old or "", {}), packages.get(transition.first_new or "", {}))
+        stream.write(f"the resolution changed between them: {change}\n")
+    report = {
+        "schema": BISECT_SCHEMA,
+        "kind": "bisect",
+        "scenario": {"id": scenario.id, "title": scenario.title, "path": str(scenario.path), "sha256": scenario.sha256,
+                     "signature": scenario.signature, "links": list(scenario.links)},
+        "package": options.package,
+        "old": options.old,
+        "new": options.new,
+        "with": list(options.with_),
+        "backend": options.backend,
+        "candidates": candidates,
+        "probes": [asdict(p) for p in bisector.probes],
+        "by_date": options.by_date,
+        "answer": {**asdict(transition), "text": line, "resolution_change": change},
+        "seconds": round(time.monotonic() - started, 2),
+    }
+    write_json_atomic(out / "bisect.json", report)
+    render_page("bisect.html.j2", out, report=report, title=f"Bisect: {scenario.title}")
+    stream.write(f"report: {out / 'index.html'}\n")
+    stream.write(line + "\n")
+    return (0 if transition.status in ("found", "range") else 1), out
+
+
+def _check(options: BisectOptions) -> None:
+    if options.index_url is not None and not options.index_url.startswith(("http://", "https://", "file://")):
+        raise BadInput(f"--index-url {options.index_url!r} is not an http(s) or file URL.")
+    try:
+        Requirement(options.package)
+    except InvalidRequirement:
+        raise BadInput(f"--package {options.package!r} is not a package name.") from None
+    if options.backend not in BACKENDS:
+        raise BadInput(f"--backend {options.backend!r} is not one of {', '.join(BACKENDS)}.")
+    for item in options.with_:
+        try:
+            requirement = Requirement(item)
+        except InvalidRequirement:
+            raise BadInput(f"--with {item!r} is not a requirement such as tensorflow==2.16.1.") from None
+        if canonicalize_name(requirement.name) == canonicalize_name(options.package):
+            raise BadInput(f"--with {item!r} names the bisected package itself.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scenario", required=True, metavar="ID", help="the scenario to probe")
+    parser.add_argument("--package", required=True, metavar="NAME", help="the package whose releases are searched, e.g. keras")
+    parser.add_argument("--old", required=True, metavar="VERSION", help="the oldest release to consider")
+    parser.add_argument("--new", required=True, metavar="VERSION", help="the newest release to consider")
+    parser.add_argument("--with", dest="with_", action="append", default=[], metavar="REQ",
+                        help="a partner pin for every probe, e.g. tensorflow==2.16.1 (repeatable)")
+    parser.add_argument("--backend", default="tensorflow", metavar="NAME", help="KERAS_BACKEND for every probe")
+    add_scenario_dirs(parser)
+    parser.add_argument("--pre", action="store_true", help="include pre-releases among the candidates")
+    parser.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: reports/runs/bisect-<scenario>-<package>-<time>)")
+    parser.add_argument("--timeout", type=positive_float, default=300.0, metavar="S", help="per-probe time limit")
+    parser.add_argument("--envs-dir", type=Path, metavar="DIR", help="where envs are kept")
+    parser.add_argument("--index-url", metavar="URL", help="a simple index to read releases from and install from (default: uv's)")
+    parser.add_argument("--find-links", type=Path, metavar="DIR", help="a folder of wheels instead of an index")
+    parser.add_argument("--known", action="append", type=Path, default=[], metavar="DIR",
+                        help="more folders of earlier runs whose cells may be reused")
+    parser.add_argument("--by-date", action="store_true",
+                        help="search days instead of releases: --old/--new are dates; each probe resolves everything as of that day")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.index_url:
+        os.environ["UV_DEFAULT_INDEX"] = args.index_url
+    if args.find_links:
+        os.environ["UV_FIND_LINKS"] = str(args.find_links.resolve())
+        os.environ["UV_NO_INDEX"] = "1"
+    status, _ = run_bisect(options_from_args(BisectOptions, args), sys.stdout)
+    return status

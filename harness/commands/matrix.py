@@ -1,0 +1,60 @@
+"""``matrix``: install every pairing and run every scenario (or resume a run, or run one shard)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from harness.commands.common import add_run_options, options_from_args
+from harness.errors import BadInput
+from harness.evidence.run_folder import RESULTS_FILE
+from harness.paths import SCENARIOS
+from harness.plan.cells import parse_shard
+from harness.report.render import render_all
+from harness.report.terminal import print_summary
+from harness.run.launch import resume_matrix, run_matrix
+from harness.run.options import MatrixOptions
+
+NAME = "matrix"
+HELP = "install every pairing and run every scenario"
+#: Options that define a run; a resumed run takes its own, so none of these may be given with --resume.
+_RUN_DEFINING = ("scenario_dirs", "pairings", "only", "tags", "out", "load_artifacts", "shard", "timeout", "isolation", "cross")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_run_options(parser)
+    parser.add_argument("--shard", metavar="K/N", help="run only the K-th of N deterministic slices of the cells (for CI fan-out)")
+    parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="run only the cells of RUN_DIR that are missing or were interrupted")
+
+
+def matrix_options(args: argparse.Namespace, **given: object) -> MatrixOptions:
+    """The options of a run from the run options on the command line."""
+    return options_from_args(MatrixOptions, args, scenario_dirs=args.scenario_dirs or [SCENARIOS],
+                             command=["python", "-m", "harness", *sys.argv[1:]], **given)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.resume is not None:
+        given = [name for name in _RUN_DEFINING if getattr(args, name) not in (None, [])]
+        if given:
+            flags = ", ".join(_flag(name) for name in given)
+            raise BadInput(f"--resume continues a run with its own options; drop {flags}.")
+        results, store = resume_matrix(args.resume, jobs=args.jobs, envs_dir=args.envs_dir)
+    else:
+        shard = parse_shard(args.shard) if args.shard is not None else None
+        results, store = run_matrix(matrix_options(args, shard=shard))
+    written = render_all(results, store.root)
+    print_summary(results, sys.stdout)
+    print(f"results: {store.root / RESULTS_FILE}")
+    for path in written:
+        print(f"report: {path}")
+    if not results.run.complete:
+        print("harness: interrupted; the cells that finished are kept and rendered.", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _flag(dest: str) -> str:
+    """The command-line flag of an option's field name."""
+    return {"scenario_dirs": "--scenarios", "pairings": "--pairing", "tags": "--tag"}.get(dest, "--" + dest.replace("_", "-"))

@@ -1,0 +1,71 @@
+"""``report``: render index.html, summary.md and junit.xml again from stored results
+(``report render RESULTS…``, the default verb), or join shards into one run (``report merge DIR…``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from harness.errors import BadInput
+from harness.evidence.codec import write_results
+from harness.evidence.run_folder import RESULTS_FILE
+from harness.evidence.runs import load_run, merge_folders
+from harness.paths import RUNS, check_output_folder
+from harness.report.render import render_all
+from harness.report.terminal import print_summary
+
+NAME = "report"
+HELP = "render index.html, summary.md and junit.xml again from stored results; 'report merge' joins shards"
+VERBS = ("render", "merge")
+#: ``report RESULTS…`` means ``report render RESULTS…``.
+DEFAULT_VERB = "render"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=type(parser))
+    verbs.required = True
+    render = verbs.add_parser("render", help="render the reports of results.json files or run folders (the default)")
+    render.add_argument("results", nargs="+", type=Path, metavar="RESULTS", help="results.json files or run folders")
+    render.add_argument("--out", type=Path, metavar="DIR", help="write the reports here (default: next to each results.json)")
+    merge = verbs.add_parser("merge", help="join the run folders (or results.json files) of shards into one run")
+    merge.add_argument("results", nargs="*", type=Path, metavar="PART", help="the shards' run folders or results.json files")
+    merge.add_argument("--out", type=Path, metavar="DIR", help="the merged run's folder (default: reports/runs/merged-<id>)")
+
+
+def run(args: argparse.Namespace) -> int:
+    return merge(args.results, args.out) if args.verb == "merge" else render(args.results, args.out)
+
+
+def merge(folders: list[Path], out: Path | None) -> int:
+    if not folders:
+        raise BadInput("report merge needs the run folders (or results.json files) of the shards.")
+    merged, missing = merge_folders(folders)
+    out = out or RUNS / f"merged-{merged.run.id}"
+    check_output_folder(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_results(out / RESULTS_FILE, merged)
+    print_summary(merged, sys.stdout)
+    print(f"merged {len(folders)} parts: {len(merged.cells)} cells, {len(missing)} missing")
+    for key in missing[:20]:
+        print(f"missing: {key.scenario} @ {key.saved_with + ' -> ' if key.saved_with else ''}{key.pairing}")
+    print(f"results: {out / RESULTS_FILE}")
+    for written in render_all(merged, out):
+        print(f"report: {written}")
+    return 0
+
+
+def render(given_paths: list[Path], out: Path | None) -> int:
+    if out is not None and len(given_paths) > 1:
+        raise BadInput("--out takes one results file; give one, or render each next to its results.json.")
+    loaded = [(given, load_run(given)) for given in given_paths]
+    for given, results in loaded:
+        folder = out or (given if given.is_dir() else given.parent)
+        folder.mkdir(parents=True, exist_ok=True)
+        if given.is_dir() and out is None:
+            write_results(folder / RESULTS_FILE, results)
+        print_summary(results, sys.stdout)
+        for written in render_all(results, folder):
+            print(f"report: {written}")
+    return 0

@@ -1,0 +1,277 @@
+"""Tested envs: resolve a pairing to concrete versions, create or reuse its env with uv, and
+record what actually got installed.
+
+An env lives in ``<envs_dir>/<key>/`` where the key is a hash of everything that decides its
+content: the pins, the requested Python and the installer's index settings. An env is reused only
+when its record (``harness-env.json``, written last) exists with the same key; otherwise it is
+built again from nothing. Creating an env holds a file lock on its key, so parallel runs and
+threads never build the same env twice at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from harness.errors import BadInput, InstallError
+from harness.paths import WORKER_SCRIPT
+from harness.plan.pairings import Pairing, PairingSpec, pinned_pairing, resolved_pairing, unresolved_pairing
+
+ENV_RECORD = "harness-env.json"
+ENV_FORMAT = 1
+INSTALL_TIMEOUT_S = 1800.0
+_ERROR_TAIL_LINES = 40
+
+#: Installer settings that change what an env contains; they are part of the env key.
+_UV_SETTINGS = (
+    "UV_INDEX_URL",
+    "UV_EXTRA_INDEX_URL",
+    "UV_INDEX",
+    "UV_DEFAULT_INDEX",
+    "UV_FIND_LINKS",
+    "UV_NO_INDEX",
+    "UV_INDEX_STRATEGY",
+    "UV_PRERELEASE",
+    "UV_EXCLUDE_NEWER",
+    "UV_CONSTRAINT",
+    "UV_OVERRIDE",
+)
+
+
+@dataclass(frozen=True)
+class Env:
+    """A ready env: where it is and what is in it.
+
+    ``packages`` maps every installed distribution (canonical name) to its version; ``modules``
+    maps each importable top-level module to the distributions providing it (so ``keras`` →
+    ``["keras-nightly"]`` in a nightly env).
+    """
+
+    key: str
+    path: Path
+    python_path: Path
+    python: str
+    packages: dict[str, str]
+    modules: dict[str, list[str]]
+    reused: bool
+
+
+def find_uv() -> str:
+    """The uv executable; :class:`BadInput` when uv is not installed."""
+    found = shutil.which("uv")
+    if found:
+        return found
+    try:
+        from uv import find_uv_bin
+    except ImportError:
+        raise BadInput("uv is not installed; install it with 'python -m pip install uv'.") from None
+    return str(find_uv_bin())
+
+
+def host_python_version() -> str:
+    """The version of the Python running the harness, the default for envs."""
+    return platform.python_version()
+
+
+def resolve_pairing(spec: PairingSpec, exclude_newer: str | None = None) -> Pairing:
+    """Resolve a spec's unpinned requirements to the versions the installer would pick now.
+
+    Pinned specs need no resolution. The requirements are resolved together with ``uv pip
+    compile``, so "latest keras + latest tensorflow" gives a pair that installs together. A
+    failure to resolve is not raised: it becomes the pairing's ``resolve_error``.
+    """
+    if spec.is_pinned:
+        return pinned_pairing(spec)
+    command = [
+        find_uv(),
+        "pip",
+        "compile",
+        "-",
+        "--python-version",
+        _minor(spec.python or host_python_version()),
+        "--no-header",
+        "--no-annotate",
+        "--quiet",
+    ]
+    if exclude_newer:
+        command += ["--exclude-newer", exclude_newer]
+    stdin = "\n".join([*spec.requirements, *spec.wheels]) + "\n"
+    try:
+        proc = subprocess.run(
+            command, input=stdin, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return unresolved_pairing(spec, f"Resolving {spec.text!r} timed out.")
+    if proc.returncode != 0:
+        return unresolved_pairing(spec, _tail(proc.stderr or proc.stdout))
+    versions: dict[str, str] = {}
+    for line in proc.stdout.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue
+        for specifier in req.specifier:
+            if specifier.operator == "==":
+                versions[canonicalize_name(req.name)] = specifier.version
+    wanted = [canonicalize_name(Requirement(r).name) for r in spec.requirements]
+    missing = [n for n in wanted if n not in versions]
+    if missing:
+        return unresolved_pairing(spec, f"The resolver gave no version for {', '.join(missing)}.")
+    return resolved_pairing(spec, versions)
+
+
+def env_key(pins: tuple[str, ...], python: str, exclude_newer: str | None = None) -> str:
+    """The hash naming an env: pins (wheel files by content), Python and installer settings."""
+    material = {
+        "format": ENV_FORMAT,
+        "pins": [_pin_identity(p) for p in pins],
+        "python": python,
+        "exclude_newer": exclude_newer,
+        "uv": {name: os.environ.get(name) for name in _UV_SETTINGS if os.environ.get(name)},
+    }
+    digest = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+    return digest[:20]
+
+
+def ensure_env(
+    pairing: Pairing, envs_dir: Path, exclude_newer: str | None = None
+) -> Env:
+    """Return the env of ``pairing``, creating it with uv when no matching env exists.
+
+    Raises :class:`InstallError` with the installer's message when the requirements cannot be
+    installed (a partial env is removed). Safe to call from several threads or processes.
+    """
+    if pairing.resolve_error is not None:
+        raise InstallError(pairing.resolve_error)
+    python = pairing.spec.python or host_python_version()
+    key = env_key(pairing.pins, python, exclude_newer)
+    envs_dir.mkdir(parents=True, exist_ok=True)
+    path = envs_dir / key
+    with open(envs_dir / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            existing = _read_record(path, key)
+            if existing is not None:
+                return existing
+            return _create_env(path, key, pairing.pins, pairing.spec.python, exclude_newer)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def describe_env(python_path: Path) -> dict[str, object]:
+    """Ask an env's own interpreter what it is and holds (runs the worker's ``--describe``)."""
+    proc = subprocess.run(
+        [str(python_path), "-I", str(WORKER_SCRIPT), "--describe"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise InstallError(f"The env's Python could not describe itself: {_tail(proc.stderr)}")
+    data = json.loads(proc.stdout)
+    if not isinstance(data, dict):
+        raise InstallError("The env's Python described itself with something other than an object.")
+    return data
+
+
+def _create_env(
+    path: Path, key: str, pins: tuple[str, ...], python: str | None, exclude_newer: str | None
+) -> Env:
+    started = time.monotonic()
+    if path.exists():
+        shutil.rmtree(path)
+    uv = find_uv()
+    interpreter = python or sys.executable
+    try:
+        _run_uv([uv, "venv", "--quiet", "--python", interpreter, str(path)])
+        python_path = path / "bin" / "python"
+        command = [uv, "pip", "install", "--quiet", "--python", str(python_path), *pins]
+        if exclude_newer:
+            command += ["--exclude-newer", exclude_newer]
+        _run_uv(command)
+        described = describe_env(python_path)
+    except InstallError:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+    record = {
+        "format": ENV_FORMAT,
+        "key": key,
+        "pins": list(pins),
+        "python": described["python"],
+        "packages": described["packages"],
+        "modules": described["modules"],
+        "install_s": round(time.monotonic() - started, 3),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    tmp = path / f"{ENV_RECORD}.tmp"
+    tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
+    os.replace(tmp, path / ENV_RECORD)
+    return _env_from_record(path, record, reused=False)
+
+
+def _read_record(path: Path, key: str) -> Env | None:
+    try:
+        record = json.loads((path / ENV_RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("key") != key or record.get("format") != ENV_FORMAT:
+        return None
+    if not (path / "bin" / "python").exists():
+        return None
+    return _env_from_record(path, record, reused=True)
+
+
+def _env_from_record(path: Path, record: dict, reused: bool) -> Env:
+    return Env(
+        key=str(record["key"]),
+        path=path,
+        python_path=path / "bin" / "python",
+        python=str(record["python"]),
+        packages={str(k): str(v) for k, v in dict(record["packages"]).items()},
+        modules={str(k): [str(d) for d in v] for k, v in dict(record["modules"]).items()},
+        reused=reused,
+    )
+
+
+def _run_uv(command: list[str]) -> None:
+    try:
+        proc = subprocess.run(
+            command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise InstallError(f"The installer did not finish within {INSTALL_TIMEOUT_S:.0f} s.") from None
+    if proc.returncode != 0:
+        raise InstallError(_tail(proc.stderr or proc.stdout) or f"uv exited with status {proc.returncode}.")
+
+
+def _pin_identity(pin: str) -> str:
+    """Wheel files count by content, so a rebuilt wheel of the same name makes a new env."""
+    if pin.endswith(".whl"):
+        digest = hashlib.sha256(Path(pin).read_bytes()).hexdigest()[:16]
+        return f"{Path(pin).name}#{digest}"
+    return pin
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def _tail(text: str) -> str:
+    lines = [line.rstrip() for line in text.strip().splitlines() if line.strip()]
+    return "\n".join(lines[-_ERROR_TAIL_LINES:])

@@ -1,0 +1,236 @@
+"""The run folder: every file name in it, every finished cell on disk the moment it finishes, and
+results.json built from them.
+
+Layout of a run folder::
+
+    run.json                 what was asked: options, pairings, scenarios (written at start, updated)
+    cells/<slug>.json        one file per finished cell, written atomically
+    artifacts/<scenario>/<pairing>/files/   what a cross-version save wrote (never modified later)
+    artifacts/<scenario>/<pairing>/save.json     how the save ended, with a content hash of files/
+    artifacts/<scenario>/<pairing>/reference.json, reference.npz   the values save() returned
+    work/<slug>/             a cell's private work folder
+    phases/<slug>/<op>/      a phase's result.json and output.log
+    logs/worker-<pairing>.log   worker logs
+    results.json, index.html, summary.md, junit.xml   written at the end
+
+A run killed at any moment keeps every cell file already written; :meth:`RunStore.assemble`
+rebuilds the results from whatever is there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from harness.errors import BadInput, ResultsError
+from harness.evidence.codec import build_model, cell_from_dict, check_records, read_json_file, to_dict, write_json_atomic
+from harness.evidence.model import SCHEMA_VERSION, Cell, PairingRecord, Results, RunInfo, ScenarioRecord
+from harness.paths import check_output_folder
+from harness.plan.cells import CellKey
+
+RUN_FILE = "run.json"
+RESULTS_FILE = "results.json"
+HTML_FILE, MARKDOWN_FILE, JUNIT_FILE = "index.html", "summary.md", "junit.xml"
+SAVE_RECORD = "save.json"
+_SLUG_RE = re.compile(r"[^A-Za-z0-9._+-]+")
+
+
+def cell_slug(key: CellKey) -> str:
+    """A file-name-safe, unique name for a cell."""
+    readable = f"{key.scenario}--{key.saved_with + '--' if key.saved_with else ''}{key.pairing}"
+    digest = hashlib.sha256(readable.encode()).hexdigest()[:10]
+    return f"{_SLUG_RE.sub('_', readable)[:150]}-{digest}"
+
+
+def hash_tree(folder: Path) -> str:
+    """A content hash of every regular file below ``folder`` (names and bytes)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0")
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class SaveFolder:
+    """Where one cross-version save lives: ``root`` is ``artifacts/<scenario>/<pairing>``."""
+
+    root: Path
+
+    @property
+    def files(self) -> Path:
+        """What ``save(workdir)`` wrote; loads get a copy, never this folder itself."""
+        return self.root / "files"
+
+    @property
+    def record(self) -> Path:
+        return self.root / SAVE_RECORD
+
+    @property
+    def reference(self) -> Path:
+        """The stem of the reference values (the worker adds ``.json`` and ``.npz``)."""
+        return self.root / "reference"
+
+    @property
+    def reference_index(self) -> Path:
+        return self.root / "reference.json"
+
+    @property
+    def result(self) -> Path:
+        return self.root / "save.result.json"
+
+    @property
+    def output(self) -> Path:
+        return self.root / "save.output.log"
+
+
+@dataclass(frozen=True)
+class PhasePaths:
+    """The result and output files of one phase of a cell."""
+
+    result: Path
+    output: Path
+
+
+class RunStore:
+    """One run folder. Creating it refuses a folder that already holds something."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.cells_dir = root / "cells"
+        self.artifacts_dir = root / "artifacts"
+        self.work_dir = root / "work"
+        self.phases_dir = root / "phases"
+        self.logs_dir = root / "logs"
+
+    @classmethod
+    def create(cls, root: Path) -> RunStore:
+        check_output_folder(root)
+        store = cls(root)
+        try:
+            for folder in (store.cells_dir, store.artifacts_dir, store.work_dir, store.phases_dir, store.logs_dir):
+                folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BadInput(f"The output folder {str(root)!r} cannot be created: {exc.strerror}.") from None
+        return store
+
+    @classmethod
+    def open(cls, root: Path) -> RunStore:
+        """An existing run folder (its run.json must be readable)."""
+        if root.is_symlink() or not (root / RUN_FILE).is_file():
+            raise ResultsError(f"{str(root)!r} is not a run folder (no {RUN_FILE}).")
+        return cls(root)
+
+    @staticmethod
+    def is_run_folder(folder: Path) -> bool:
+        """A folder holding a run's record (it may lack results.json: a run killed early)."""
+        return folder.is_dir() and not folder.is_symlink() and (folder / RUN_FILE).is_file()
+
+    # ------------------------------------------------------------------ metadata
+
+    def write_meta(self, run: RunInfo, pairings: list[PairingRecord], scenarios: list[ScenarioRecord]) -> None:
+        write_json_atomic(
+            self.root / RUN_FILE,
+            {"schema": SCHEMA_VERSION, "run": to_dict(run), "pairings": to_dict(pairings), "scenarios": to_dict(scenarios)},
+        )
+
+    def read_meta(self) -> tuple[RunInfo, list[PairingRecord], list[ScenarioRecord]]:
+        """The run's record, checked like any untrusted input (schema, types, plain ids)."""
+        where = str(self.root / RUN_FILE)
+        data = read_json_file(self.root / RUN_FILE, "run file")
+        if not isinstance(data, dict):
+            raise ResultsError(f"{where}: the top level must be a JSON object.")
+        if data.get("schema") != SCHEMA_VERSION:
+            raise ResultsError(
+                f"{where}: schema version {data.get('schema')!r} is not supported; this harness reads schema {SCHEMA_VERSION}."
+            )
+        run = build_model(RunInfo, data.get("run"), where)
+        pairings = [build_model(PairingRecord, p, where) for p in _list(data.get("pairings"), where)]
+        scenarios = [build_model(ScenarioRecord, s, where) for s in _list(data.get("scenarios"), where)]
+        check_records(run, pairings, scenarios, where)
+        return run, pairings, scenarios
+
+    # ------------------------------------------------------------------ cells
+
+    def write_cell(self, cell: Cell) -> None:
+        """Persist a finished cell atomically (replacing an earlier file of the same cell)."""
+        data = {"schema": SCHEMA_VERSION, **to_dict(cell)}
+        write_json_atomic(self.cells_dir / f"{cell_slug(cell.key)}.json", data)
+
+    def read_cells(self) -> list[Cell]:
+        """Every cell file of the run; a corrupt one is an error naming it."""
+        cells: list[Cell] = []
+        if self.cells_dir.is_symlink():
+            raise ResultsError(f"{self.cells_dir}: a symbolic link where the cell files should be is refused.")
+        if not self.cells_dir.is_dir():
+            return cells
+        for path in sorted(self.cells_dir.glob("*.json")):
+            cells.append(cell_from_dict(read_json_file(path, "cell file"), str(path)))
+        return cells
+
+    def assemble(self, order: Iterable[CellKey] = ()) -> Results:
+        """Build the run's results from run.json and the cell files, in ``order`` where given."""
+        run, pairings, scenarios = self.read_meta()
+        cells = {c.key: c for c in self.read_cells()}
+        ordered: list[Cell] = []
+        for key in order:
+            found = cells.pop(key, None)
+            if found is not None:
+                ordered.append(found)
+        ordered.extend(cells[k] for k in sorted(cells, key=lambda k: k.text))
+        return Results(run=run, pairings=pairings, scenarios=scenarios, cells=ordered)
+
+    def write_results(self, results: Results) -> Path:
+        path = self.root / RESULTS_FILE
+        write_json_atomic(path, to_dict(results))
+        return path
+
+    # ------------------------------------------------------------------ folders
+
+    def phase_paths(self, key: CellKey, op: str) -> PhasePaths:
+        """The result and output files of one phase of a cell, in a fresh, empty folder."""
+        phase = self.phases_dir / cell_slug(key) / op
+        if phase.exists():
+            shutil.rmtree(phase)
+        phase.mkdir(parents=True)
+        return PhasePaths(result=phase / "result.json", output=phase / "output.log")
+
+    def workdir_path(self, key: CellKey) -> Path:
+        return self.work_dir / cell_slug(key)
+
+    def fresh_workdir(self, key: CellKey) -> Path:
+        work = self.workdir_path(key)
+        if work.exists():
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
+        return work
+
+    def save_folder(self, scenario: str, pairing: str) -> SaveFolder:
+        return SaveFolder(self.artifacts_dir / scenario / pairing)
+
+    def worker_log(self, pairing: str) -> Path:
+        return self.logs_dir / f"worker-{pairing}.log"
+
+    def relative(self, path: Path) -> str:
+        return os.path.relpath(path, self.root)
+
+    def shown(self, path: Path) -> str:
+        """A path as the report shows it: relative to the run folder when inside it."""
+        try:
+            return str(path.resolve().relative_to(self.root.resolve()))
+        except ValueError:
+            return str(path)
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ResultsError(f"{where}: expected a list.")
+    return value

@@ -1,0 +1,149 @@
+"""Cross-version saves: what a save left behind, kept with a content hash, and saves imported from
+an earlier run (``--load-artifacts RUN_DIR``).
+
+A save lives in ``artifacts/<scenario>/<pairing>/``: ``files/`` (what ``save(workdir)`` wrote,
+never modified afterwards: every load gets a fresh copy), ``reference.json`` / ``reference.npz``
+(the values ``save`` returned) and ``save.json`` (how the save ended, with the sha256 of
+``files/``). An imported run folder is untrusted: anything that is not a regular file, a hash
+that does not match, or a record that does not check out is refused with one sentence, and
+nothing is read outside it or written outside this run's folder.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Sequence
+
+from harness.errors import ResultsError
+from harness.evidence.codec import build_model, read_json_file, to_dict, write_json_atomic
+from harness.evidence.model import SAFE_ID, PairingRecord, SaveRecord
+from harness.evidence.phase import PhaseOutcome
+from harness.evidence.records import save_outcome, save_record
+from harness.evidence.run_folder import RunStore, SaveFolder, hash_tree
+from harness.plan.scenarios import Scenario
+
+
+@dataclass
+class SaveState:
+    """How a cross-version scenario's save ended in one pairing (or why it did not run)."""
+
+    unmet: str | None = None
+    outcome: PhaseOutcome | None = None
+    evidence: SaveRecord | None = None
+
+
+def record_save(store: RunStore, scenario: Scenario, pairing_id: str, outcome: PhaseOutcome) -> SaveState:
+    """Write save.json (with the content hash of files/) and return the save's state."""
+    folder = store.save_folder(scenario.id, pairing_id)
+    evidence = save_record(outcome, scenario, pairing_id, store.relative(folder.files), hash_tree(folder.files))
+    write_json_atomic(folder.record, to_dict(evidence))
+    return SaveState(outcome=outcome, evidence=evidence)
+
+
+def read_save_record(folder: SaveFolder) -> SaveRecord:
+    """A save.json, checked like every untrusted record."""
+    record: SaveRecord = build_model(SaveRecord, read_json_file(folder.record, "save record"), str(folder.record))
+    return record
+
+
+def existing_save(store: RunStore, scenario: Scenario, pairing_id: str, same_text: bool = True) -> SaveState | None:
+    """The save this run already made (or imported) for a scenario and pairing, if it is intact.
+
+    Used when a run is resumed. A save is made again when its record is missing or unreadable,
+    when it did not end by itself (killed, timed out, interrupted: only a save that returned or
+    raised is final), when it came from another text of the scenario (``same_text``; not asked
+    of saves imported from other runs), or when its files no longer match their hash.
+    """
+    folder = store.save_folder(scenario.id, pairing_id)
+    try:
+        _refuse_links(folder.root)
+        evidence = read_save_record(folder)
+    except (ResultsError, OSError):
+        return None
+    if evidence.status != "done" or (same_text and evidence.scenario_sha256 != scenario.sha256):
+        return None
+    if not folder.files.is_dir() or hash_tree(folder.files) != evidence.sha256:
+        return None
+    if evidence.ok and not folder.reference_index.is_file():
+        return None
+    return SaveState(outcome=save_outcome(evidence), evidence=evidence)
+
+
+@dataclass
+class ImportedSaves:
+    """Saves taken from earlier runs: the pairings that made them and each save's state."""
+
+    pairings: list[PairingRecord]
+    saves: dict[tuple[str, str], SaveState]
+
+
+def import_saves(
+    run_dirs: Sequence[Path], scenarios: Sequence[Scenario], store: RunStore | None, taken: set[str]
+) -> ImportedSaves:
+    """Copy the cross-version saves of earlier runs into ``store`` after checking them (with no
+    ``store``, only check them: done before anything is created).
+
+    A saving pairing keeps its id unless this run already has one of that name; then it becomes
+    ``<id>@<run id>``. Raises :class:`ResultsError` for anything that does not check out.
+    """
+    imported = ImportedSaves(pairings=[], saves={})
+    cross = [s for s in scenarios if s.kind == "cross"]
+    for run_dir in run_dirs:
+        source = RunStore.open(_checked_dir(run_dir))
+        run, pairings, _ = source.read_meta()
+        if not SAFE_ID.match(run.id):
+            raise ResultsError(f"{run_dir}: run id {run.id!r} is not a plain name.")
+        for record in pairings:
+            new_id = record.id if record.id not in taken else f"{record.id}@{run.id}"
+            if new_id in taken:
+                raise ResultsError(f"{run_dir}: the saves of pairing {record.id!r} of run {run.id} are already loaded.")
+            found = False
+            for scenario in cross:
+                folder = source.save_folder(scenario.id, record.id)
+                if not folder.root.exists():
+                    continue
+                state = _import_one(folder, scenario, store, new_id)
+                imported.saves[(scenario.id, new_id)] = state
+                found = True
+            if found:
+                taken.add(new_id)
+                imported.pairings.append(replace(record, id=new_id, source=f"{run.id} ({run_dir})"))
+    return imported
+
+
+def _import_one(folder: SaveFolder, scenario: Scenario, store: RunStore | None, new_id: str) -> SaveState:
+    """Check one imported save; with a ``store``, copy it in (else only check)."""
+    _refuse_links(folder.root)
+    evidence = read_save_record(folder)
+    if not folder.files.is_dir():
+        raise ResultsError(f"{folder.root}: the saved files are missing.")
+    if hash_tree(folder.files) != evidence.sha256:
+        raise ResultsError(f"{folder.files}: the files changed after they were saved (content hash differs).")
+    if evidence.ok and not folder.reference_index.is_file():
+        raise ResultsError(f"{folder.root}: the reference values of a successful save are missing.")
+    if store is None:
+        return SaveState(outcome=save_outcome(evidence), evidence=evidence)
+    target = store.save_folder(scenario.id, new_id)
+    if target.root.exists():
+        shutil.rmtree(target.root)
+    shutil.copytree(folder.root, target.root, symlinks=False)
+    evidence = replace(evidence, pairing=new_id, artifact=store.relative(target.files), imported_from=str(folder.root))
+    write_json_atomic(target.record, to_dict(evidence))
+    return SaveState(outcome=save_outcome(evidence), evidence=evidence)
+
+
+def _checked_dir(path: Path) -> Path:
+    if path.is_symlink() or not path.is_dir():
+        raise ResultsError(f"{str(path)!r} is not a run folder.")
+    return path
+
+
+def _refuse_links(folder: Path) -> None:
+    """Refuse symlinks and special files anywhere below an imported save."""
+    for item in [folder, *folder.rglob("*")]:
+        if item.is_symlink():
+            raise ResultsError(f"{item}: a symbolic link in an artifact folder is refused.")
+        if not (item.is_dir() or item.is_file()):
+            raise ResultsError(f"{item}: only regular files and folders may be in an artifact folder.")

@@ -1,0 +1,310 @@
+"""Scenario discovery and the scenario contract, checked without importing the scenario.
+
+Scenario modules are read with :mod:`ast` on the host: the tested framework is never imported
+here. Module-level names of the contract must be literals, so they can be read this way:
+
+- docstring (required): its first line is the title;
+- ``SIGNATURE``: a regular expression searched in ``"<ExceptionType>: <message>"``;
+- ``LINKS``: http(s) URLs of upstream reports;
+- ``REQUIRES``: ``{"distribution": "PEP 440 specifier"}``;
+- ``SAVE_REQUIRES`` (cross-version scenarios only): the same, for the pairings ``save`` runs in
+  (default: ``REQUIRES``), e.g. a file written by Keras 2 and read by Keras 3;
+- ``TAGS``: group names (lowercase letters, digits, ``-`` and ``_``);
+- ``RTOL`` / ``ATOL``: non-negative numbers (default 1e-5);
+- either ``run(workdir)``, or both ``save(workdir)`` and ``load(workdir)``.
+
+A module breaking a rule raises :class:`ContractError` naming the file and the rule.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+from harness.errors import BadInput, ContractError
+
+DEFAULT_RTOL = 1e-5
+DEFAULT_ATOL = 1e-5
+_TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+#: What a scenario id (its module name) may be.
+SCENARIO_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: What a link to an upstream report may be.
+LINK = re.compile(r"^https?://[^\s\"'<>]+$")
+_CONTRACT_NAMES = ("SIGNATURE", "LINKS", "REQUIRES", "SAVE_REQUIRES", "TAGS", "RTOL", "ATOL")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A scenario module as read from its file.
+
+    ``kind`` is ``"run"`` (single env) or ``"cross"`` (``save``/``load``). ``sha256`` hashes the
+    file and the ``_*.py`` helpers it imports from its folder, so results can tell whether they
+    came from the same scenario text.
+    """
+
+    id: str
+    title: str
+    path: Path
+    kind: str
+    description: str = ""
+    signature: str | None = None
+    links: tuple[str, ...] = ()
+    requires: dict[str, str] = field(default_factory=dict)
+    save_requires: dict[str, str] | None = None
+    tags: tuple[str, ...] = ()
+    rtol: float = DEFAULT_RTOL
+    atol: float = DEFAULT_ATOL
+    sha256: str = ""
+
+
+def discover_scenarios(folders: Sequence[Path]) -> list[Scenario]:
+    """Every scenario in ``folders`` (non-recursive, ``_*.py`` excluded), sorted by id.
+
+    Raises :class:`BadInput` for a missing folder or a duplicate id, :class:`ContractError` for a
+    module that breaks the contract.
+    """
+    found: dict[str, Scenario] = {}
+    for folder in folders:
+        if not folder.is_dir():
+            raise BadInput(f"The scenarios folder {str(folder)!r} does not exist.")
+        for path in sorted(folder.glob("*.py")):
+            if path.name.startswith("_"):
+                continue
+            scenario = read_scenario(path)
+            if scenario.id in found:
+                raise BadInput(
+                    f"Scenario id {scenario.id!r} is defined twice: {found[scenario.id].path} and {path}."
+                )
+            found[scenario.id] = scenario
+    return [found[k] for k in sorted(found)]
+
+
+def select_scenarios(
+    scenarios: Sequence[Scenario], only: Iterable[str] = (), tags: Iterable[str] = ()
+) -> list[Scenario]:
+    """Keep the scenarios named in ``only`` and/or carrying one of ``tags`` (no filter: all).
+
+    An id or tag that matches nothing is :class:`BadInput`, naming it and the valid choices.
+    """
+    only, tags = list(only), list(tags)
+    known_ids = {s.id for s in scenarios}
+    for name in only:
+        if name not in known_ids:
+            raise BadInput(f"Unknown scenario id {name!r}; known ids: {', '.join(sorted(known_ids)) or 'none'}.")
+    known_tags = {t for s in scenarios for t in s.tags}
+    for tag in tags:
+        if tag not in known_tags:
+            raise BadInput(f"Unknown tag {tag!r}; known tags: {', '.join(sorted(known_tags)) or 'none'}.")
+    if not only and not tags:
+        return list(scenarios)
+    return [s for s in scenarios if s.id in only or set(s.tags) & set(tags)]
+
+
+def load_scenarios(dirs: Sequence[Path], only: Sequence[str] = (), tags: Sequence[str] = ()) -> list[Scenario]:
+    """Discover, check and select scenarios; none at all is bad input."""
+    scenarios = select_scenarios(discover_scenarios(dirs), only, tags)
+    if not scenarios:
+        raise BadInput(f"No scenario found in {', '.join(str(d) for d in dirs)}.")
+    return scenarios
+
+
+def read_scenario(path: Path) -> Scenario:
+    """Read one scenario file and check it against the contract."""
+    try:
+        source = path.read_bytes()
+    except OSError as exc:
+        raise BadInput(f"Cannot read scenario file {str(path)!r}: {exc.strerror}.") from None
+    if not SCENARIO_ID.match(path.stem):
+        raise ContractError(f"{path}: the file name must be a Python identifier (it is the scenario id).")
+    try:
+        tree = ast.parse(source, filename=str(path))
+    except SyntaxError as exc:
+        raise ContractError(f"{path}: does not parse (line {exc.lineno}: {exc.msg}).") from None
+    except (MemoryError, RecursionError, ValueError):
+        raise ContractError(f"{path}: cannot be parsed (too deeply nested or not Python source).") from None
+    docstring = ast.get_docstring(tree)
+    if not docstring or not docstring.strip():
+        raise ContractError(f"{path}: a scenario needs a module docstring; its first line is the title.")
+    title, _, description = docstring.strip().partition("\n")
+    literals = _module_literals(path, tree)
+    functions = _module_functions(tree)
+    kind = _kind(path, functions)
+    save_requires = None
+    if "SAVE_REQUIRES" in literals:
+        if kind != "cross":
+            raise ContractError(f"{path}: SAVE_REQUIRES is for cross-version scenarios (save and load) only.")
+        save_requires = _requires(path, literals["SAVE_REQUIRES"], "SAVE_REQUIRES")
+    return Scenario(
+        id=path.stem,
+        title=title.strip(),
+        path=path.resolve(),
+        kind=kind,
+        description=description.strip(),
+        signature=_signature(path, literals.get("SIGNATURE")),
+        links=_links(path, literals.get("LINKS")),
+        requires=_requires(path, literals.get("REQUIRES")),
+        save_requires=save_requires,
+        tags=_tags(path, literals.get("TAGS")),
+        rtol=_tolerance(path, "RTOL", literals.get("RTOL", DEFAULT_RTOL)),
+        atol=_tolerance(path, "ATOL", literals.get("ATOL", DEFAULT_ATOL)),
+        sha256=_content_hash(path, source, tree),
+    )
+
+
+def _content_hash(path: Path, source: bytes, tree: ast.Module) -> str:
+    """Hash of the scenario file and of the ``_*.py`` helper modules it imports from its folder."""
+    digest = hashlib.sha256(source)
+    helpers: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            helpers.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            helpers.add(node.module.split(".")[0])
+    for name in sorted(h for h in helpers if h.startswith("_")):
+        helper = path.parent / f"{name}.py"
+        if helper.is_file():
+            digest.update(b"\0" + name.encode() + b"\0" + helper.read_bytes())
+    return digest.hexdigest()
+
+
+def _module_literals(path: Path, tree: ast.Module) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for node in tree.body:
+        targets: list[ast.expr] = []
+        value: ast.expr | None = None
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id in _CONTRACT_NAMES and value is not None:
+                try:
+                    values[target.id] = ast.literal_eval(value)
+                except ValueError:
+                    raise ContractError(
+                        f"{path}: {target.id} must be a literal (line {node.lineno}), so it can be read "
+                        "without importing the scenario."
+                    ) from None
+    return values
+
+
+def _module_functions(tree: ast.Module) -> dict[str, ast.FunctionDef]:
+    return {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+
+def _kind(path: Path, functions: dict[str, ast.FunctionDef]) -> str:
+    has_run = "run" in functions
+    has_save, has_load = "save" in functions, "load" in functions
+    if has_run and (has_save or has_load):
+        raise ContractError(f"{path}: define either run(workdir) or save(workdir) and load(workdir), not both.")
+    if has_save != has_load:
+        missing = "load" if has_save else "save"
+        raise ContractError(f"{path}: a cross-version scenario needs both save(workdir) and load(workdir); {missing} is missing.")
+    if not (has_run or has_save):
+        raise ContractError(f"{path}: defines neither run(workdir) nor save(workdir) and load(workdir).")
+    for name in ("run",) if has_run else ("save", "load"):
+        args = functions[name].args
+        positional = [*args.posonlyargs, *args.args]
+        required = len(positional) - len(args.defaults)
+        if required > 1 or (not positional and args.vararg is None):
+            raise ContractError(f"{path}: {name}() must take exactly one argument, the work folder.")
+    return "run" if has_run else "cross"
+
+
+def _signature(path: Path, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ContractError(f"{path}: SIGNATURE must be a non-empty string (a regular expression).")
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ContractError(f"{path}: SIGNATURE is not a valid regular expression ({exc}).") from None
+    return value
+
+
+def _links(path: Path, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ContractError(f"{path}: LINKS must be a list of URL strings.")
+    for link in value:
+        if not LINK.match(link):
+            raise ContractError(f"{path}: LINKS entry {link!r} is not an http(s) URL.")
+    return tuple(value)
+
+
+def _requires(path: Path, value: Any, label: str = "REQUIRES") -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ContractError(f"{path}: {label} must be a mapping like {{'keras': '>=3.6'}}.")
+    out: dict[str, str] = {}
+    for name, spec in value.items():
+        if not isinstance(name, str) or not isinstance(spec, str):
+            raise ContractError(f"{path}: {label} keys and values must be strings.")
+        try:
+            requirement = Requirement(name)
+            SpecifierSet(spec)
+        except (InvalidRequirement, InvalidSpecifier):
+            raise ContractError(f"{path}: {label} entry {name!r}: {spec!r} is not a package name and PEP 440 specifier.") from None
+        if str(requirement) != name.strip():
+            raise ContractError(f"{path}: {label} key {name!r} must be a bare package name.")
+        out[name.strip()] = spec
+    return out
+
+
+def _tags(path: Path, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise ContractError(f"{path}: TAGS must be a tuple of strings, e.g. ('rnn', 'cross').")
+    for tag in value:
+        if not isinstance(tag, str) or not _TAG_RE.match(tag):
+            raise ContractError(f"{path}: TAGS entry {tag!r} must be lowercase letters, digits, '-' or '_'.")
+    return tuple(value)
+
+
+def _tolerance(path: Path, name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+        raise ContractError(f"{path}: {name} must be a finite non-negative number.")
+    return float(value)
+
+
+def unmet_requirement(
+    requires: dict[str, str], packages: dict[str, str], modules: dict[str, list[str]], label: str = "REQUIRES"
+) -> str | None:
+    """Why an env falls outside a scenario's REQUIRES, or None when every entry is met.
+
+    A name is looked up first as an installed distribution, then as an importable module (so
+    ``keras-nightly`` counts as ``keras`` and ``tf-nightly`` as ``tensorflow``). A pre-release,
+    dev or post release is judged as its release would be (``3.16.0.dev1`` as ``3.16.0``).
+    """
+    from packaging.utils import canonicalize_name
+    from packaging.version import InvalidVersion, Version
+
+    for name, spec in requires.items():
+        found = packages.get(canonicalize_name(name))
+        provider = name
+        if found is None:
+            for dist in modules.get(name.replace("-", "_"), []):
+                if dist in packages:
+                    found, provider = packages[dist], dist
+                    break
+        if found is None:
+            return f"{label} {name}{spec}, but {name} is not installed"
+        try:
+            release = Version(Version(found).base_version)
+        except InvalidVersion:
+            return f"{label} {name}{spec}, but {provider} has the unreadable version {found!r}"
+        if not SpecifierSet(spec).contains(release, prereleases=True):
+            shown = f"{provider} {found}" + (f" (judged as {release})" if str(release) != found else "")
+            return f"{label} {name}{spec}, but the env has {shown}"
+    return None

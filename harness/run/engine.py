@@ -1,0 +1,413 @@
+"""The engine: run a matrix's cells env by env into one run folder, and keep every result.
+
+A run has two phases. Phase one, per pairing: create or reuse its env, start one worker (one
+framework import), run the single-env cells and the cross-version saves, and load each save in
+its own pairing. Phase two, per pairing: load every other pairing's saves. ``--jobs`` runs that
+many pairings at once. Each finished cell is written to the run folder at once
+(:class:`~harness.evidence.run_folder.RunStore`) and reported on a progress line. A stop (Ctrl-C,
+SIGTERM) kills the workers, marks the running cells ``interrupted`` and keeps the rest.
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import signal
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any, Callable, TextIO
+
+from harness.clock import format_duration, utc_now
+from harness.envs.install import Env, ensure_env, resolve_pairing
+from harness.errors import InstallError
+from harness.evidence.mapping import file_evidence
+from harness.evidence.model import UNFINISHED, PairingRecord, Results, RunInfo
+from harness.evidence.phase import PhaseOutcome
+from harness.evidence.records import cell_record, pairing_from_record, pairing_record, scenario_record
+from harness.evidence.run_folder import RunStore
+from harness.evidence.saves import SaveState, existing_save, import_saves, record_save
+from harness.paths import default_envs_dir
+from harness.plan.cells import CellKey, PlannedCell, expand_cells, select_shard
+from harness.plan.pairings import Pairing, PairingSpec
+from harness.plan.scenarios import Scenario, unmet_requirement
+from harness.run.options import MatrixOptions
+from harness.run.progress import Progress
+from harness.run.verdict import Decision, decide_verdict
+from harness.run.workers import WorkerPool
+
+
+class MatrixRun:
+    """One execution of the matrix into one run folder."""
+
+    def __init__(
+        self, options: MatrixOptions, scenarios: list[Scenario], store: RunStore, stream: TextIO,
+        run_info: RunInfo | None = None,
+    ):
+        self.options = options
+        self.scenarios = scenarios
+        self.store = store
+        self.stream = stream
+        self.envs_dir = options.envs_dir or default_envs_dir()
+        self.pairings: list[Pairing] = []
+        self.imported: list[PairingRecord] = []
+        self.records: dict[str, PairingRecord] = {}
+        self.envs: dict[str, Env] = {}
+        self.saves: dict[tuple[str, str], SaveState] = {}
+        self.running: dict[CellKey, PlannedCell] = {}
+        self.todo: set[CellKey] = set()
+        self.phase_two = False
+        self.needed_saves: set[tuple[str, str]] = set()
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.progress = Progress(0, stream)
+        self.workers = WorkerPool(store, options.isolation, lambda text: self.progress.note(text), self._imported)
+        self.run_info = RunInfo(
+            id=uuid.uuid4().hex[:12], started=utc_now(), python=platform.python_version(), platform=platform.platform(),
+            command=list(options.command), options=options.record(), shard=options.shard_text,
+        )
+        self._previous_s = 0.0
+        if run_info is not None:
+            self._previous_s = run_info.duration_s or 0.0
+            run_info.resumed.append(utc_now())
+            self.run_info = run_info
+        self._started = time.monotonic()
+
+    # ------------------------------------------------------------------ pipeline
+
+    def execute(self, specs: list[PairingSpec]) -> Results:
+        """A fresh run: resolve the pairings, import earlier saves, run this shard's cells."""
+        return self._guarded(lambda: self._start(specs))
+
+    def resume(self, records: list[PairingRecord]) -> Results:
+        """A resumed run: the recorded pairings; only cells missing or interrupted are run."""
+        return self._guarded(lambda: self._restart(records))
+
+    def plan(self) -> list[PlannedCell]:
+        """Every cell of this run's shard, in plan order."""
+        cells = expand_cells(self.scenarios, self.pairings, self.options.cross, [p.id for p in self.imported])
+        return select_shard(cells, self.options.shard)
+
+    def _start(self, specs: list[PairingSpec]) -> list[PlannedCell]:
+        self.pairings = self._resolve(specs)
+        self.records = {p.id: pairing_record(p) for p in self.pairings}
+        self._import_artifacts()
+        self._save_meta()
+        return self.plan()
+
+    def _restart(self, records: list[PairingRecord]) -> list[PlannedCell]:
+        self.pairings = [pairing_from_record(r) for r in records if r.source is None]
+        self.records = {r.id: r for r in records if r.source is None}
+        self.imported = [r for r in records if r.source is not None]
+        for record in self.imported:
+            for scenario in self.scenarios:
+                if scenario.kind == "cross":
+                    save = existing_save(self.store, scenario, record.id, same_text=False)
+                    if save is not None:
+                        self.saves[(scenario.id, record.id)] = save
+        done = {c.key for c in self.store.read_cells() if c.verdict not in UNFINISHED}
+        selected = self.plan()
+        todo = [c for c in selected if c.key not in done]
+        self.progress.note(f"resuming {self.store.root}: {len(selected) - len(todo)} of {len(selected)} cells already done")
+        return todo
+
+    def _guarded(self, make_todo: Callable[[], list[PlannedCell]]) -> Results:
+        previous = _install_sigterm_handler()
+        try:
+            todo = make_todo()
+            self._run(todo)
+            return self._finish(complete=True)
+        except KeyboardInterrupt:
+            self._interrupt()
+            return self._finish(complete=False)
+        finally:
+            self.workers.close_all()
+            signal.signal(signal.SIGTERM, previous)
+
+    def _run(self, todo: list[PlannedCell]) -> None:
+        self.todo = {c.key for c in todo}
+        self.phase_two = any(c.saved_with not in (None, c.pairing.id) for c in todo)
+        self.needed_saves = {(c.scenario.id, c.saved_with) for c in todo if c.saved_with is not None}
+        involved = {c.pairing.id for c in todo} | {saver for _, saver in self.needed_saves}
+        pairings = [p for p in self.pairings if p.id in involved]
+        self.progress = Progress(len(todo), self.stream)
+        shard = f" (shard {self.run_info.shard})" if self.run_info.shard else ""
+        self.progress.note(
+            f"running {len(todo)} cells{shard}: {len(self.scenarios)} scenarios x {len(self.pairings)} pairings "
+            f"(jobs {self.options.jobs}, timeout {self.options.timeout:g} s) into {self.store.root}"
+        )
+        self._in_pool(self._phase_one, pairings)
+        if self.phase_two:  # some cell loads what another pairing saved
+            self._in_pool(self._phase_two, pairings)
+
+    def _resolve(self, specs: list[PairingSpec]) -> list[Pairing]:
+        def resolve(spec: PairingSpec) -> Pairing:
+            pairing = resolve_pairing(spec, self.options.exclude_newer)
+            if not spec.is_pinned:
+                shown = pairing.id if pairing.resolve_error is None else "could not be resolved"
+                self.progress.note(f"resolved {spec.text!r}: {shown}")
+            return pairing
+
+        with ThreadPoolExecutor(max_workers=max(1, self.options.jobs)) as pool:
+            resolved = list(pool.map(resolve, specs))
+        unique: dict[str, Pairing] = {}
+        for pairing in resolved:
+            if pairing.id in unique:
+                self.progress.note(f"pairing {pairing.spec.text!r} is the same as {unique[pairing.id].spec.text!r}; running it once")
+                continue
+            unique[pairing.id] = pairing
+        return list(unique.values())
+
+    def _import_artifacts(self) -> None:
+        if not self.options.load_artifacts:
+            return
+        imported = import_saves(self.options.load_artifacts, self.scenarios, self.store, set(self.records))
+        self.imported = imported.pairings
+        self.saves.update(imported.saves)
+        for record in self.imported:
+            self.progress.note(f"loading the saves of {record.id} from run {record.source}")
+
+    def _in_pool(self, task: Callable[[Pairing], None], pairings: list[Pairing]) -> None:
+        pool = ThreadPoolExecutor(max_workers=max(1, min(self.options.jobs, len(pairings))))
+        futures = [pool.submit(task, p) for p in pairings]
+        try:
+            for future in futures:
+                while True:
+                    try:
+                        future.result(timeout=0.5)
+                        break
+                    except FutureTimeout:
+                        continue
+        except BaseException:
+            self.stopping.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+
+    # ------------------------------------------------------------------ phases
+
+    def _phase_one(self, pairing: Pairing) -> None:
+        env = self._ensure_env(pairing)
+        if env is None:
+            self._mark_install_failed(pairing)
+            return
+        for scenario in self.scenarios:
+            if self.stopping.is_set():
+                return
+            unmet = unmet_requirement(scenario.requires, env.packages, env.modules)
+            if scenario.kind == "run":
+                self._run_if_todo(PlannedCell(scenario, pairing), unmet)
+                continue
+            if (scenario.id, pairing.id) in self.needed_saves:
+                self._save(scenario, pairing, env, save_unmet(scenario, env))
+            self._run_if_todo(PlannedCell(scenario, pairing, pairing.id), unmet)
+        if self.workers.crowded() or not self.phase_two:
+            self.workers.close(pairing.id)
+
+    def _phase_two(self, pairing: Pairing) -> None:
+        env = self.envs.get(pairing.id)
+        if env is None:
+            return
+        for planned in self.plan():
+            if self.stopping.is_set():
+                return
+            if planned.pairing.id == pairing.id and planned.saved_with not in (None, pairing.id):
+                self._run_if_todo(planned, unmet_requirement(planned.scenario.requires, env.packages, env.modules))
+        self.workers.close(pairing.id)
+
+    def _run_if_todo(self, planned: PlannedCell, unmet: str | None) -> None:
+        if planned.key in self.todo:
+            self._run_cell(planned, unmet)
+
+    def _ensure_env(self, pairing: Pairing) -> Env | None:
+        started = time.monotonic()
+        try:
+            env = ensure_env(pairing, self.envs_dir, self.options.exclude_newer)
+        except InstallError as exc:
+            with self.lock:
+                self.records[pairing.id].install_error = str(exc)
+            self._save_meta()
+            last = str(exc).strip().splitlines()[-1] if str(exc).strip() else "no message"
+            self.progress.note(f"env {pairing.id}: install failed after {time.monotonic() - started:.1f} s: {last}")
+            return None
+        with self.lock:
+            self.envs[pairing.id] = env
+            record = self.records[pairing.id]
+            record.install_error = None
+            record.packages = dict(env.packages)
+            record.python = env.python
+            record.env_key = env.key
+            record.env_reused = env.reused
+            record.install_s = 0.0 if env.reused else round(time.monotonic() - started, 3)
+        how = "reused" if env.reused else f"installed in {time.monotonic() - started:.1f} s"
+        self.progress.note(f"env {pairing.id}: {how} (python {env.python}, {len(env.packages)} packages)")
+        self._save_meta()
+        return env
+
+    def _imported(self, pairing_id: str, seconds: float) -> None:
+        with self.lock:
+            self.records[pairing_id].import_s = seconds
+        self._save_meta()
+
+    # ------------------------------------------------------------------ cells
+
+    def _save(self, scenario: Scenario, pairing: Pairing, env: Env, unmet: str | None) -> None:
+        if unmet is not None:
+            self.saves[(scenario.id, pairing.id)] = SaveState(unmet=unmet)
+            return
+        if self.stopping.is_set():  # no new work (and no new worker) once a stop began
+            return
+        kept = existing_save(self.store, scenario, pairing.id)
+        if kept is not None:  # a resumed run reuses the save it already made
+            self.saves[(scenario.id, pairing.id)] = kept
+            return
+        folder = self.store.save_folder(scenario.id, pairing.id)
+        if folder.root.exists():
+            shutil.rmtree(folder.root)
+        folder.files.mkdir(parents=True)
+        request = {
+            "op": "save",
+            "scenario": str(scenario.path),
+            "scenario_id": scenario.id,
+            "workdir": str(folder.files),
+            "result": str(folder.result),
+            "output": str(folder.output),
+            "values_out": str(folder.reference),
+            "rtol": scenario.rtol,
+            "atol": scenario.atol,
+        }
+        outcome = self.workers.get(pairing, env).run_phase(request, self.options.timeout)
+        if self.stopping.is_set():  # a save cut short by the stop is not evidence; a resume makes it again
+            return
+        self.saves[(scenario.id, pairing.id)] = record_save(self.store, scenario, pairing.id, outcome)
+
+    def _run_cell(self, planned: PlannedCell, unmet: str | None) -> None:
+        signature = planned.scenario.signature
+        if unmet is not None:
+            self._finish_cell(planned, decide_verdict(signature, unmet=unmet))
+            return
+        save: SaveState | None = None
+        if planned.saved_with is not None:
+            save = self.saves.get((planned.scenario.id, planned.saved_with))
+            early = self._save_decision(planned, save)
+            if early is not None:
+                self._finish_cell(planned, early, save=save)
+                return
+        with self.lock:
+            if self.stopping.is_set():
+                return
+            self.running[planned.key] = planned
+        outcome = self._run_phase(planned)
+        decision = decide_verdict(signature, save=save.outcome if save else None, saved_with=planned.saved_with, outcome=outcome)
+        self._finish_cell(planned, decision, outcome, save)
+
+    def _save_decision(self, planned: PlannedCell, save: SaveState | None) -> Decision | None:
+        """The verdict of a cross-version cell whose save is missing or failed (else None)."""
+        signature, saver = planned.scenario.signature, planned.saved_with
+        saver_record = self.records.get(saver or "")
+        if save is None or (saver_record is not None and saver_record.install_error is not None):
+            return decide_verdict(signature, install_error=f"the saving pairing {saver} could not be installed")
+        if save.unmet is not None:
+            return decide_verdict(signature, unmet=f"the saving pairing {saver} does not save it: {save.unmet}")
+        if save.outcome is not None and not save.outcome.ok:
+            return decide_verdict(signature, save=save.outcome, saved_with=saver)
+        return None
+
+    def _run_phase(self, planned: PlannedCell) -> PhaseOutcome:
+        scenario, pairing = planned.scenario, planned.pairing
+        workdir = self.store.fresh_workdir(planned.key)
+        op = "run" if planned.saved_with is None else "load"
+        paths = self.store.phase_paths(planned.key, op)
+        request: dict[str, Any] = {
+            "op": op,
+            "scenario": str(scenario.path),
+            "scenario_id": scenario.id,
+            "workdir": str(workdir),
+            "result": str(paths.result),
+            "output": str(paths.output),
+            "rtol": scenario.rtol,
+            "atol": scenario.atol,
+        }
+        if planned.saved_with is not None:
+            saved = self.store.save_folder(scenario.id, planned.saved_with)
+            shutil.copytree(saved.files, workdir, symlinks=True, dirs_exist_ok=True)
+            request["reference"] = str(saved.reference)
+        return self.workers.get(pairing, self.envs[pairing.id]).run_phase(request, self.options.timeout)
+
+    def _finish_cell(
+        self, planned: PlannedCell, decision: Decision, outcome: PhaseOutcome | None = None, save: SaveState | None = None,
+    ) -> None:
+        saved = save if save is not None and save.outcome is not None else None
+        cell = cell_record(planned.key, decision.verdict, decision.reason, outcome,
+                           saved.evidence if saved else None, saved.outcome if saved else None)
+        if outcome is not None:
+            workdir = self.store.workdir_path(planned.key)
+            cell.workdir = self.store.relative(workdir)
+            cell.files, cell.mapping, cell.mapping_text = file_evidence(workdir, cell.probe, self.store.shown)
+        with self.lock:
+            if self.stopping.is_set():  # what ended because of the stop is not this cell's verdict
+                return
+            self.running.pop(planned.key, None)
+            self.store.write_cell(cell)
+        self.progress.cell_finished(cell)
+
+    def _mark_install_failed(self, pairing: Pairing) -> None:
+        error = self.records[pairing.id].install_error or "install failed"
+        for planned in self.plan():
+            if planned.pairing.id != pairing.id or planned.key not in self.todo:
+                continue
+            decision = decide_verdict(planned.scenario.signature, install_error=error)
+            cell = cell_record(planned.key, decision.verdict, decision.reason)
+            cell.message = error
+            with self.lock:
+                if self.stopping.is_set():
+                    return
+                self.store.write_cell(cell)
+            self.progress.cell_finished(cell)
+
+    # ------------------------------------------------------------------ ending
+
+    def _interrupt(self) -> None:
+        with self.lock:
+            self.stopping.set()
+            running = list(self.running.values())
+        self.workers.close_all(kill=True)
+        for planned in running:
+            decision = decide_verdict(planned.scenario.signature, interrupted=True)
+            self.store.write_cell(cell_record(planned.key, decision.verdict, decision.reason))
+        self.progress.note(f"interrupted: {len(running)} running cells marked as interrupted")
+
+    def _finish(self, complete: bool) -> Results:
+        self.run_info.finished = utc_now()
+        self.run_info.duration_s = round(self._previous_s + time.monotonic() - self._started, 3)
+        self.run_info.complete = complete
+        self._save_meta()
+        results = self.store.assemble(p.key for p in self.plan())
+        self.store.write_results(results)
+        if complete:
+            self.progress.note(f"finished {len(results.cells)} cells in {format_duration(self.run_info.duration_s)}")
+        return results
+
+    def _save_meta(self) -> None:
+        with self.lock:
+            records = [self.records[p.id] for p in self.pairings if p.id in self.records] + self.imported
+            self.store.write_meta(self.run_info, records, [scenario_record(s) for s in self.scenarios])
+
+
+def save_unmet(scenario: Scenario, env: Env) -> str | None:
+    """Why a cross-version scenario does not save in this env (its SAVE_REQUIRES, else REQUIRES)."""
+    if scenario.save_requires is None:
+        return unmet_requirement(scenario.requires, env.packages, env.modules)
+    return unmet_requirement(scenario.save_requires, env.packages, env.modules, "SAVE_REQUIRES")
+
+
+def _install_sigterm_handler() -> Any:
+    def on_term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread
+        return signal.getsignal(signal.SIGTERM)

@@ -1,0 +1,62 @@
+"""Progress lines for long runs: one line per finished cell with counts and an estimate of time left.
+
+Thread-safe; every line is written whole and flushed at once, so parallel envs never interleave
+inside a line.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections import Counter
+from typing import TextIO
+
+from harness.clock import format_duration
+from harness.evidence.model import VERDICTS, Cell
+
+
+class Progress:
+    """Counts finished cells out of ``total`` and prints a line for each.
+
+    The estimate of time left is the mean wall time per finished cell so far (env creation
+    included) times the cells left; it is shown once a cell has finished.
+    """
+
+    def __init__(self, total: int, stream: TextIO | None = None, already_done: int = 0):
+        self.total = total
+        self.stream = stream or sys.stdout
+        self.done = already_done
+        self._fresh = 0
+        self.counts: Counter[str] = Counter()
+        self._started = time.monotonic()
+        self._lock = threading.Lock()
+
+    def note(self, text: str) -> None:
+        with self._lock:
+            self._write(text)
+
+    def cell_finished(self, cell: Cell) -> None:
+        with self._lock:
+            self.done += 1
+            self._fresh += 1
+            self.counts[cell.verdict] += 1
+            width = len(str(self.total))
+            where = cell.pairing if not cell.saved_with or cell.saved_with == cell.pairing else f"{cell.saved_with} -> {cell.pairing}"
+            counts = ", ".join(f"{v} {self.counts[v]}" for v in VERDICTS if self.counts[v])
+            self._write(
+                f"[{self.done:>{width}}/{self.total}] {cell.verdict:<14} {cell.scenario} @ {where} "
+                f"({cell.duration_s:.1f} s) | {counts} | {self._eta()}"
+            )
+
+    def _eta(self) -> str:
+        left = self.total - self.done
+        if left <= 0:
+            return "done"
+        elapsed = time.monotonic() - self._started
+        per_cell = elapsed / max(1, self._fresh)
+        return f"about {format_duration(per_cell * left)} left"
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()

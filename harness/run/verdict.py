@@ -1,0 +1,97 @@
+"""The one place that maps what happened to a cell to its verdict.
+
+:func:`decide_verdict` takes facts only (how the install went, whether the env is inside
+REQUIRES, how the save and the final phase ended) and never a version number; nothing else in
+the harness decides a verdict.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+from dataclasses import dataclass
+
+from harness.evidence.model import Verdict
+from harness.evidence.phase import PhaseOutcome
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    reason: str
+
+
+def decide_verdict(
+    signature: str | None,
+    *,
+    install_error: str | None = None,
+    unmet: str | None = None,
+    interrupted: bool = False,
+    save: PhaseOutcome | None = None,
+    saved_with: str | None = None,
+    outcome: PhaseOutcome | None = None,
+) -> Decision:
+    """The verdict of a cell from what happened to it, and one sentence saying why.
+
+    Precedence: the env could not be installed; the env is outside REQUIRES; the run was
+    interrupted; the save phase failed (a cross-version cell); then the final phase's ending:
+    timeout, crash, exception (``reproduced`` when ``signature`` matches), wrong values, passed.
+    """
+    if install_error is not None:
+        return Decision(Verdict.INSTALL_FAILED, install_error.strip().splitlines()[-1] if install_error.strip() else "install failed")
+    if unmet is not None:
+        return Decision(Verdict.SKIPPED, unmet)
+    if interrupted:
+        return Decision(Verdict.INTERRUPTED, "the run was interrupted before this cell finished")
+    if save is not None and not save.ok:
+        where = f"save failed in {saved_with}" if saved_with else "save failed"
+        phase = _decide_phase(signature, save)
+        if phase.verdict is Verdict.REPRODUCED:
+            return Decision(Verdict.REPRODUCED, f"{where}, with the signature: {phase.reason}")
+        return Decision(Verdict.ERROR, f"{where}: {phase.reason}")
+    if outcome is None:
+        raise ValueError("a cell that ran needs the outcome of its last phase")
+    return _decide_phase(signature, outcome)
+
+
+def _decide_phase(signature: str | None, outcome: PhaseOutcome) -> Decision:
+    if outcome.status == "timed_out":
+        return Decision(Verdict.TIMEOUT, f"{outcome.op} did not finish within the time limit ({outcome.duration_s:.0f} s)")
+    if outcome.status == "worker_lost":
+        return Decision(Verdict.CRASHED, f"{outcome.op}: the worker process died" + (f" ({outcome.detail})" if outcome.detail else ""))
+    if outcome.status == "died":
+        if outcome.signal is not None:
+            return Decision(Verdict.CRASHED, f"{outcome.op}: the process was killed by signal {_signal_name(outcome.signal)}")
+        detail = f" ({outcome.detail})" if outcome.detail else ""
+        return Decision(
+            Verdict.CRASHED, f"{outcome.op}: the process exited with status {outcome.exit_status} before reporting a result{detail}"
+        )
+    text = outcome.exception_text
+    if text is not None:
+        if outcome.broke_contract:
+            message = outcome.facts.message if outcome.facts else None
+            return Decision(Verdict.ERROR, f"{outcome.op} broke the scenario contract: {message}")
+        first = text.strip().splitlines()[0] if text.strip() else text
+        if signature is not None and re.search(signature, text):
+            return Decision(Verdict.REPRODUCED, f"{outcome.op} raised the signature: {first[:300]}")
+        return Decision(Verdict.ERROR, f"{outcome.op} raised {first[:300]}")
+    comparison = outcome.comparison
+    if comparison is not None and comparison.compared:
+        if not comparison.close:
+            return Decision(Verdict.WRONG_VALUES, f"ran clean but values differ: {comparison.mismatch}")
+        return Decision(
+            Verdict.PASSED,
+            f"ran clean; {comparison.count} values compared, max abs diff {_fmt(comparison.max_abs_diff)}",
+        )
+    return Decision(Verdict.PASSED, "ran clean; nothing to compare")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return f"{signal.Signals(number).name} ({number})"
+    except ValueError:
+        return str(number)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{float(value):.3g}"

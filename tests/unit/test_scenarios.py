@@ -1,0 +1,151 @@
+"""The scenario contract, read without importing scenarios, and the REQUIRES logic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import BadInput, ContractError
+from harness.plan.scenarios import discover_scenarios, read_scenario, select_scenarios, unmet_requirement
+from support import ROOT, write_scenario
+
+GOOD = '''
+    """Title line
+
+    What the user did.
+    """
+    import keras_is_not_imported_on_the_host
+    SIGNATURE = r"ValueError: .*expected \\d+ variables"
+    LINKS = ["https://github.com/keras-team/keras/issues/20407"]
+    REQUIRES = {"keras": ">=3.6"}
+    TAGS = ("rnn", "cell")
+    RTOL = 1e-4
+    def run(workdir):
+        pass
+'''
+
+
+def test_a_good_scenario_is_read_without_importing_it(tmp_path: Path) -> None:
+    scenario = read_scenario(write_scenario(tmp_path, "good_one", GOOD))
+    assert scenario.id == "good_one" and scenario.title == "Title line"
+    assert scenario.description == "What the user did."
+    assert scenario.kind == "run" and scenario.signature == r"ValueError: .*expected \d+ variables"
+    assert scenario.links == ("https://github.com/keras-team/keras/issues/20407",)
+    assert scenario.requires == {"keras": ">=3.6"} and scenario.tags == ("rnn", "cell")
+    assert scenario.rtol == 1e-4 and scenario.atol == 1e-5
+    assert len(scenario.sha256) == 64
+
+
+def test_cross_scenarios_and_helpers(tmp_path: Path) -> None:
+    write_scenario(tmp_path, "_helper", "X = 1\n")
+    write_scenario(tmp_path, "cross_one", '''
+        """Cross"""
+        from _helper import X
+        def save(workdir): return {"a": X}
+        def load(workdir): return {"a": X}
+    ''')
+    [scenario] = discover_scenarios([tmp_path])
+    assert scenario.kind == "cross"
+    before = scenario.sha256
+    write_scenario(tmp_path, "_helper", "X = 2\n")
+    [after] = discover_scenarios([tmp_path])
+    assert after.sha256 != before  # the helper it imports is part of its identity
+
+
+@pytest.mark.parametrize(
+    "body, rule",
+    [
+        ("def run(workdir): pass\n", "needs a module docstring"),
+        ('"""T"""\nSIGNATURE = 3\ndef run(workdir): pass\n', "SIGNATURE must be a non-empty string"),
+        ('"""T"""\nSIGNATURE = "(unclosed"\ndef run(workdir): pass\n', "not a valid regular expression"),
+        ('"""T"""\nSIGNATURE = "a" + str(1)\ndef run(workdir): pass\n', "must be a literal"),
+        ('"""T"""\nLINKS = ["javascript:alert(1)"]\ndef run(workdir): pass\n', "not an http(s) URL"),
+        ('"""T"""\nLINKS = "https://x"\ndef run(workdir): pass\n', "LINKS must be a list"),
+        ('"""T"""\nREQUIRES = {"keras": "at least 3"}\ndef run(workdir): pass\n', "PEP 440"),
+        ('"""T"""\nREQUIRES = ["keras"]\ndef run(workdir): pass\n', "REQUIRES must be a mapping"),
+        ('"""T"""\nTAGS = "rnn"\ndef run(workdir): pass\n', "TAGS must be a tuple"),
+        ('"""T"""\nSAVE_REQUIRES = {"keras": "<3"}\ndef run(workdir): pass\n', "SAVE_REQUIRES is for cross-version"),
+        ('"""T"""\nSAVE_REQUIRES = {"keras": "old"}\ndef save(w): pass\ndef load(w): pass\n', "SAVE_REQUIRES entry"),
+        ('"""T"""\nTAGS = ("Has Space",)\ndef run(workdir): pass\n', "TAGS entry"),
+        ('"""T"""\nRTOL = -1\ndef run(workdir): pass\n', "RTOL must be a finite non-negative number"),
+        ('"""T"""\n', "defines neither run"),
+        ('"""T"""\ndef save(workdir): pass\n', "load is missing"),
+        ('"""T"""\ndef run(workdir): pass\ndef save(w): pass\ndef load(w): pass\n', "not both"),
+        ('"""T"""\ndef run(): pass\n', "exactly one argument"),
+        ('"""T"""\ndef run(a, b): pass\n', "exactly one argument"),
+        ('"""T"""\ndef run(workdir):\n  return (\n', "does not parse"),
+    ],
+)
+def test_contract_breaks_name_the_file_and_the_rule(tmp_path: Path, body: str, rule: str) -> None:
+    path = tmp_path / "broken.py"
+    path.write_text(body)
+    with pytest.raises(ContractError) as info:
+        read_scenario(path)
+    assert str(path) in str(info.value) and rule in str(info.value)
+
+
+def test_discovery_skips_private_files_and_refuses_duplicates(tmp_path: Path) -> None:
+    write_scenario(tmp_path / "a", "one", '"""T"""\ndef run(w): pass\n')
+    write_scenario(tmp_path / "a", "_not_a_scenario", "this is not even python (")
+    write_scenario(tmp_path / "b", "one", '"""T"""\ndef run(w): pass\n')
+    assert [s.id for s in discover_scenarios([tmp_path / "a"])] == ["one"]
+    with pytest.raises(BadInput, match="defined twice"):
+        discover_scenarios([tmp_path / "a", tmp_path / "b"])
+    with pytest.raises(BadInput, match="does not exist"):
+        discover_scenarios([tmp_path / "missing"])
+
+
+def test_selection_by_id_and_tag(tmp_path: Path) -> None:
+    write_scenario(tmp_path, "a", '"""T"""\nTAGS = ("rnn",)\ndef run(w): pass\n')
+    write_scenario(tmp_path, "b", '"""T"""\nTAGS = ("cross",)\ndef run(w): pass\n')
+    write_scenario(tmp_path, "c", '"""T"""\ndef run(w): pass\n')
+    scenarios = discover_scenarios([tmp_path])
+    assert [s.id for s in select_scenarios(scenarios, only=["c"])] == ["c"]
+    assert [s.id for s in select_scenarios(scenarios, tags=["rnn"])] == ["a"]
+    assert [s.id for s in select_scenarios(scenarios, only=["c"], tags=["cross"])] == ["b", "c"]
+    with pytest.raises(BadInput, match="Unknown scenario id 'zz'; known ids: a, b, c"):
+        select_scenarios(scenarios, only=["zz"])
+    with pytest.raises(BadInput, match="Unknown tag 'gpu'"):
+        select_scenarios(scenarios, tags=["gpu"])
+
+
+@pytest.mark.parametrize(
+    "requires, packages, modules, unmet",
+    [
+        ({"keras": ">=3.6"}, {"keras": "3.6.0"}, {}, None),
+        ({"keras": ">=3.6"}, {"keras": "3.5.0"}, {}, "the env has keras 3.5.0"),
+        ({"keras": ">=3.6"}, {}, {}, "keras is not installed"),
+        # a nightly distribution counts as the package it provides
+        ({"keras": ">=3.6"}, {"keras-nightly": "3.16.0.dev2026102704"}, {"keras": ["keras-nightly"]}, None),
+        ({"tensorflow": "<2.17"}, {"tf-nightly": "2.23.0.dev20261027"}, {"tensorflow": ["tf-nightly"]},
+         "tf-nightly 2.23.0.dev20261027 (judged as 2.23.0)"),
+        # a pre-release is judged as its release would be
+        ({"keras": "<3.16"}, {"keras": "3.16.0rc1"}, {}, "judged as 3.16.0"),
+        ({"keras": ">=3.16"}, {"keras": "3.16.0rc1"}, {}, None),
+        ({"keras": "==3.5.0"}, {"keras": "3.5.0.post1"}, {}, None),
+        ({"keras": ">=3", "tensorflow": ">=2.16"}, {"keras": "3.5.0", "tensorflow": "2.15.1"}, {}, "tensorflow 2.15.1"),
+    ],
+)
+def test_requires(requires: dict, packages: dict, modules: dict, unmet: str | None) -> None:
+    reason = unmet_requirement(requires, packages, modules)
+    if unmet is None:
+        assert reason is None
+    else:
+        assert reason is not None and unmet in reason
+
+
+def test_shipped_scenarios_follow_the_contract() -> None:
+    scenarios = discover_scenarios([ROOT / "scenarios"])
+    ids = {s.id for s in scenarios}
+    assert {"gru_weights_into_grucell", "gru_get_set_weights_into_grucell", "gru_legacy_h5_into_grucell",
+            "gru_keras_file_roundtrip"} <= ids
+    for scenario in scenarios:
+        assert scenario.links, scenario.id
+        assert scenario.signature, scenario.id
+
+
+def test_the_readme_lists_every_shipped_scenario() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for scenario in discover_scenarios([ROOT / "scenarios"]):
+        assert f"| `{scenario.id}` |" in readme, f"README.md's scenario table lacks {scenario.id}"
