@@ -16,10 +16,8 @@ Measured (TensorFlow backend, Python 3.11, CPU): passed (max abs diff 0) on 3.5.
 3.1.1+2.16.1. Consistent with the thread comment "fixed with keras==3.3.3" (TF backend only;
 the torch backend of #19615 was not measured).
 """
-import warnings
-
-import keras
-import numpy as np
+from _formats import load_model_quietly
+from _lstm import seeded_training_data, trained_bidirectional_model
 
 SIGNATURE = r"(?s)ValueError: .*Layer 'lstm_cell(_\d+)?' expected 3 variables, but received 0 variables"
 LINKS = [
@@ -29,26 +27,12 @@ LINKS = [
 TAGS = ("rnn", "wrapper")
 REQUIRES = {"keras": ">=3.0"}
 
-T, F, U, O = 4, 3, 5, 2
-
 
 def run(workdir):
-    keras.utils.set_random_seed(0)
-    rs = np.random.RandomState(0)
-    x = rs.rand(8, T, F).astype("float32")
-    y = rs.rand(8, O).astype("float32")
-    model = keras.Sequential([
-        keras.Input(shape=(T, F)),
-        keras.layers.Bidirectional(keras.layers.LSTM(U, return_sequences=True)),
-        keras.layers.Bidirectional(keras.layers.LSTM(U)),
-        keras.layers.Dense(O),
-    ])
-    model.compile(optimizer="adam", loss="mse")
-    model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    x, y = seeded_training_data()
+    model = trained_bidirectional_model(x, y)
     expected = model.predict(x, verbose=0)
     path = workdir + "/bilstm.keras"
     model.save(path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        loaded = keras.models.load_model(path)
+    loaded = load_model_quietly(path)
     return {"expected": expected, "actual": loaded.predict(x, verbose=0)}

@@ -11,7 +11,8 @@ Measured (TensorFlow backend, Python 3.11, CPU): passed (max abs diff 0) on ever
 version (3.1.1, 3.3.3, 3.5.0, 3.6.0, 3.15.1).
 """
 import keras
-import numpy as np
+
+from _dense import build_of, seeded_input
 
 SIGNATURE = r"(?s)Layer 'optimized_dense(_\d+)?' expected 2 variables, but received 0 variables"
 LINKS = ["https://github.com/keras-team/keras/issues/19373"]
@@ -23,19 +24,12 @@ class OptimizedDense(keras.layers.Dense):
     pass
 
 
-def _model(cls):
-    inp = keras.Input(shape=(3,))
-    x = cls(4, activation="relu")(inp)
-    return keras.Model(inp, cls(2)(x))
-
-
 def run(workdir):
-    keras.utils.set_random_seed(0)
-    x = np.random.RandomState(0).rand(4, 3).astype("float32")
-    model = _model(keras.layers.Dense)
+    x = seeded_input()
+    model = build_of(keras.layers.Dense)
     expected = model.predict(x, verbose=0)
     path = workdir + "/model.h5"
     model.save(path)
-    custom = _model(OptimizedDense)
+    custom = build_of(OptimizedDense)
     custom.load_weights(path)
     return {"expected": expected, "actual": custom.predict(x, verbose=0)}

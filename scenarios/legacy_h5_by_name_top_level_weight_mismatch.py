@@ -15,8 +15,7 @@ Measured (TensorFlow backend, Python 3.11, CPU): reproduced (the exact message) 
 3.15.1. So "rename the layers back" is not enough on <=3.6.0 for a functional model loaded
 by_name.
 """
-import keras
-import numpy as np
+from _dense import build_named, seeded_input
 
 SIGNATURE = r"ValueError: Weight count mismatch for top-level weights of model\. Model expects \d+ top-level weight\(s\)\. Received 0 saved top-level weight\(s\)"
 LINKS = [
@@ -27,19 +26,12 @@ TAGS = ("rename", "formats")
 REQUIRES = {"keras": ">=3.0"}
 
 
-def _model(n1, n2):
-    inp = keras.Input(shape=(3,))
-    x = keras.layers.Dense(4, activation="tanh", name=n1)(inp)
-    return keras.Model(inp, keras.layers.Dense(2, name=n2)(x))
-
-
 def run(workdir):
-    keras.utils.set_random_seed(0)
-    x = np.random.RandomState(0).rand(4, 3).astype("float32")
-    model = _model("encoder", "head")
+    x = seeded_input()
+    model = build_named("encoder", "head")
     expected = model.predict(x, verbose=0)
     path = workdir + "/model.h5"
     model.save(path)
-    again = _model("encoder", "head")
+    again = build_named("encoder", "head")
     again.load_weights(path, by_name=True)
     return {"expected": expected, "actual": again.predict(x, verbose=0)}

@@ -16,10 +16,10 @@ version: "TypeError: Could not locate function 'mse'" on 3.1.1, 3.3.3, 3.5.0, 3.
 subclass" on 3.15.1. The message changed, the failure did not. load_model(compile=False)
 avoids it.
 """
-import warnings
-
 import keras
 import numpy as np
+
+from _formats import load_model_quietly
 
 SIGNATURE = r"(TypeError: Could not locate function 'mse'|ValueError: Could not deserialize 'keras\.metrics\.mse')"
 LINKS = [
@@ -42,7 +42,5 @@ def run(workdir):
     expected = model.predict(x, verbose=0)
     path = workdir + "/model.h5"
     model.save(path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        loaded = keras.models.load_model(path)
+    loaded = load_model_quietly(path)
     return {"expected": expected, "actual": loaded.predict(x, verbose=0)}

@@ -12,7 +12,8 @@ version (3.1.1, 3.3.3, 3.5.0, 3.6.0, 3.15.1); the IndexError of keras#19559 (3.2
 appear in 3.1.1 either for this model.
 """
 import keras
-import numpy as np
+
+from _nested import build_nested_model, seeded_input
 
 SIGNATURE = r"IndexError: list index out of range"
 LINKS = [
@@ -23,20 +24,9 @@ TAGS = ("nested",)
 REQUIRES = {"keras": ">=3.0"}
 
 
-def _build():
-    input1 = keras.Input((5,), name="input1")
-    model1 = keras.Model(input1, keras.layers.Dense(3, name="dense1")(input1), name="model1")
-    input2 = keras.Input((3,), name="input2")
-    model2 = keras.Model(input2, keras.layers.Dense(3, name="dense2")(input2), name="model2")
-    outer_in = keras.Input((5,), name="outer_in")
-    out = keras.layers.Dense(2, name="head")(model2(model1(outer_in)))
-    return keras.Model(outer_in, out, name="outer")
-
-
 def run(workdir):
-    keras.utils.set_random_seed(0)
-    x = np.random.RandomState(0).rand(4, 5).astype("float32")
-    model = _build()
+    x = seeded_input()
+    model = build_nested_model()
     expected = model.predict(x, verbose=0)
     path = workdir + "/nested.keras"
     model.save(path)

@@ -12,7 +12,8 @@ wrong_values (max abs diff ~14) on 3.5.0 (and 3.1.1, 3.3.3); passed on 3.6.0 and
 fix covers load_model() of legacy .h5 too.
 """
 import keras
-import numpy as np
+
+from _normalization import build_model, seeded_data
 
 SIGNATURE = r"(?s)Layer 'normalization(_\d+)?' expected 3 variables, but received 0 variables"
 LINKS = [
@@ -24,14 +25,8 @@ REQUIRES = {"keras": ">=3.0"}
 
 
 def run(workdir):
-    keras.utils.set_random_seed(0)
-    rs = np.random.RandomState(0)
-    data = rs.normal(5.0, 3.0, size=(64, 3)).astype("float32")
-    x = rs.normal(5.0, 3.0, size=(4, 3)).astype("float32")
-    inp = keras.Input(shape=(3,))
-    norm = keras.layers.Normalization()
-    norm.adapt(data)
-    model = keras.Model(inp, keras.layers.Dense(2)(norm(inp)))
+    data, x = seeded_data()
+    model = build_model(data)
     expected = model.predict(x, verbose=0)
     path = workdir + "/model.h5"
     model.save(path)

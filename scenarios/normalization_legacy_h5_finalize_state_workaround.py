@@ -14,7 +14,8 @@ version, including 3.5.0, 3.1.1 and 3.3.3 where the plain legacy .h5 route gives
 values: calling finalize_state() after loading is a working workaround.
 """
 import keras
-import numpy as np
+
+from _normalization import build_model, seeded_data
 
 SIGNATURE = r"(?s)Layer 'normalization(_\d+)?' expected 3 variables, but received 0 variables"
 LINKS = [
@@ -25,24 +26,13 @@ TAGS = ("normalization", "formats", "workaround")
 REQUIRES = {"keras": ">=3.0"}
 
 
-def _model(data=None):
-    inp = keras.Input(shape=(3,))
-    norm = keras.layers.Normalization()
-    if data is not None:
-        norm.adapt(data)
-    return keras.Model(inp, keras.layers.Dense(2)(norm(inp)))
-
-
 def run(workdir):
-    keras.utils.set_random_seed(0)
-    rs = np.random.RandomState(0)
-    data = rs.normal(5.0, 3.0, size=(64, 3)).astype("float32")
-    x = rs.normal(5.0, 3.0, size=(4, 3)).astype("float32")
-    model = _model(data)
+    data, x = seeded_data()
+    model = build_model(data)
     expected = model.predict(x, verbose=0)
     path = workdir + "/model.h5"
     model.save(path)
-    fresh = _model()
+    fresh = build_model()
     fresh.load_weights(path)
     for layer in fresh.layers:
         if isinstance(layer, keras.layers.Normalization):

@@ -19,8 +19,7 @@ the renamed layers silently keep their initial weights, exactly the keras#9683 s
 """
 import warnings
 
-import keras
-import numpy as np
+from _dense import build_named, seeded_input
 
 SIGNATURE = r"(?s)(Layer '(enc_dense|out_dense)' expected \d+ variables, but received 0|No weights? (were )?found for layer)"
 LINKS = [
@@ -31,20 +30,13 @@ TAGS = ("rename", "formats")
 REQUIRES = {"keras": ">=3.0"}
 
 
-def _model(n1, n2):
-    inp = keras.Input(shape=(3,))
-    x = keras.layers.Dense(4, activation="tanh", name=n1)(inp)
-    return keras.Model(inp, keras.layers.Dense(2, name=n2)(x))
-
-
 def run(workdir):
-    keras.utils.set_random_seed(0)
-    x = np.random.RandomState(0).rand(4, 3).astype("float32")
-    model = _model("encoder", "head")
+    x = seeded_input()
+    model = build_named("encoder", "head")
     expected = model.predict(x, verbose=0)
     path = workdir + "/model.h5"
     model.save(path)
-    renamed = _model("enc_dense", "out_dense")
+    renamed = build_named("enc_dense", "out_dense")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         renamed.load_weights(path, by_name=True)

@@ -16,8 +16,7 @@ come from class names and order), so renames are harmless here - and, by the sam
 swapping two layers of the same class would load silently into the wrong layers (not
 measured).
 """
-import keras
-import numpy as np
+from _dense import build_named, seeded_input
 
 SIGNATURE = r"(?s)Layer '(enc_dense|out_dense)' expected \d+ variables, but received 0 variables"
 LINKS = [
@@ -28,19 +27,12 @@ TAGS = ("rename", "formats")
 REQUIRES = {"keras": ">=3.0"}
 
 
-def _model(n1, n2):
-    inp = keras.Input(shape=(3,))
-    x = keras.layers.Dense(4, activation="tanh", name=n1)(inp)
-    return keras.Model(inp, keras.layers.Dense(2, name=n2)(x))
-
-
 def run(workdir):
-    keras.utils.set_random_seed(0)
-    x = np.random.RandomState(0).rand(4, 3).astype("float32")
-    model = _model("encoder", "head")
+    x = seeded_input()
+    model = build_named("encoder", "head")
     expected = model.predict(x, verbose=0)
     path = workdir + "/model.weights.h5"
     model.save_weights(path)
-    renamed = _model("enc_dense", "out_dense")
+    renamed = build_named("enc_dense", "out_dense")
     renamed.load_weights(path)
     return {"expected": expected, "actual": renamed.predict(x, verbose=0)}
