@@ -40,6 +40,17 @@ def positive_float(text: str) -> float:
     return value
 
 
+def mebibytes(text: str) -> int:
+    """A size in MiB (``64``, ``0.5``) as bytes."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of MiB, not {text!r}")
+    return max(1024, int(value * 2**20))
+
+
 def add_scenario_dirs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenarios", dest="scenario_dirs", action="append", type=Path, default=[], metavar="DIR",
                         help="scenarios folder (repeatable; default: scenarios/)")
@@ -63,6 +74,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="cross-version scenarios: load every pairing's save (all, the default) or only its own (same)")
     parser.add_argument("--load-artifacts", action="append", default=[], type=Path, metavar="RUN_DIR",
                         help="also load the cross-version saves of an earlier run (repeatable)")
+    parser.add_argument("--max-output", type=mebibytes, metavar="MIB",
+                        help="keep at most this much of a cell's output: its head and its tail (default 64)")
 
 
 def options_from_args(cls: type[T], args: argparse.Namespace, **given: Any) -> T:

@@ -19,7 +19,8 @@ from harness.run.options import MatrixOptions
 NAME = "matrix"
 HELP = "install every pairing and run every scenario"
 #: Options that define a run; a resumed run takes its own, so none of these may be given with --resume.
-_RUN_DEFINING = ("scenario_dirs", "pairings", "only", "tags", "out", "load_artifacts", "shard", "timeout", "isolation", "cross")
+_RUN_DEFINING = ("scenario_dirs", "pairings", "only", "tags", "out", "load_artifacts", "shard", "timeout", "isolation", "cross",
+                 "max_output")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -183,6 +183,7 @@ class SaveRecord(PhaseEvidence):
     ok: bool = False
     op: str = "save"
     outcome: Union[str, None] = None
+    signature_matched: Union[bool, None] = None
     pairing: str = ""
     scenario: str = ""
     scenario_sha256: str = ""

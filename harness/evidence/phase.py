@@ -17,8 +17,9 @@ from harness.evidence.codec import build_model, read_json_file
 
 #: The format of the worker's result files that this harness reads (``RESULT_FORMAT`` in the worker).
 RESULT_FORMAT = 1
-#: How a scenario's phase ended, as the worker saw it.
-RETURNED, RAISED, CONTRACT = "returned", "raised", "contract"
+#: How a scenario's phase ended, as the worker saw it: it returned, raised, broke the contract at
+#: run time, returned values the harness could not compare, or called ``sys.exit``.
+RETURNED, RAISED, CONTRACT, UNCOMPARABLE, EXITED = "returned", "raised", "contract", "uncomparable", "exited"
 
 
 @dataclass
@@ -35,8 +36,12 @@ class Comparison:
 
 @dataclass
 class PhaseFacts:
-    """What the scenario did in one phase: ``outcome`` is ``returned``, ``raised`` or
-    ``contract`` (it broke the scenario contract at run time)."""
+    """What the scenario did in one phase (``outcome``: see :data:`RETURNED` and its siblings).
+
+    ``signature_matched`` is the worker's match of the SIGNATURE against the whole text of a
+    raised exception (None: no signature, or the match had not finished); ``message_chars`` is the
+    length of the whole message, of which ``message`` keeps the head and the tail.
+    """
 
     format: int
     op: str
@@ -51,6 +56,9 @@ class PhaseFacts:
     returned_none: bool = False
     comparison: Union[Comparison, None] = None
     stored: int = 0
+    signature_matched: Union[bool, None] = None
+    message_chars: int = 0
+    exit_code: Union[int, None] = None
 
 
 def read_phase_facts(path: Path) -> PhaseFacts:
@@ -90,6 +98,17 @@ class PhaseOutcome:
     @property
     def broke_contract(self) -> bool:
         return self.status == "done" and self.facts is not None and self.facts.outcome == CONTRACT
+
+    @property
+    def uncomparable(self) -> bool:
+        """The scenario ran clean, but the harness could not compare what it returned."""
+        return self.status == "done" and self.facts is not None and self.facts.outcome == UNCOMPARABLE
+
+    @property
+    def match_pending(self) -> bool:
+        """The phase raised, and its time ran out while the SIGNATURE was being matched."""
+        facts = self.facts
+        return self.status == "timed_out" and facts is not None and facts.outcome == RAISED and facts.signature_matched is None
 
     @property
     def exception_text(self) -> str | None:

@@ -68,6 +68,7 @@ def save_record(outcome: PhaseOutcome, scenario: Scenario, pairing_id: str, arti
         status=outcome.status,
         ok=outcome.ok,
         outcome=outcome.facts.outcome if outcome.facts else None,
+        signature_matched=outcome.facts.signature_matched if outcome.facts else None,
         pairing=pairing_id,
         scenario=scenario.id,
         scenario_sha256=scenario.sha256,
@@ -79,7 +80,7 @@ def save_record(outcome: PhaseOutcome, scenario: Scenario, pairing_id: str, arti
 def save_outcome(record: SaveRecord) -> PhaseOutcome:
     """A save's outcome rebuilt from its record (resumed runs, saves imported from another run)."""
     facts = PhaseFacts(format=RESULT_FORMAT, op="save", outcome=record.outcome, exception_type=record.exception_type,
-                       message=record.message, traceback=record.traceback)
+                       message=record.message, traceback=record.traceback, signature_matched=record.signature_matched)
     return PhaseOutcome(op="save", status=record.status, duration_s=record.duration_s, facts=facts,
                         exit_status=record.exit_status, signal=record.signal, output_tail=record.output_tail,
                         started=record.started or "")

@@ -14,12 +14,13 @@ import signal
 import subprocess
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 from harness.envs.install import Env
 from harness.errors import ResultsError, WorkerError
-from harness.evidence.phase import PhaseFacts, PhaseOutcome, read_phase_facts
+from harness.evidence.phase import EXITED, PhaseFacts, PhaseOutcome, read_phase_facts
 from harness.paths import WORKER_SCRIPT
 from harness.run.options import ISOLATIONS
 
@@ -99,8 +100,12 @@ class Worker:
         self.preload_errors = dict(ready.get("preload_errors") or {})
 
     def run_phase(self, request: dict[str, Any], timeout: float) -> PhaseOutcome:
-        """Run one phase; its result file and output file are named in ``request``."""
-        request = {**request, "timeout": timeout}
+        """Run one phase; its result file and output file are named in ``request``.
+
+        Every request carries a fresh nonce; a reply that does not carry it is not this phase's,
+        so the worker is taken as lost (and started again for the next phase).
+        """
+        request = {**request, "timeout": timeout, "nonce": uuid.uuid4().hex}
         started_wall = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         started = time.monotonic()
         with self._phase:
@@ -109,19 +114,22 @@ class Worker:
             else:
                 reply = self._run_forked(request, timeout)
         duration = float(reply.get("duration_s", time.monotonic() - started))
-        facts: PhaseFacts | None = None
-        if reply.get("status") == "done":
-            try:
-                facts = read_phase_facts(Path(request["result"]))
-            except ResultsError as exc:
-                reply = {"status": "died", "exit_status": 0, "detail": str(exc).rstrip(".")}
+        status = str(reply.get("status"))
+        facts, detail = _phase_facts(Path(request["result"]), status)
+        exit_status = reply.get("exit_status")
+        if facts is not None and facts.outcome == EXITED:  # sys.exit() in the scenario: the process ended
+            status, exit_status = "died", facts.exit_code
+            detail = f"SystemExit: {facts.message}" if facts.message not in (None, "None", str(facts.exit_code)) else ""
+            facts = None
+        elif status == "done" and facts is None:
+            status, exit_status = "died", 0
         return PhaseOutcome(
             op=request["op"],
-            status=str(reply.get("status")),
-            detail=str(reply.get("detail") or ""),
+            status=status,
+            detail=detail or str(reply.get("detail") or ""),
             duration_s=round(duration, 3),
             facts=facts,
-            exit_status=reply.get("exit_status"),
+            exit_status=exit_status,
             signal=reply.get("signal"),
             output_tail=read_tail(Path(request["output"])),
             started=started_wall,
@@ -154,7 +162,7 @@ class Worker:
             _kill_group(proc.pid)
         spawned = self._spawned
         if spawned is not None:
-            _kill_group(spawned.pid)
+            _stop_spawned(spawned)
         if self._phase.acquire(timeout=TEARDOWN_WAIT_S):
             try:
                 self._abandon()
@@ -185,36 +193,48 @@ class Worker:
             silent = time.monotonic() >= deadline
             self._abandon()
             return {"status": "timed_out" if silent else "worker_lost", "duration_s": time.monotonic() - started}
+        if reply.get("nonce") != request["nonce"]:
+            self._abandon()
+            return {"status": "worker_lost", "duration_s": time.monotonic() - started,
+                    "detail": "its reply did not answer this request (something else wrote on the reply channel)"}
         return reply
 
     def _run_spawned(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """A fresh interpreter runs the phase the way a serving worker does (a forked child, the same
+        limits and cleanup) and prints its reply; the host waits for it a little past the limit."""
         request_path = Path(request["result"]).with_suffix(".request.json")
         request_path.write_text(json.dumps(request))
         started = time.monotonic()
-        proc = subprocess.Popen(
-            [str(self.env.python_path), "-I", str(WORKER_SCRIPT), "--cell", str(request_path)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=self.environ(),
-            start_new_session=True,
-        )
+        with open(self.log_path, "ab") as log:
+            proc = subprocess.Popen(
+                [str(self.env.python_path), "-I", str(WORKER_SCRIPT), "--cell", str(request_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                env=self.environ(),
+                start_new_session=True,
+            )
         self._spawned = proc
         try:
-            code = proc.wait(timeout=timeout)
+            out, _ = proc.communicate(timeout=timeout + REPLY_GRACE_S)
         except subprocess.TimeoutExpired:
-            _kill_group(proc.pid)
-            proc.wait()
+            _stop_spawned(proc)
             return {"status": "timed_out", "duration_s": time.monotonic() - started}
         finally:
             self._spawned = None
         _kill_group(proc.pid)
         duration = time.monotonic() - started
-        if code < 0:
-            return {"status": "died", "signal": -code, "duration_s": duration}
-        if code != 0 or not Path(request["result"]).exists():
-            return {"status": "died", "exit_status": code, "duration_s": duration}
-        return {"status": "done", "duration_s": duration}
+        lines = out.decode("utf-8", "replace").strip().splitlines()
+        try:
+            reply = json.loads(lines[-1]) if lines else None
+        except ValueError:
+            reply = None
+        if not isinstance(reply, dict) or reply.get("nonce") != request["nonce"]:
+            code = proc.returncode
+            if code is not None and code < 0:
+                return {"status": "died", "signal": -code, "duration_s": duration}
+            return {"status": "worker_lost", "duration_s": duration, "detail": f"the spawned worker exited with status {code}"}
+        return reply
 
     def _read_reply(self, timeout: float) -> dict[str, Any] | None:
         """The worker's next reply line; None when it ends or stops answering (phase lock held)."""
@@ -273,6 +293,34 @@ def read_tail(path: Path) -> str:
         return ""
     lines = data.decode("utf-8", errors="replace").splitlines()
     return "\n".join(lines[-OUTPUT_TAIL_LINES:])
+
+
+def _phase_facts(path: Path, status: str) -> tuple[PhaseFacts | None, str]:
+    """The phase's result file, when the phase left one: always for ``done``; for a phase that
+    died or timed out, what it wrote before (a ``sys.exit``, a signature match cut short)."""
+    if status != "done" and not path.is_file():
+        return None, ""
+    try:
+        return read_phase_facts(path), ""
+    except ResultsError as exc:
+        if status != "done":
+            return None, ""
+        reason = str(exc).replace(repr(str(path)), "").replace("  ", " ").rstrip(".")
+        return None, f"its result file could not be read ({reason})"
+
+
+def _stop_spawned(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a spawned worker: it kills its running child first (SIGTERM), then its group goes."""
+    try:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    _kill_group(proc.pid)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 def _kill_group(pid: int) -> None:

@@ -50,7 +50,7 @@ class MatrixRun:
         self.scenarios = scenarios
         self.store = store
         self.stream = stream
-        self.envs_dir = options.envs_dir or default_envs_dir()
+        self.envs_dir = (options.envs_dir or default_envs_dir()).absolute()
         self.pairings: list[Pairing] = []
         self.imported: list[PairingRecord] = []
         self.records: dict[str, PairingRecord] = {}
@@ -275,8 +275,7 @@ class MatrixRun:
             "result": str(folder.result),
             "output": str(folder.output),
             "values_out": str(folder.reference),
-            "rtol": scenario.rtol,
-            "atol": scenario.atol,
+            **self._limits(scenario),
         }
         outcome = self.workers.get(pairing, env).run_phase(request, self.options.timeout)
         if self.stopping.is_set():  # a save cut short by the stop is not evidence; a resume makes it again
@@ -327,14 +326,18 @@ class MatrixRun:
             "workdir": str(workdir),
             "result": str(paths.result),
             "output": str(paths.output),
-            "rtol": scenario.rtol,
-            "atol": scenario.atol,
+            **self._limits(scenario),
         }
         if planned.saved_with is not None:
             saved = self.store.save_folder(scenario.id, planned.saved_with)
             shutil.copytree(saved.files, workdir, symlinks=True, dirs_exist_ok=True)
             request["reference"] = str(saved.reference)
         return self.workers.get(pairing, self.envs[pairing.id]).run_phase(request, self.options.timeout)
+
+    def _limits(self, scenario: Scenario) -> dict[str, Any]:
+        """What every phase request of a scenario carries besides its paths."""
+        return {"rtol": scenario.rtol, "atol": scenario.atol, "signature": scenario.signature,
+                "max_output": self.options.max_output}
 
     def _finish_cell(
         self, planned: PlannedCell, decision: Decision, outcome: PhaseOutcome | None = None, save: SaveState | None = None,

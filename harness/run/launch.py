@@ -36,7 +36,7 @@ def run_matrix(options: MatrixOptions, stream: TextIO | None = None) -> tuple[Re
     if options.envs_dir is not None and options.envs_dir.exists() and not options.envs_dir.is_dir():
         raise BadInput(f"--envs-dir {str(options.envs_dir)!r} is not a folder.")
     import_saves(options.load_artifacts, scenarios, None, set())  # check them all before creating anything
-    store = RunStore.create(options.out or new_output_folder())
+    store = RunStore.create((options.out or new_output_folder()).absolute())  # the worker runs in other folders
     run = MatrixRun(options, scenarios, store, stream or sys.stdout)
     return run.execute(specs), store
 
@@ -50,7 +50,7 @@ def resume_matrix(
     options, shard), so the final results are those an uninterrupted run would have given.
     Raises :class:`BadInput` when the folder is not a run or its scenarios changed since.
     """
-    store = RunStore.open(folder)
+    store = RunStore.open(folder.absolute())
     run_info, records, recorded = store.read_meta()
     options = options_from_record(run_info, envs_dir)
     if jobs is not None:

@@ -13,6 +13,8 @@ from harness.evidence.model import RunInfo
 from harness.plan.cells import CROSS_MODES, parse_shard
 
 DEFAULT_TIMEOUT_S = 300.0
+#: How much of a cell's output (stdout and stderr) is kept: the head and the tail of this many bytes.
+DEFAULT_MAX_OUTPUT = 64 * 2**20
 ISOLATIONS = ("fork", "spawn")
 
 
@@ -33,10 +35,12 @@ class MatrixOptions:
     load_artifacts: list[Path] = field(default_factory=list)
     shard: tuple[int, int] | None = None
     exclude_newer: str | None = None
+    max_output: int = DEFAULT_MAX_OUTPUT
     command: list[str] = field(default_factory=list)
 
     def record(self) -> dict[str, Any]:
-        """The options as the run's record keeps them (``run.json``: ``run.options``)."""
+        """The options as the run's record keeps them (``run.json``: ``run.options``); folders are
+        recorded absolute, so the run can be resumed from anywhere."""
         return {
             "timeout": self.timeout,
             "jobs": self.jobs,
@@ -44,8 +48,9 @@ class MatrixOptions:
             "cross": self.cross,
             "only": list(self.only),
             "tags": list(self.tags),
-            "scenario_dirs": [str(d) for d in self.scenario_dirs],
-            "load_artifacts": [str(d) for d in self.load_artifacts],
+            "scenario_dirs": [str(d.absolute()) for d in self.scenario_dirs],
+            "load_artifacts": [str(d.absolute()) for d in self.load_artifacts],
+            "max_output": self.max_output,
         }
 
     @property
@@ -73,6 +78,9 @@ def options_from_record(run: RunInfo, envs_dir: Path | None) -> MatrixOptions:
     if cross not in CROSS_MODES or isolation not in ISOLATIONS:
         raise ResultsError("The run's cross or isolation option is not one this harness knows.")
     jobs = recorded.get("jobs", 1)
+    max_output = recorded.get("max_output", DEFAULT_MAX_OUTPUT)
+    if isinstance(max_output, bool) or not isinstance(max_output, int) or max_output <= 0:
+        raise ResultsError("The run's max_output is not a positive whole number of bytes.")
     return MatrixOptions(
         scenario_dirs=dirs,
         only=strings("only"),
@@ -83,4 +91,5 @@ def options_from_record(run: RunInfo, envs_dir: Path | None) -> MatrixOptions:
         isolation=str(isolation),
         cross=str(cross),
         shard=parse_shard(run.shard) if run.shard else None,
+        max_output=max_output,
     )

@@ -7,7 +7,6 @@ the harness decides a verdict.
 
 from __future__ import annotations
 
-import re
 import signal
 from dataclasses import dataclass
 
@@ -35,7 +34,9 @@ def decide_verdict(
 
     Precedence: the env could not be installed; the env is outside REQUIRES; the run was
     interrupted; the save phase failed (a cross-version cell); then the final phase's ending:
-    timeout, crash, exception (``reproduced`` when ``signature`` matches), wrong values, passed.
+    timeout, crash, exception (``reproduced`` when the scenario has a ``signature`` and the worker
+    matched it against the exception's whole text), values the harness could not compare (an
+    ``error``, never ``reproduced``), wrong values, passed.
     """
     if install_error is not None:
         return Decision(Verdict.INSTALL_FAILED, install_error.strip().splitlines()[-1] if install_error.strip() else "install failed")
@@ -56,6 +57,9 @@ def decide_verdict(
 
 def _decide_phase(signature: str | None, outcome: PhaseOutcome) -> Decision:
     if outcome.status == "timed_out":
+        if outcome.match_pending:
+            return Decision(Verdict.TIMEOUT, f"{outcome.op} raised, and matching its SIGNATURE against the message did not "
+                                             f"finish within the time limit ({outcome.duration_s:.0f} s)")
         return Decision(Verdict.TIMEOUT, f"{outcome.op} did not finish within the time limit ({outcome.duration_s:.0f} s)")
     if outcome.status == "worker_lost":
         return Decision(Verdict.CRASHED, f"{outcome.op}: the worker process died" + (f" ({outcome.detail})" if outcome.detail else ""))
@@ -72,9 +76,12 @@ def _decide_phase(signature: str | None, outcome: PhaseOutcome) -> Decision:
             message = outcome.facts.message if outcome.facts else None
             return Decision(Verdict.ERROR, f"{outcome.op} broke the scenario contract: {message}")
         first = text.strip().splitlines()[0] if text.strip() else text
-        if signature is not None and re.search(signature, text):
+        if signature is not None and outcome.facts is not None and outcome.facts.signature_matched:
             return Decision(Verdict.REPRODUCED, f"{outcome.op} raised the signature: {first[:300]}")
         return Decision(Verdict.ERROR, f"{outcome.op} raised {first[:300]}")
+    if outcome.uncomparable:
+        message = outcome.facts.message if outcome.facts else None
+        return Decision(Verdict.ERROR, f"{outcome.op} ran clean, but {message}")
     comparison = outcome.comparison
     if comparison is not None and comparison.compared:
         if not comparison.close:

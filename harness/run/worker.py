@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import io
 import json
 import math
 import os
@@ -121,49 +122,120 @@ def run_request(request):
     """Run one request in this process and write its result file. Returns nothing.
 
     A ``SystemExit`` raised by the scenario ends this process with its code, as it would outside
-    the harness; every other exception is recorded. Warnings are recorded too (and still
+    the harness (its message is printed and recorded as the outcome ``exited``); every other
+    exception is recorded. Values the harness cannot compare (too deep, too large) are the
+    outcome ``uncomparable``, never the scenario's exception. Warnings are recorded too (and still
     shown). When the exception or a warning says a layer found no variables, the layers it names
-    are described (see :func:`probe_layers`).
+    are described (see :func:`probe_layers`). With a ``signature`` in the request, the whole text
+    of a raised exception is matched here (the result is written first with the match pending, so
+    a match cut short by the time limit says so).
     """
     started = time.time()
     result = {"format": RESULT_FORMAT, "op": request["op"]}
     caught = _record_warnings()
     failure = None
+    full_text = None
     try:
         os.makedirs(request["workdir"], exist_ok=True)
         os.chdir(request["workdir"])
         module = _import_scenario(request["scenario"], request["scenario_id"])
         value = _call(module, request)
-        result.update(_judge_value(request, value))
+        result.update(_judged(request, value))
         result["outcome"] = "returned"
     except SystemExit as exc:
+        code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
+        if not isinstance(exc.code, (int, type(None))):
+            sys.stderr.write("%s\n" % (exc.code,))
+        result.update(outcome="exited", exit_code=code, exception_type="SystemExit", message=_clip(_safe_str(exc.code)))
+        result["duration_s"] = round(time.time() - started, 4)
         _flush()
-        os._exit(0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1)
+        _write_json_atomic(request["result"], result)
+        os._exit(code)
     except ContractBroken as exc:
-        result.update(outcome="contract", exception_type="ContractError", message=str(exc)[:_MAX_MESSAGE])
-        result["traceback"] = ""
+        result.update(outcome="contract", exception_type="ContractError", message=_clip(str(exc)), traceback="")
+    except _Uncomparable as exc:
+        result.update(outcome="uncomparable", exception_type=exc.kind, message=_clip(exc.detail), traceback="")
     except BaseException as exc:  # the boundary: everything a scenario raises is evidence
         failure = exc
+        message = _safe_str(exc)
+        full_text = "%s: %s" % (type(exc).__name__, message)
         result.update(
             outcome="raised",
             exception_type=type(exc).__name__,
             exception_module=type(exc).__module__,
-            message=_safe_str(exc)[:_MAX_MESSAGE],
-            traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-_MAX_TRACEBACK:],
+            message=_clip(message),
+            message_chars=len(message),
+            traceback=_format_traceback(exc),
         )
     result["duration_s"] = round(time.time() - started, 4)
     result["warnings"] = caught[:50]
     texts = [result.get("message") or ""] + caught
     if any(_MISSING_VARIABLES.search(t) for t in texts):
         result["probe"] = probe_layers(texts, failure, request)
+    signature = request.get("signature")
+    if full_text is not None and signature:
+        result["signature_matched"] = None  # pending: written first, so a match cut short is known as such
+        _flush()
+        _write_json_atomic(request["result"], result)
+        result["signature_matched"] = bool(re.search(signature, full_text))
     _flush()
     _write_json_atomic(request["result"], result)
 
 
+class _Uncomparable(Exception):
+    """The values a scenario returned could not be compared by the harness (not the scenario's error)."""
+
+    def __init__(self, kind, detail):
+        Exception.__init__(self, detail)
+        self.kind = kind
+        self.detail = detail
+
+
+def _judged(request, value):
+    """:func:`_judge_value`, with the harness's own failures on the returned values told apart."""
+    try:
+        return _judge_value(request, value)
+    except ContractBroken:
+        raise
+    except (RecursionError, OverflowError, MemoryError, ValueError, TypeError) as exc:
+        raise _Uncomparable(type(exc).__name__, "the returned values could not be compared: %s: %s"
+                            % (type(exc).__name__, _safe_str(exc)[:500])) from None
+
+
+def _clip(text, limit=_MAX_MESSAGE):
+    """The head and the tail of a long text, with how much was cut between them."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return "%s\n[... %d characters cut ...]\n%s" % (text[:half], len(text) - 2 * half, text[-half:])
+
+
+def _format_traceback(exc):
+    """The traceback with every frame, each part clipped on its own, so a huge message never hides the frames."""
+    try:
+        parts = traceback.TracebackException(type(exc), exc, exc.__traceback__).format()
+        text = "".join(_clip(part, 4000) for part in parts)
+    except BaseException:
+        text = "".join(traceback.format_tb(exc.__traceback__))
+    return _clip(text, _MAX_TRACEBACK)
+
+
 def _import_scenario(path, scenario_id):
+    """Import the scenario file as the module ``scenario_id``. Its folder goes to the end of
+    ``sys.path`` (its helpers are found, but it can shadow nothing), and an id that is the name of
+    another importable module (the standard library's, the env's) is refused."""
     folder = os.path.dirname(os.path.abspath(path))
     if folder not in sys.path:
-        sys.path.insert(0, folder)
+        sys.path.append(folder)
+    found = sys.modules.get(scenario_id)
+    try:
+        other = importlib.util.find_spec(scenario_id) if found is None else found.__spec__
+    except (ImportError, ValueError, AttributeError):
+        other = None
+    origin = getattr(other, "origin", None) if other is not None else None
+    if (found is not None or other is not None) and (origin is None or os.path.abspath(origin) != os.path.abspath(path)):
+        raise ContractBroken("the scenario id %r is also the name of a module of this env (%s); rename the scenario file"
+                             % (scenario_id, origin or "built in"))
     spec = importlib.util.spec_from_file_location(scenario_id, path)
     if spec is None or spec.loader is None:
         raise ContractBroken("the scenario file %r cannot be imported" % path)
@@ -206,14 +278,14 @@ def _judge_value(request, value):
         _store_values(request["values_out"], values)
         return {"returned_none": value is None, "comparison": None, "stored": len(values)}
     if op == "load":
-        reference = _load_values(request["reference"])
+        reference, legacy = _load_values(request["reference"])
         if value is None:
             if reference:
                 raise ContractBroken("load() returned None but save() returned reference values")
             return {"returned_none": True, "comparison": None}
         if not isinstance(value, dict):
             raise ContractBroken("load() must return None or a mapping, not %s" % _describe_type(value))
-        return {"returned_none": False, "comparison": _compare(reference, _flatten(value, ""), rtol, atol)}
+        return {"returned_none": False, "comparison": _compare(reference, _flatten(value, "", legacy), rtol, atol)}
     raise ContractBroken("unknown operation %r" % op)
 
 
@@ -252,8 +324,8 @@ def run_tool_request(request):
         result.update(
             outcome="raised",
             exception_type=type(exc).__name__,
-            message=_safe_str(exc)[:_MAX_MESSAGE],
-            traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-_MAX_TRACEBACK:],
+            message=_clip(_safe_str(exc)),
+            traceback=_format_traceback(exc),
         )
     result["duration_s"] = round(time.time() - started, 4)
     _flush()
@@ -405,18 +477,29 @@ def _numpy():
         return None
 
 
-def _flatten(value, prefix):
-    """Flatten nested mappings/lists into {path: leaf}; a leaf is a number or numeric array."""
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+def _flatten(value, prefix, legacy=False):
+    """Flatten nested mappings/lists into {path: leaf}; a leaf is a number or numeric array.
+
+    Paths keep the structure: a mapping key is written as it is when it is a plain name, else
+    quoted as a JSON string (``"a/b"``), and a list index as ``[0]``, so ``{"a/b": 1}`` and
+    ``{"a": {"b": 1}}``, or ``[5]`` and ``{"0": 5}``, never share a path. ``legacy`` gives the
+    paths of reference values stored in the first format (keys and indices joined by ``/``).
+    """
     out = {}
     if isinstance(value, dict):
         for key in value:
             if not isinstance(key, str):
                 raise ContractBroken("mapping keys must be strings, found %r at %r" % (key, prefix or "/"))
-            out.update(_flatten(value[key], prefix + "/" + key if prefix else key))
+            step = key if legacy or _PLAIN_KEY.match(key) else json.dumps(key)
+            out.update(_flatten(value[key], prefix + "/" + step if prefix else step, legacy))
         return out
     if isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            out.update(_flatten(item, "%s/%d" % (prefix, index) if prefix else str(index)))
+            step = str(index) if legacy else "[%d]" % index
+            out.update(_flatten(item, prefix + "/" + step if prefix else step, legacy))
         return out
     out[prefix or "/"] = _leaf(value, prefix)
     return out
@@ -489,6 +572,10 @@ def _compare(expected, actual, rtol, atol):
     }
 
 
+#: The format of reference files: 2 keeps the structure in the paths (see :func:`_flatten`).
+_REFERENCE_FORMAT = 2
+
+
 def _store_values(path, values):
     np = _numpy()
     index = {}
@@ -502,14 +589,17 @@ def _store_values(path, values):
             index[key] = {"array": name}
     if arrays:
         np.savez(path + ".npz", **arrays)
-    _write_json_atomic(path + ".json", {"format": RESULT_FORMAT, "values": index})
+    _write_json_atomic(path + ".json", {"format": _REFERENCE_FORMAT, "values": index})
 
 
 def _load_values(path):
+    """The reference values ``save()`` returned, and whether they were stored in the first format."""
     try:
         with open(path + ".json") as handle:
-            index = json.load(handle)["values"]
-    except (OSError, ValueError, KeyError, TypeError):
+            stored = json.load(handle)
+        index = stored["values"]
+        legacy = stored.get("format", 1) < _REFERENCE_FORMAT
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         raise ContractBroken("the reference values written by save() are missing or unreadable") from None
     values = {}
     archive = None
@@ -524,7 +614,7 @@ def _load_values(path):
                     raise ContractBroken("the reference values hold arrays and numpy is not installed")
                 archive = np.load(path + ".npz", allow_pickle=False)
             values[key] = archive[entry["array"]]
-    return values
+    return values, legacy
 
 
 # --------------------------------------------------------------------------- serving
@@ -534,7 +624,8 @@ def serve(reply_fd, preload):
     """Import ``preload`` once, then fork a child per request until stdin closes.
 
     When stdin closes while a child runs (the harness died) or SIGTERM arrives, the running
-    child's process group is killed and the worker exits.
+    child's process group is killed and the worker exits. Every reply carries the ``nonce`` of
+    the request it answers.
     """
     replies = os.fdopen(reply_fd, "w", buffering=1)
     signal.signal(signal.SIGTERM, _on_terminate)
@@ -556,7 +647,22 @@ def serve(reply_fd, preload):
         if not line.strip():
             continue
         request = json.loads(line)
-        _reply(replies, _fork_and_wait(request, replies.fileno(), requests))
+        reply = _fork_and_wait(request, [replies.fileno()], requests)
+        reply["nonce"] = request.get("nonce")
+        _reply(replies, reply)
+
+
+def run_cell(request_path):
+    """Spawn isolation: one request in this fresh interpreter, run in a forked child exactly as
+    :func:`serve` runs it (same limits, output handling and cleanup); returns the reply."""
+    with open(request_path) as handle:
+        request = json.load(handle)
+    _die_with_parent()
+    _become_subreaper()
+    signal.signal(signal.SIGTERM, _on_terminate)
+    reply = _fork_and_wait(request, [], None)
+    reply["nonce"] = request.get("nonce")
+    return reply
 
 
 class _Requests(object):
@@ -579,21 +685,60 @@ class _Requests(object):
         line, _, self.buffer = self.buffer.partition(b"\n")
         return line.decode("utf-8")
 
-    def wait_closed(self, timeout):
-        """Wait up to ``timeout`` seconds; True when the other end has closed."""
-        if self.closed:
-            return True
-        ready, _, _ = select.select([self.fd], [], [], timeout)
-        if ready:
-            chunk = os.read(self.fd, 65536)
-            if not chunk:
-                self.closed = True
-                return True
-            self.buffer += chunk
-        return False
+    def take(self):
+        """Read what is ready (select said so); True when the other end has closed."""
+        chunk = os.read(self.fd, 65536)
+        if not chunk:
+            self.closed = True
+        self.buffer += chunk
+        return self.closed
+
+
+class _Output(object):
+    """A cell's output, written to its file as it comes, up to ``cap`` bytes: the head is written
+    at once, the tail kept in memory and written at the end after a line saying what was cut."""
+
+    def __init__(self, path, cap):
+        self.handle = open(path, "wb", buffering=0)
+        self.head_left = max(0, cap // 2)
+        self.tail_cap = max(0, cap - cap // 2)
+        self.tail = []
+        self.tail_size = 0
+        self.cut = 0
+
+    def feed(self, data):
+        if self.head_left:
+            head = data[:self.head_left]
+            self.handle.write(head)
+            self.head_left -= len(head)
+            data = data[len(head):]
+        if not data:
+            return
+        self.tail.append(data)
+        self.tail_size += len(data)
+        while self.tail_size > self.tail_cap and self.tail:
+            extra = self.tail_size - self.tail_cap
+            first = self.tail[0]
+            if len(first) <= extra:
+                self.tail.pop(0)
+                self.tail_size -= len(first)
+                self.cut += len(first)
+            else:
+                self.tail[0] = first[extra:]
+                self.tail_size -= extra
+                self.cut += extra
+
+    def close(self):
+        if self.cut:
+            self.handle.write(("\n[... %d bytes of output cut here: the cell's output is capped ...]\n" % self.cut).encode())
+        for chunk in self.tail:
+            self.handle.write(chunk)
+        self.handle.close()
 
 
 _RUNNING_CHILD = [None]
+_MAX_OUTPUT = 64 * 1024 * 1024
+_DRAIN_S = 2.0
 
 
 def _on_terminate(signum, frame):
@@ -602,8 +747,12 @@ def _on_terminate(signum, frame):
     os._exit(1)
 
 
-def _fork_and_wait(request, reply_fd, requests):
+def _fork_and_wait(request, close_fds, requests):
+    """Fork a child that runs ``request``, relay its output into the output file (capped), and
+    wait for it up to the request's timeout; ``requests`` (serve mode) is watched for EOF, which
+    means the harness is gone. Returns how the child ended."""
     _flush()
+    out_read, out_write = os.pipe()
     started = time.time()
     pid = os.fork()
     if pid == 0:  # the child
@@ -611,18 +760,22 @@ def _fork_and_wait(request, reply_fd, requests):
             os.setpgid(0, 0)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             _die_with_parent()
-            os.close(reply_fd)
-            _redirect_output(request["output"])
-            run_request(request)
+            for fd in close_fds + [out_read]:
+                os.close(fd)
+            _redirect_output(out_write)
+            (run_tool_request if request["op"] in TOOL_OPS else run_request)(request)
         finally:
             _flush()
             os._exit(0)
+    os.close(out_write)
     _RUNNING_CHILD[0] = pid
     try:
         os.setpgid(pid, pid)
     except OSError:
         pass
+    output = _Output(request["output"], int(request.get("max_output") or _MAX_OUTPUT))
     deadline = started + float(request["timeout"])
+    timed_out = False
     try:
         while True:
             done, status = os.waitpid(pid, os.WNOHANG)
@@ -631,8 +784,23 @@ def _fork_and_wait(request, reply_fd, requests):
             if time.time() >= deadline:
                 _kill_group(pid)
                 os.waitpid(pid, 0)
-                return {"status": "timed_out", "duration_s": round(time.time() - started, 3)}
-            if requests.wait_closed(_POLL_S):
+                timed_out = True
+                break
+            watched = [out_read] if out_read is not None else []
+            if requests is not None and not requests.closed:
+                watched.append(requests.fd)
+            if not watched:
+                time.sleep(_POLL_S)
+                continue
+            ready = select.select(watched, [], [], _POLL_S)[0]
+            if out_read in ready:
+                data = os.read(out_read, 1 << 16)
+                if data:
+                    output.feed(data)
+                else:
+                    os.close(out_read)
+                    out_read = None
+            if requests is not None and requests.fd in ready and requests.take():
                 _kill_group(pid)
                 os.waitpid(pid, 0)
                 os._exit(1)
@@ -640,6 +808,10 @@ def _fork_and_wait(request, reply_fd, requests):
         _RUNNING_CHILD[0] = None
     _kill_group(pid)  # anything the scenario left running in the background
     _reap_orphans()  # and anything that left the group (a new session) and came back to us
+    _drain(out_read, output)
+    output.close()
+    if timed_out:
+        return {"status": "timed_out", "duration_s": round(time.time() - started, 3)}
     reply = {"duration_s": round(time.time() - started, 3), "exit_status": None, "signal": None}
     if os.WIFSIGNALED(status):
         reply.update(status="died", signal=os.WTERMSIG(status))
@@ -648,6 +820,25 @@ def _fork_and_wait(request, reply_fd, requests):
     else:
         reply.update(status="done")
     return reply
+
+
+def _drain(fd, output):
+    """What the child's processes wrote and nobody read yet (bounded: a straggler holding the
+    pipe open cannot keep the worker waiting)."""
+    if fd is None:
+        return
+    end = time.time() + _DRAIN_S
+    try:
+        while time.time() < end:
+            ready = select.select([fd], [], [], max(0.0, end - time.time()))[0]
+            if not ready:
+                break
+            data = os.read(fd, 1 << 16)
+            if not data:
+                break
+            output.feed(data)
+    finally:
+        os.close(fd)
 
 
 def _become_subreaper():
@@ -661,12 +852,20 @@ def _become_subreaper():
 
 
 def _reap_orphans():
-    """Kill and reap every process whose parent is this worker (no cell is running now)."""
+    """Kill and reap every process whose parent is this worker (no cell is running now), again
+    until none is left: what a killed orphan had started comes back to us in turn."""
+    for _ in range(50):
+        if not _reap_orphans_once():
+            return
+
+
+def _reap_orphans_once():
     me = str(os.getpid())
     try:
         entries = os.listdir("/proc")
     except OSError:
-        return
+        return False
+    found = False
     for entry in entries:
         if not entry.isdigit():
             continue
@@ -676,11 +875,13 @@ def _reap_orphans():
         except (OSError, IndexError):
             continue
         if len(fields) > 1 and fields[1] == me:
+            found = True
             try:
                 os.kill(int(entry), signal.SIGKILL)
                 os.waitpid(int(entry), 0)
             except OSError:
                 pass
+    return found
 
 
 def _die_with_parent():
@@ -694,12 +895,28 @@ def _die_with_parent():
         pass
 
 
-def _redirect_output(path):
+def _redirect_output(fd):
+    """Make ``fd`` the child's stdout and stderr, unbuffered and write-through (so nothing printed
+    is lost to a crash, ``os._exit`` or a kill), with faulthandler writing a crash's Python stack there."""
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
+    if fd not in (1, 2):
+        os.close(fd)
+    try:
+        sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="backslashreplace",
+                                      write_through=True)
+        sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace",
+                                      write_through=True)
+    except Exception:
+        pass
+    try:
+        import faulthandler
+
+        faulthandler.enable(file=sys.stderr, all_threads=True)
+    except Exception:
+        pass
 
 
 def _kill_group(pid):
@@ -752,12 +969,10 @@ def main(argv):
         sys.stdout.write(json.dumps(describe()))
         return 0
     if argv[:1] == ["--cell"] and len(argv) == 2:
-        with open(argv[1]) as handle:
-            request = json.load(handle)
-        _die_with_parent()
-        _redirect_output(request["output"])
-        (run_tool_request if request["op"] in TOOL_OPS else run_request)(request)
-        return 0
+        reply = run_cell(argv[1])
+        sys.stdout.write(json.dumps(reply) + "\n")
+        sys.stdout.flush()
+        os._exit(0)
     if argv[:1] == ["--serve"]:
         reply_fd = int(argv[argv.index("--reply-fd") + 1])
         preload = []

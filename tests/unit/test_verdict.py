@@ -12,18 +12,20 @@ SIGNATURE = r"ValueError: .*expected 3 variables"
 
 
 def done(outcome: str, exception: str | None = None, message: str = "", comparison: Comparison | None = None,
-         op: str = "run") -> PhaseOutcome:
+         op: str = "run", matched: bool | None = None, status: str = "done") -> PhaseOutcome:
     facts = PhaseFacts(format=RESULT_FORMAT, op=op, outcome=outcome, exception_type=exception, message=message,
-                       comparison=comparison)
-    return PhaseOutcome(op=op, status="done", duration_s=1.0, facts=facts)
+                       comparison=comparison, signature_matched=matched)
+    return PhaseOutcome(op=op, status=status, duration_s=1.0, facts=facts)
 
 
 RETURNED_NOTHING = done("returned")
 CLOSE = done("returned", comparison=Comparison(compared=True, close=True, max_abs_diff=1e-8, count=4))
 DIFFERENT = done("returned", comparison=Comparison(compared=True, close=False, max_abs_diff=0.5, count=4, mismatch="x"))
 NOT_COMPARED = done("returned", comparison=Comparison(compared=False))
-SIGNATURE_RAISED = done("raised", "ValueError", "Layer 'gru_cell' expected 3 variables, but received 0")
-OTHER_RAISED = done("raised", "KeyError", "'kernel'")
+SIGNATURE_RAISED = done("raised", "ValueError", "Layer 'gru_cell' expected 3 variables, but received 0", matched=True)
+OTHER_RAISED = done("raised", "KeyError", "'kernel'", matched=False)
+UNCOMPARABLE = done("uncomparable", "RecursionError", "the returned values could not be compared: RecursionError: deep")
+MATCH_CUT_SHORT = done("raised", "ValueError", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaab", matched=None, status="timed_out")
 CONTRACT = done("contract", "ContractError", "run() must return None or a mapping")
 DIED_SIGNAL = PhaseOutcome(op="run", status="died", duration_s=1.0, signal=11)
 DIED_STATUS = PhaseOutcome(op="run", status="died", duration_s=1.0, exit_status=3)
@@ -38,9 +40,10 @@ LOST = PhaseOutcome(op="run", status="worker_lost", duration_s=2.0, detail="it d
     (DIFFERENT, SIGNATURE, Verdict.WRONG_VALUES),
     (SIGNATURE_RAISED, SIGNATURE, Verdict.REPRODUCED),
     (SIGNATURE_RAISED, None, Verdict.ERROR),
-    (SIGNATURE_RAISED, r"KeyError", Verdict.ERROR),
     (OTHER_RAISED, SIGNATURE, Verdict.ERROR),
     (CONTRACT, r"ContractError", Verdict.ERROR),  # a broken contract never reproduces, whatever the signature
+    (UNCOMPARABLE, r"RecursionError", Verdict.ERROR),  # nor do values the harness could not compare
+    (MATCH_CUT_SHORT, r"(a+)+$", Verdict.TIMEOUT),
     (DIED_SIGNAL, SIGNATURE, Verdict.CRASHED),
     (DIED_STATUS, SIGNATURE, Verdict.CRASHED),
     (TIMED_OUT, SIGNATURE, Verdict.TIMEOUT),
@@ -66,11 +69,13 @@ def test_the_reasons_carry_the_facts() -> None:
     assert "status 3" in decide_verdict(None, outcome=DIED_STATUS).reason
     assert "(it did not start)" in decide_verdict(None, outcome=LOST).reason
     assert "4 values compared" in decide_verdict(None, outcome=CLOSE).reason
+    assert "matching its SIGNATURE" in decide_verdict(r"(a+)+$", outcome=MATCH_CUT_SHORT).reason
+    assert "could not be compared" in decide_verdict(r"RecursionError", outcome=UNCOMPARABLE).reason
 
 
 @pytest.mark.parametrize("save, verdict, fragment", [
-    (done("raised", "ValueError", "expected 3 variables", op="save"), Verdict.REPRODUCED, "save failed in keras-3.5.0"),
-    (done("raised", "OSError", "disk full", op="save"), Verdict.ERROR, "save failed in keras-3.5.0"),
+    (done("raised", "ValueError", "expected 3 variables", op="save", matched=True), Verdict.REPRODUCED, "save failed in keras-3.5.0"),
+    (done("raised", "OSError", "disk full", op="save", matched=False), Verdict.ERROR, "save failed in keras-3.5.0"),
     (PhaseOutcome(op="save", status="timed_out", duration_s=9.0), Verdict.ERROR, "save failed in keras-3.5.0"),
 ])
 def test_a_failed_save_decides_the_load_cell(save: PhaseOutcome, verdict: Verdict, fragment: str) -> None:
