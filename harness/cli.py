@@ -20,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import NoReturn, Sequence
 
+from harness import __version__
 from harness.errors import BadInput, HarnessError, RunStopped
 
 #: What the harness imports on the host (pyproject.toml's dependencies; uv is checked where it is run).
@@ -40,7 +41,9 @@ def command_modules() -> list[ModuleType]:
 
 
 def build_parser(modules: Sequence[ModuleType] | None = None) -> argparse.ArgumentParser:
-    parser = _Parser(prog="harness", description="Compatibility matrix harness for Keras and TensorFlow.")
+    prog = "keras-compat" if Path(sys.argv[0]).name == "keras-compat" else "harness"
+    parser = _Parser(prog=prog, description="Compatibility matrix harness for Keras and TensorFlow.")
+    parser.add_argument("--version", action="version", version=f"keras-compat {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
     for module in modules if modules is not None else command_modules():

@@ -27,7 +27,7 @@ from harness.errors import BadInput, InstallError
 from harness.evidence.codec import write_json_atomic
 from harness.evidence.known import KnownCells
 from harness.evidence.model import SAYS_NOTHING, Cell
-from harness.paths import RUNS, SCENARIOS, check_output_folder, default_envs_dir, new_output_folder
+from harness.paths import SCENARIOS, check_output_folder, default_envs_dir, new_output_folder, runs_dir
 from harness.plan.bisection import Transition, find_transition, probe_budget
 from harness.plan.pairings import BACKENDS, parse_pairing
 from harness.plan.scenarios import Scenario, load_scenarios
@@ -225,7 +225,7 @@ def run_bisect(options: BisectOptions, stream: TextIO) -> tuple[int, Path]:
     out = options.out or new_output_folder(f"bisect-{options.scenario}-{options.package}-")
     check_output_folder(out)
     out.mkdir(parents=True, exist_ok=True)
-    options.known = [RUNS, *options.known]
+    options.known = [runs_dir(), *options.known]
     bisector = Bisector(options, scenario, out, stream)
     bisector.budget = probe_budget(len(candidates))
     what = "days" if options.by_date else f"releases of {options.package}"

@@ -6,10 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from harness.commands import own
 from harness.commands.common import add_run_options, options_from_args
+from harness.commands.config import apply_config, find_config
 from harness.errors import BadInput
 from harness.evidence.run_folder import RESULTS_FILE
-from harness.paths import SCENARIOS
+from harness.paths import SCENARIOS, new_output_folder
 from harness.plan.cells import parse_shard
 from harness.report.render import render_all
 from harness.report.terminal import print_summary
@@ -25,14 +27,24 @@ _RUN_DEFINING = ("scenario_dirs", "pairings", "only", "tags", "out", "load_artif
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_run_options(parser)
+    own.add_arguments(parser)
     parser.add_argument("--shard", metavar="K/N", help="run only the K-th of N deterministic slices of the cells (for CI fan-out)")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="run only the cells of RUN_DIR that are missing or were interrupted")
 
 
 def matrix_options(args: argparse.Namespace, **given: object) -> MatrixOptions:
-    """The options of a run from the run options on the command line."""
-    return options_from_args(MatrixOptions, args, scenario_dirs=args.scenario_dirs or [SCENARIOS],
-                             command=["python", "-m", "harness", *sys.argv[1:]], **given)
+    """The options of a run from the command line, with the config table's values where the
+    command line gave none."""
+    config = find_config()
+    apply_config(args, config)
+    out = args.out or (new_output_folder(base=config.folder) if config.path is not None else None)
+    return options_from_args(MatrixOptions, args, scenario_dirs=args.scenario_dirs or [SCENARIOS], out=out,
+                             config=config.path, command=[*_program().split(), *sys.argv[1:]], **given)
+
+
+def _program() -> str:
+    """How the command line was started, for the run's record."""
+    return "keras-compat" if Path(sys.argv[0]).name == "keras-compat" else "python -m harness"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
             flags = ", ".join(_flag(name) for name in given)
             raise BadInput(f"--resume continues a run with its own options; drop {flags}.")
         results, store = resume_matrix(args.resume, jobs=args.jobs, envs_dir=args.envs_dir)
+    elif own.wanted(args):
+        generated = own.generated_scenarios(args)
+        results, store = run_matrix(matrix_options(args, generated=generated))
     else:
         shard = parse_shard(args.shard) if args.shard is not None else None
         results, store = run_matrix(matrix_options(args, shard=shard))

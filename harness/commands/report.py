@@ -12,7 +12,7 @@ from harness.errors import BadInput
 from harness.evidence.codec import write_results
 from harness.evidence.run_folder import RESULTS_FILE
 from harness.evidence.runs import load_run, merge_folders
-from harness.paths import RUNS, check_output_folder
+from harness.paths import check_output_folder, runs_dir
 from harness.report.render import render_all
 from harness.report.terminal import print_summary
 
@@ -42,7 +42,7 @@ def merge(folders: list[Path], out: Path | None) -> int:
     if not folders:
         raise BadInput("report merge needs the run folders (or results.json files) of the shards.")
     merged, missing = merge_folders(folders)
-    out = out or RUNS / f"merged-{merged.run.id}"
+    out = out or runs_dir() / f"merged-{merged.run.id}"
     check_output_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     write_results(out / RESULTS_FILE, merged)

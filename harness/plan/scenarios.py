@@ -11,6 +11,7 @@ here. Module-level names of the contract must be literals, so they can be read t
   (default: ``REQUIRES``), e.g. a file written by Keras 2 and read by Keras 3;
 - ``TAGS``: group names (lowercase letters, digits, ``-`` and ``_``);
 - ``RTOL`` / ``ATOL``: non-negative numbers (default 1e-5);
+- ``BACKENDS``: the Keras backends it runs on (default all); a cell of another backend is skipped;
 - either ``run(workdir)``, or both ``save(workdir)`` and ``load(workdir)``.
 
 A module breaking a rule raises :class:`ContractError` naming the file and the rule.
@@ -29,6 +30,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from harness.errors import BadInput, ContractError
+from harness.plan.pairings import BACKENDS
 
 DEFAULT_RTOL = 1e-5
 DEFAULT_ATOL = 1e-5
@@ -37,7 +39,7 @@ _TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 SCENARIO_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: What a link to an upstream report may be.
 LINK = re.compile(r"^https?://[^\s\"'<>]+$")
-_CONTRACT_NAMES = ("SIGNATURE", "LINKS", "REQUIRES", "SAVE_REQUIRES", "TAGS", "RTOL", "ATOL")
+_CONTRACT_NAMES = ("SIGNATURE", "LINKS", "REQUIRES", "SAVE_REQUIRES", "TAGS", "RTOL", "ATOL", "BACKENDS")
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Scenario:
     rtol: float = DEFAULT_RTOL
     atol: float = DEFAULT_ATOL
     sha256: str = ""
+    backends: tuple[str, ...] = ()
 
 
 def discover_scenarios(folders: Sequence[Path]) -> list[Scenario]:
@@ -155,6 +158,7 @@ def read_scenario(path: Path) -> Scenario:
         rtol=_tolerance(path, "RTOL", literals.get("RTOL", DEFAULT_RTOL)),
         atol=_tolerance(path, "ATOL", literals.get("ATOL", DEFAULT_ATOL)),
         sha256=_content_hash(path, source, tree),
+        backends=_backends(path, literals.get("BACKENDS")),
     )
 
 
@@ -269,6 +273,15 @@ def _tags(path: Path, value: Any) -> tuple[str, ...]:
     for tag in value:
         if not isinstance(tag, str) or not _TAG_RE.match(tag):
             raise ContractError(f"{path}: TAGS entry {tag!r} must be lowercase letters, digits, '-' or '_'.")
+    return tuple(value)
+
+
+def _backends(path: Path, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value or \
+            not all(isinstance(v, str) and v in BACKENDS for v in value):
+        raise ContractError(f"{path}: BACKENDS must be a tuple of backends from {', '.join(BACKENDS)}.")
     return tuple(value)
 
 

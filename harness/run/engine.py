@@ -196,12 +196,12 @@ class MatrixRun:
         for scenario in self.scenarios:
             if self.stopping.is_set():
                 return
-            unmet = unmet_requirement(scenario.requires, env.packages, env.modules)
+            unmet = run_unmet(scenario, pairing, env)
             if scenario.kind == "run":
                 self._run_if_todo(PlannedCell(scenario, pairing), unmet)
                 continue
             if (scenario.id, pairing.id) in self.needed_saves:
-                self._save(scenario, pairing, env, save_unmet(scenario, env))
+                self._save(scenario, pairing, env, save_unmet(scenario, pairing, env))
             self._run_if_todo(PlannedCell(scenario, pairing, pairing.id), unmet)
         if self.workers.crowded() or not self.phase_two:
             self.workers.close(pairing.id)
@@ -214,7 +214,7 @@ class MatrixRun:
             if self.stopping.is_set():
                 return
             if planned.pairing.id == pairing.id and planned.saved_with not in (None, pairing.id):
-                self._run_if_todo(planned, unmet_requirement(planned.scenario.requires, env.packages, env.modules))
+                self._run_if_todo(planned, run_unmet(planned.scenario, pairing, env))
         self.workers.close(pairing.id)
 
     def _run_if_todo(self, planned: PlannedCell, unmet: str | None) -> None:
@@ -399,10 +399,19 @@ class MatrixRun:
             self.store.write_meta(self.run_info, records, [scenario_record(s) for s in self.scenarios])
 
 
-def save_unmet(scenario: Scenario, env: Env) -> str | None:
-    """Why a cross-version scenario does not save in this env (its SAVE_REQUIRES, else REQUIRES)."""
+def run_unmet(scenario: Scenario, pairing: Pairing, env: Env) -> str | None:
+    """Why a scenario does not run in this env (its BACKENDS, its REQUIRES), or None."""
+    if scenario.backends and pairing.spec.backend not in scenario.backends:
+        return f"BACKENDS {', '.join(scenario.backends)}, but the pairing's backend is {pairing.spec.backend}"
+    return unmet_requirement(scenario.requires, env.packages, env.modules)
+
+
+def save_unmet(scenario: Scenario, pairing: Pairing, env: Env) -> str | None:
+    """Why a cross-version scenario does not save in this env (BACKENDS, then SAVE_REQUIRES, else REQUIRES)."""
     if scenario.save_requires is None:
-        return unmet_requirement(scenario.requires, env.packages, env.modules)
+        return run_unmet(scenario, pairing, env)
+    if scenario.backends and pairing.spec.backend not in scenario.backends:
+        return run_unmet(scenario, pairing, env)
     return unmet_requirement(scenario.save_requires, env.packages, env.modules, "SAVE_REQUIRES")
 
 

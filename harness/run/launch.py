@@ -31,14 +31,27 @@ def run_matrix(options: MatrixOptions, stream: TextIO | None = None) -> tuple[Re
     artifacts are bad. When interrupted (Ctrl-C, SIGTERM) it returns what finished, with
     ``run.complete`` false.
     """
-    scenarios = load_scenarios(options.scenario_dirs, options.only, options.tags)
+    scenarios = load_scenarios(options.scenario_dirs, options.only, options.tags) if not options.generated else []
     specs = parse_pairings(options.pairings)
     if options.envs_dir is not None and options.envs_dir.exists() and not options.envs_dir.is_dir():
         raise BadInput(f"--envs-dir {str(options.envs_dir)!r} is not a folder.")
     import_saves(options.load_artifacts, scenarios, None, set())  # check them all before creating anything
     store = RunStore.create((options.out or new_output_folder()).absolute())  # the worker runs in other folders
+    if options.generated:
+        options.scenario_dirs = [write_generated(store, options.generated)]
+        scenarios = load_scenarios(options.scenario_dirs)
     run = MatrixRun(options, scenarios, store, stream or sys.stdout)
     return run.execute(specs), store
+
+
+def write_generated(store: RunStore, sources: dict[str, str]) -> Path:
+    """Write generated scenario modules into the run's own ``scenarios/`` folder (a resumed run
+    finds them there); returns the folder."""
+    folder = store.root / "scenarios"
+    folder.mkdir()
+    for name, text in sources.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
 
 
 def resume_matrix(

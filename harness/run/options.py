@@ -20,7 +20,11 @@ ISOLATIONS = ("fork", "spawn")
 
 @dataclass
 class MatrixOptions:
-    """Everything a matrix run needs; the command line fills it in."""
+    """Everything a matrix run needs; the command line fills it in.
+
+    ``generated`` holds scenario modules by file name (``--model``, ``--file``): the run writes them
+    into its own ``scenarios/`` folder and runs them instead of ``scenario_dirs``.
+    """
 
     scenario_dirs: list[Path]
     pairings: list[str] = field(default_factory=list)
@@ -36,6 +40,8 @@ class MatrixOptions:
     shard: tuple[int, int] | None = None
     exclude_newer: str | None = None
     max_output: int = DEFAULT_MAX_OUTPUT
+    config: Path | None = None
+    generated: dict[str, str] = field(default_factory=dict)
     command: list[str] = field(default_factory=list)
 
     def record(self) -> dict[str, Any]:
@@ -51,6 +57,7 @@ class MatrixOptions:
             "scenario_dirs": [str(d.absolute()) for d in self.scenario_dirs],
             "load_artifacts": [str(d.absolute()) for d in self.load_artifacts],
             "max_output": self.max_output,
+            "config": str(self.config) if self.config is not None else None,
         }
 
     @property

@@ -26,7 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "run": {"plan", "envs", "evidence"} | BASE,
     "report": {"evidence", "plan"} | BASE,
     "commands": {"plan", "envs", "run", "evidence", "report"} | BASE,
-    "cli": {"commands", "errors"},
+    "cli": {"commands", "errors", "__init__"},
     "__main__": {"cli"},
     "__init__": set(),
 }
@@ -51,11 +51,15 @@ def harness_imports(source: str, module: str) -> set[str]:
                 base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
             if base.split(".")[0] != "harness":
                 continue
-            if base == "harness":
-                found.update(f"harness.{alias.name}" for alias in node.names)
+            if base == "harness":  # a module of the package, or a name of its __init__
+                found.update(f"harness.{alias.name}" if _is_module(alias.name) else "harness" for alias in node.names)
             else:
                 found.add(base)
     return found
+
+
+def _is_module(name: str) -> bool:
+    return (HARNESS / name).is_dir() or (HARNESS / f"{name}.py").is_file()
 
 
 def violations(sources: dict[str, str]) -> list[str]:
