@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nox
@@ -30,6 +32,9 @@ nox.options.sessions = ["matrix"]
 HOST_PACKAGES = ["jinja2>=3.1", "packaging>=23", "h5py>=3.8", "numpy>=1.23", "uv>=0.4", "tomli>=1.1; python_version < '3.11'"]
 TEST_PACKAGES = ["pytest>=8", "playwright>=1.40", "nox>=2024.4.15", "pyyaml>=6", "ruff>=0.6", "mypy>=1.10"]
 CHROMIUM = "/usr/bin/chromium"
+#: How long the tests session waits for another apt-get or dpkg to release its lock.
+APT_LOCK_WAIT_S = 600
+APT_RETRY_S = 5.0
 
 
 def _harness(session: nox.Session, *args: str) -> None:
@@ -99,9 +104,9 @@ def bench(session: nox.Session) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """The test suite (installs Debian's chromium for the browser tests when it is missing)."""
-    _ensure_chromium(session)
+    found = _ensure_chromium(session)
     session.install(*HOST_PACKAGES, *TEST_PACKAGES)
-    session.run("pytest", *session.posargs)
+    session.run("pytest", *session.posargs, env={"HARNESS_CHROMIUM": found} if found else {})
 
 
 @nox.session
@@ -118,13 +123,46 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", "harness")
 
 
-def _ensure_chromium(session: nox.Session) -> None:
-    if Path(CHROMIUM).exists() or os.environ.get("HARNESS_SKIP_CHROMIUM_INSTALL"):
-        return
+def _present_chromium() -> str | None:
+    """A Chromium already on this machine: ``$HARNESS_CHROMIUM``, Debian's, or one on PATH."""
+    for candidate in (os.environ.get("HARNESS_CHROMIUM"), CHROMIUM, shutil.which("chromium"),
+                      shutil.which("chromium-browser")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def _ensure_chromium(session: nox.Session) -> str | None:
+    """The Chromium the browser tests drive: the one present, else Debian's, installed with apt-get
+    (waiting, bounded, while another apt-get or dpkg holds the lock). None when skipped."""
+    found = _present_chromium()
+    if found or os.environ.get("HARNESS_SKIP_CHROMIUM_INSTALL"):
+        return found
     apt = shutil.which("apt-get")
     if apt is None:
         session.error(f"{CHROMIUM} is missing and apt-get is not available; install Chromium by hand")
     sudo = [] if os.geteuid() == 0 else ["sudo"]
-    session.run(*sudo, apt, "update", "-qq", external=True)
-    session.run(*sudo, apt, "install", "-y", "-qq", "--no-install-recommends", "chromium", external=True,
-                env={"DEBIAN_FRONTEND": "noninteractive"})
+    _apt(session, [*sudo, apt], ["update", "-qq"])
+    _apt(session, [*sudo, apt], ["install", "-y", "-qq", "--no-install-recommends", "chromium"])
+    return _present_chromium()
+
+
+def _apt(session: nox.Session, apt: list[str], args: list[str]) -> None:
+    """Run ``apt-get ARGS``. While another apt-get or dpkg holds a lock (the lists lock, which
+    ``DPkg::Lock::Timeout`` does not cover, or dpkg's) wait and try again, up to
+    :data:`APT_LOCK_WAIT_S` in all; any other failure ends the session with apt's last line."""
+    command = [*apt, "-o", f"DPkg::Lock::Timeout={APT_LOCK_WAIT_S}", *args]
+    deadline = time.monotonic() + APT_LOCK_WAIT_S
+    session.log(" ".join(command))
+    while True:
+        proc = subprocess.run(command, capture_output=True, text=True, check=False,
+                              env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        if proc.returncode == 0:
+            return
+        said = (proc.stderr + proc.stdout).strip()
+        if "Could not get lock" in said and time.monotonic() < deadline:
+            session.log(f"apt-get is busy elsewhere ({said.splitlines()[-1]}); waiting")
+            time.sleep(APT_RETRY_S)
+            continue
+        last = said.splitlines()[-1] if said else f"exit status {proc.returncode}"
+        session.error(f"apt-get {args[0]} failed: {last}")

@@ -68,6 +68,7 @@ def with_default_verbs(argv: list[str], modules: Sequence[ModuleType]) -> list[s
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the harness command line; returns the exit status."""
     signal.signal(signal.SIGTERM, _stop)
+    _tolerant_streams()
     try:
         _check_host_packages()
         modules = command_modules()
@@ -95,6 +96,19 @@ def _check_host_packages() -> None:
             f"The harness needs {', '.join(missing)} on this machine: run it through nox "
             "(python -m pip install nox uv && nox -s matrix), or 'python -m pip install -e .' in this checkout."
         )
+
+
+def _tolerant_streams() -> None:
+    """Make stdout and stderr write what their encoding can hold and escape the rest (``\\u2713``),
+    so a console or pipe that is not UTF-8 (``PYTHONIOENCODING=ascii``) never fails a command."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is None:
+            continue
+        try:
+            reconfigure(errors="backslashreplace")
+        except (ValueError, OSError):  # a stream that cannot change now keeps its own setting
+            continue
 
 
 def _stop(signum: int, frame: object) -> None:

@@ -2,14 +2,17 @@
 
 The search is :func:`harness.plan.bisection.find_transition`; this module supplies real probes
 (:class:`Bisector`): one single-cell matrix run per version, or a cell already known from an
-earlier run of the same scenario file with the same installed versions. A probe whose verdict
-says nothing about the behaviour (install failed, crash, timeout, outside REQUIRES) is skipped.
+earlier run of the same scenario file with the same installed versions, time limit and
+isolation. A probe whose verdict says nothing about the behaviour (install failed, crash,
+timeout, outside REQUIRES) is skipped. A version probed again (``--confirm``) always runs afresh.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
+import re
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,9 +23,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from harness.commands.common import add_scenario_dirs, nested_run, options_from_args, positive_float
+from harness.commands.common import add_scenario_dirs, nested_run, options_from_args, positive_float, positive_int
 from harness.envs.install import ensure_env, resolve_pairing
-from harness.envs.package_index import list_releases
+from harness.envs.package_index import index_source, list_releases
 from harness.errors import BadInput, InstallError
 from harness.evidence.codec import write_json_atomic
 from harness.evidence.known import KnownCells
@@ -37,7 +40,10 @@ from harness.run.options import MatrixOptions
 NAME = "bisect"
 HELP = "the first released version where a scenario's verdict changes"
 BISECT_SCHEMA = 1
-
+#: Every probe runs in this isolation (and only cells of runs in it are reused).
+ISOLATION = "fork"
+#: A project name as PEP 508 spells it: no version, extras or marker.
+PROJECT_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 
 
 @dataclass
@@ -81,6 +87,7 @@ class BisectOptions:
     find_links: Path | None = None
     known: list[Path] = field(default_factory=list)
     by_date: bool = False
+    confirm: int = 1
 
 
 def candidate_versions(options: BisectOptions) -> list[str]:
@@ -106,16 +113,28 @@ def candidate_versions(options: BisectOptions) -> list[str]:
     return [str(r.version) for r in chosen]
 
 
-def candidate_dates(options: BisectOptions) -> list[str]:
-    """Every day from ``old`` to ``new`` (ISO dates), for ``--by-date``."""
-    import datetime
+def candidate_dates(options: BisectOptions, today: datetime.date | None = None) -> list[str]:
+    """Every day from ``old`` to ``new`` (ISO dates), for ``--by-date``.
 
+    Refused (:class:`BadInput`): dates that are not dates, a range that is not forward, a day
+    after ``today`` (UTC), and an index that records no upload times for the package (uv's
+    ``--exclude-newer`` would then install the newest release on every day).
+    """
     try:
         old, new = datetime.date.fromisoformat(options.old), datetime.date.fromisoformat(options.new)
     except ValueError:
         raise BadInput(f"With --by-date, --old and --new are dates such as 2024-06-01, not {options.old!r} and {options.new!r}.") from None
     if not old < new:
         raise BadInput(f"--old {options.old} must be an earlier date than --new {options.new}.")
+    today = today or datetime.datetime.now(datetime.timezone.utc).date()
+    if new > today:
+        raise BadInput(f"--new {options.new} is in the future (today is {today.isoformat()} UTC); "
+                       "no index can say yet how it will stand then.")
+    releases = list_releases(options.package, options.index_url, options.find_links)
+    if not any(r.upload_time for r in releases):
+        _, where = index_source(options.index_url, options.find_links)
+        raise BadInput(f"--by-date needs an index that records upload times, and {where} records none for "
+                       f"{options.package}: every day would install the same newest release, so the answer would mean nothing.")
     return [(old + datetime.timedelta(days=n)).isoformat() for n in range((new - old).days + 1)]
 
 
@@ -153,27 +172,32 @@ class Bisector:
         return f"{version}T23:59:59Z" if self.options.by_date else None
 
     def probe(self, version: str) -> str | None:
+        """Probe one version: a known cell (a first probe only) or a single-cell run of its own."""
         started = time.monotonic()
         spec_text = self.spec(version)
         pairing = resolve_pairing(parse_pairing(spec_text), self.exclude_newer(version))
         found = None
         packages: dict[str, str] = {}
+        asked_before = sum(p.version == version for p in self.probes)
         if pairing.resolve_error is None:
             try:
                 env = ensure_env(pairing, self.options.envs_dir or default_envs_dir(), self.exclude_newer(version))
                 packages = env.packages
-                found = self.known.lookup(self.scenario.sha256, self.options.backend, env.python, env.packages)
+                if not asked_before:  # asked again, it must answer again: a known cell would only repeat itself
+                    found = self.known.lookup(self.scenario.sha256, self.options.backend, env.python, env.packages,
+                                              self.options.timeout, ISOLATION)
             except InstallError:
                 found = None
         if found is not None:
             cell, source = found
             probe = _probe(version, cell, started, packages, reused_from=source)
         else:
-            run_dir = self.out / "probes" / f"{self.options.package}-{version}"
+            again = f"-{asked_before + 1}" if asked_before else ""
+            run_dir = self.out / "probes" / f"{self.options.package}-{version}{again}"
             results = nested_run(MatrixOptions(
                 scenario_dirs=[self.scenario.path.parent] if not self.options.scenario_dirs else self.options.scenario_dirs,
                 pairings=[spec_text], only=[self.scenario.id], out=run_dir, timeout=self.options.timeout,
-                envs_dir=self.options.envs_dir, cross="same", exclude_newer=self.exclude_newer(version),
+                envs_dir=self.options.envs_dir, isolation=ISOLATION, cross="same", exclude_newer=self.exclude_newer(version),
                 command=["python", "-m", "harness", "matrix", "--pairing", spec_text, "--only", self.scenario.id],
             ), what=f"the probe of {self.label(version)}")
             if len(results.cells) != 1:
@@ -208,8 +232,15 @@ def answer_line(options: BisectOptions, transition: Transition, candidates: int)
     if transition.status == "range":
         return (f"first new: between {at(transition.last_old)} (last old) and {at(transition.first_new)} "
                 f"(first new); {len(transition.skipped_between)} versions between could not be probed; {tail}")
+    if transition.status == "unstable":
+        said = "; ".join(f"{at(version)}: {', '.join(v or 'skipped' for v in answers)}" for version, answers in transition.unstable)
+        return (f"unstable: the answer did not hold up when probed again ({said}); the scenario's verdict varies "
+                f"from run to run, so no release is named; {tail}")
     if transition.status == "same":
-        return f"no transition: {at(options.old)} and {at(options.new)} both give {transition.old_verdict}; {tail}"
+        hidden = "".join(f", but {at(version)} gives {verdict}" for version, verdict in transition.inside)
+        if hidden:
+            hidden += ": a change may be hidden inside the range"
+        return f"no transition: {at(options.old)} and {at(options.new)} both give {transition.old_verdict}{hidden}; {tail}"
     return (f"no answer: an end could not be probed ({at(options.old)}: {transition.old_verdict or 'skipped'}, "
             f"{at(options.new)}: {transition.new_verdict or 'skipped'}); {tail}")
 
@@ -227,11 +258,11 @@ def run_bisect(options: BisectOptions, stream: TextIO) -> tuple[int, Path]:
     out.mkdir(parents=True, exist_ok=True)
     options.known = [runs_dir(), *options.known]
     bisector = Bisector(options, scenario, out, stream)
-    bisector.budget = probe_budget(len(candidates))
+    bisector.budget = probe_budget(len(candidates), options.confirm)
     what = "days" if options.by_date else f"releases of {options.package}"
     stream.write(f"bisecting {scenario.id} over {len(candidates)} {what} ({candidates[0]} … {candidates[-1]}) into {out}\n")
     started = time.monotonic()
-    transition = find_transition(candidates, bisector.probe)
+    transition = find_transition(candidates, bisector.probe, options.confirm)
     line = answer_line(options, transition, len(candidates))
     change = ""
     if options.by_date and transition.status in ("found", "range"):
@@ -251,6 +282,7 @@ def run_bisect(options: BisectOptions, stream: TextIO) -> tuple[int, Path]:
         "candidates": candidates,
         "probes": [asdict(p) for p in bisector.probes],
         "by_date": options.by_date,
+        "confirm": options.confirm,
         "answer": {**asdict(transition), "text": line, "resolution_change": change},
         "seconds": round(time.monotonic() - started, 2),
     }
@@ -264,10 +296,9 @@ def run_bisect(options: BisectOptions, stream: TextIO) -> tuple[int, Path]:
 def _check(options: BisectOptions) -> None:
     if options.index_url is not None and not options.index_url.startswith(("http://", "https://", "file://")):
         raise BadInput(f"--index-url {options.index_url!r} is not an http(s) or file URL.")
-    try:
-        Requirement(options.package)
-    except InvalidRequirement:
-        raise BadInput(f"--package {options.package!r} is not a package name.") from None
+    if not PROJECT_NAME.fullmatch(options.package):
+        raise BadInput(f"--package {options.package!r} is not a bare project name such as keras "
+                       "(no version, extras or marker: the versions are --old and --new).")
     if options.backend not in BACKENDS:
         raise BadInput(f"--backend {options.backend!r} is not one of {', '.join(BACKENDS)}.")
     for item in options.with_:
@@ -296,6 +327,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--find-links", type=Path, metavar="DIR", help="a folder of wheels instead of an index")
     parser.add_argument("--known", action="append", type=Path, default=[], metavar="DIR",
                         help="more folders of earlier runs whose cells may be reused")
+    parser.add_argument("--confirm", type=positive_int, default=1, metavar="N",
+                        help="answers each version around the transition must give alike (default 1: probe once)")
     parser.add_argument("--by-date", action="store_true",
                         help="search days instead of releases: --old/--new are dates; each probe resolves everything as of that day")
 

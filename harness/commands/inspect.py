@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from harness.commands.common import options_from_args, positive_int
+from harness.commands.common import options_from_args, positive_float, positive_int
 from harness.envs.install import ensure_env, resolve_pairing
 from harness.errors import BadInput, InstallError
 from harness.evidence.anatomy import MAX_BYTES, format_anatomy, read_anatomy
@@ -33,6 +33,7 @@ NAME = "inspect"
 HELP = "what is inside a saved model file; with --against, how it maps onto a model"
 
 DEFAULT_PAIRING = "keras,tensorflow"
+DEFAULT_TIMEOUT_S = 300.0
 
 
 @dataclass
@@ -43,7 +44,7 @@ class InspectOptions:
     write_remapped: Path | None = None
     check: str | None = None
     max_bytes: int = MAX_BYTES
-    timeout: float = 300.0
+    timeout: float = DEFAULT_TIMEOUT_S
     envs_dir: Path | None = None
 
 
@@ -67,7 +68,7 @@ def run_inspect(options: InspectOptions, stream: TextIO) -> int:
         own_path = Path(scratch) / "own-layout.weights.h5"
         outcome = _tool(worker, Path(scratch), "layout", {"target": target, "out": str(own_path)}, options.timeout)
         if not outcome.ok:
-            raise BadInput(f"Building {options.against} in {options.pairing} failed: {_failure(outcome)}")
+            raise BadInput(f"Building {options.against} in {options.pairing} failed: {_failure(outcome, options.timeout)}")
         own = read_anatomy(own_path)
         entries = line_up(wanted_from_layout(own), source)
         stream.write(f"\nmapping onto {options.against} (its own layout, built with {options.pairing}):\n")
@@ -86,7 +87,7 @@ def run_inspect(options: InspectOptions, stream: TextIO) -> int:
         fields = {"target": target, "weights": str(options.write_remapped.resolve()), "check": check}
         verified = _tool(worker, Path(scratch), "verify", fields, options.timeout)
         if not verified.ok:
-            stream.write(f"verification failed: {_failure(verified)}\n")
+            stream.write(f"verification failed: {_failure(verified, options.timeout)}\n")
             return 1
         comparison = verified.comparison
         if comparison:
@@ -119,7 +120,7 @@ def _worker(pairing_text: str, scratch: Path, envs_dir: Path | None) -> Worker:
     try:
         env = ensure_env(pairing, envs_dir or default_envs_dir())
     except InstallError as exc:
-        raise BadInput(f"The pairing {pairing_text!r} could not be installed: {str(exc).strip().splitlines()[-1]}") from None
+        raise BadInput(f"The pairing {pairing_text!r} could not be installed: {' '.join(str(exc).split())}") from None
     return Worker(env, pairing.spec.backend, [], scratch / "worker.log", isolation="spawn")
 
 
@@ -131,9 +132,16 @@ def _tool(worker: Worker, scratch: Path, op: str, fields: dict[str, Any], timeou
     return worker.run_phase(request, timeout)
 
 
-def _failure(outcome: PhaseOutcome) -> str:
+def _failure(outcome: PhaseOutcome, timeout: float) -> str:
+    """Why a tool phase failed, as the end of a sentence ("it did not finish within 5 s")."""
+    if outcome.status == "timed_out":
+        return f"it did not finish within {timeout:g} s (--timeout)"
+    if outcome.status == "died":
+        how = (f" (signal {outcome.signal})" if outcome.signal else
+               f" (exit status {outcome.exit_status})" if outcome.exit_status is not None else "")
+        return f"the process died{how} before it gave a result"
     if outcome.status != "done":
-        return f"the process {outcome.status}" + (f" (signal {outcome.signal})" if outcome.signal else "")
+        return "the worker process was lost before it gave a result"
     facts = outcome.facts
     text = f"{facts.exception_type}: {facts.message}" if facts else "no result"
     return " ".join(text.split())[:400]
@@ -151,6 +159,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a function taking the loaded model and returning {'expected': ..., 'actual': ...}")
     parser.add_argument("--max-bytes", type=positive_int, default=MAX_BYTES, metavar="N",
                         help="refuse files larger than this (default 512 MiB)")
+    parser.add_argument("--timeout", type=positive_float, default=DEFAULT_TIMEOUT_S, metavar="S",
+                        help="time limit of building the target model, and of verifying the copy (default 300)")
     parser.add_argument("--envs-dir", type=Path, metavar="DIR", help="where envs are kept")
 
 

@@ -16,14 +16,16 @@ from pathlib import Path
 from typing import Any, Sequence, TextIO
 
 from harness.commands.common import add_scenario_dirs, nested_run, options_from_args, positive_float, positive_int
-from harness.errors import BadInput
+from harness.envs.install import ensure_env, resolve_pairing
+from harness.errors import BadInput, InstallError
 from harness.evidence.codec import write_json_atomic
-from harness.evidence.model import NOT_RUN, Cell, PairingRecord, Results, Verdict
+from harness.evidence.model import NOT_RUN, SAYS_NOTHING, Cell, PairingRecord, Results, Verdict
 from harness.evidence.run_folder import RunStore
 from harness.evidence.runs import load_run
-from harness.paths import SCENARIOS, check_output_folder, new_output_folder
+from harness.paths import SCENARIOS, check_output_folder, default_envs_dir, new_output_folder
 from harness.plan.cells import CellKey
-from harness.plan.pairings import parse_pairing, pinned_pairing
+from harness.plan.pairings import Pairing, parse_pairing, pinned_pairing
+from harness.plan.scenarios import load_scenarios
 from harness.report.render import environment, render_page
 from harness.run.launch import parse_pairings
 from harness.run.options import MatrixOptions
@@ -34,6 +36,9 @@ READINESS_SCHEMA = 1
 CLASSES = ("regressed", "changed", "fixed", "unchanged", "new", "gone")
 #: The verdict of a side that has no cell for a scenario it ran.
 MISSING = "missing"
+#: A candidate that gives one of these where the baseline ran could not run the scenario at all:
+#: it cannot be installed, it crashed or hung, or it has no cell. Never a mere change.
+CANNOT_RUN = frozenset({Verdict.INSTALL_FAILED, Verdict.CRASHED, Verdict.TIMEOUT, MISSING})
 
 
 @dataclass
@@ -89,9 +94,11 @@ class Readiness:
 def classify(baseline: str | None, candidate: str | None) -> str:
     """The change class of one pair of verdicts (None: the scenario is absent on that side).
 
-    ``regressed``: passed with the baseline, not with the candidate (a candidate that cannot be
-    installed included). ``fixed``: the reverse. ``changed``: any other difference (error became
-    reproduced, a side skipped by REQUIRES, a baseline cell that says nothing).
+    ``regressed``: passed with the baseline, not with the candidate; or the baseline ran to a
+    verdict and the candidate could not run at all (:data:`CANNOT_RUN`: it cannot be installed,
+    crashed, timed out), whatever the baseline's verdict was. ``fixed``: passed with the candidate,
+    not with the baseline. ``changed``: any other difference (error became reproduced, a side
+    skipped by REQUIRES, a baseline cell that says nothing).
     """
     if baseline is None:
         return "new"
@@ -101,6 +108,8 @@ def classify(baseline: str | None, candidate: str | None) -> str:
         return "unchanged"
     if baseline == MISSING or baseline in NOT_RUN:  # the baseline says nothing: never a fix, only a change
         return "changed"
+    if candidate in CANNOT_RUN and baseline not in SAYS_NOTHING:
+        return "regressed"
     if candidate == Verdict.SKIPPED:
         return "changed"
     if baseline == Verdict.PASSED:
@@ -141,8 +150,8 @@ def compare(baseline: Results, baseline_id: str, candidate: Results, candidate_i
         change = classify(_verdict(b, scenario_id in base_scenarios), _verdict(c, scenario_id in cand_scenarios))
         comparisons.append(Comparison(scenario.id, scenario.title, "same pairing", change, _side(b, baseline_id),
                                       _side(c, candidate_id), note))
-        if scenario.kind != "cross" or scenario_id not in cand_scenarios:
-            continue
+        if scenario.kind != "cross" or scenario_id not in cand_scenarios or scenario_id not in base_scenarios:
+            continue  # a scenario on one side only is new or gone, nothing more
         forward = cand_cells.get(CellKey(scenario.id, baseline_id, candidate_id))
         if forward is not None and b is not None:
             # the candidate loading the baseline's save: a regression when the baseline read its own
@@ -176,13 +185,22 @@ class ReadinessOptions:
 
 
 def run_readiness(options: ReadinessOptions, stream: TextIO) -> tuple[int, Path]:
-    """Run the comparison for real; returns the exit status (0 ready, 1 not) and the folder."""
+    """Run the comparison for real; returns the exit status (0 ready, 1 not) and the folder.
+
+    Before any cell runs, both sides are resolved and installed: a baseline that cannot be
+    installed, a stored baseline that is not the ``--baseline`` asked for, and a candidate that is
+    the baseline are bad input (:class:`BadInput`). A candidate that cannot be installed is not:
+    its cells are ``install_failed``, so it is not ready.
+    """
     [candidate_spec] = parse_pairings([options.candidate])
     out = options.out or new_output_folder("readiness-")
     check_output_folder(out)
+    load_scenarios(options.scenario_dirs, options.only, options.tags)  # bad scenarios are refused before any install
+    envs_dir = options.envs_dir or default_envs_dir()
     pairings = [options.candidate]
     stored: Results | None = None
     stored_baseline: PairingRecord | None = None
+    baseline_pairing: Pairing | None = None
     load_from: list[Path] = []
     if options.baseline_results is not None:
         stored = load_run(options.baseline_results)
@@ -192,9 +210,25 @@ def run_readiness(options: ReadinessOptions, stream: TextIO) -> tuple[int, Path]
         folder = options.baseline_results if options.baseline_results.is_dir() else options.baseline_results.parent
         if RunStore.is_run_folder(folder) and RunStore(folder).artifacts_dir.is_dir():
             load_from = [folder]
+        baseline_id = stored_baseline.id
     else:
-        parse_pairings([options.baseline])
+        [baseline_spec] = parse_pairings([options.baseline])
+        baseline_pairing = resolve_pairing(baseline_spec)
+        baseline_id = baseline_pairing.id
         pairings = [options.baseline, options.candidate]
+    candidate_pairing = resolve_pairing(candidate_spec)
+    if candidate_pairing.id == baseline_id:
+        raise BadInput(f"The candidate {options.candidate!r} is the baseline ({baseline_id}); "
+                       "a readiness check needs two different pairings.")
+    if baseline_pairing is not None:
+        try:
+            ensure_env(baseline_pairing, envs_dir)
+        except InstallError as exc:
+            raise _uninstallable_baseline(options.baseline, str(exc)) from None
+    try:
+        ensure_env(candidate_pairing, envs_dir)
+    except InstallError:
+        pass  # not bad input: the run records the candidate's cells as install_failed, and that is not ready
     run_dir = out / "run"
     matrix = MatrixOptions(
         scenario_dirs=options.scenario_dirs, pairings=pairings, only=options.only, tags=options.tags, out=run_dir,
@@ -209,8 +243,7 @@ def run_readiness(options: ReadinessOptions, stream: TextIO) -> tuple[int, Path]
     if stored is None or stored_baseline is None:
         baseline, baseline_id = results, own[0].id
         if own[0].install_error:
-            last = own[0].install_error.strip().splitlines()[-1]
-            raise BadInput(f"The baseline {options.baseline!r} could not be installed ({last}); there is nothing to compare with.")
+            raise _uninstallable_baseline(options.baseline, own[0].install_error)
     else:
         baseline, baseline_id = stored, stored_baseline.id
         imported = [p for p in results.pairings if p.source is not None and p.id.split("@")[0] == baseline_id]
@@ -230,6 +263,13 @@ def run_readiness(options: ReadinessOptions, stream: TextIO) -> tuple[int, Path]
     return (0 if readiness.ready else 1), out
 
 
+def _uninstallable_baseline(spec_text: str, message: str) -> BadInput:
+    """The one-line refusal of a baseline that cannot be installed, with the installer's whole message."""
+    said = " ".join(message.split()) or "the installer gave no message"
+    return BadInput(f"The baseline {spec_text!r} could not be installed, so there is nothing to compare with. "
+                    f"The installer said: {said}")
+
+
 def write_outputs(readiness: Readiness, out: Path) -> None:
     data = {"schema": READINESS_SCHEMA, "kind": "readiness", "baseline": readiness.baseline,
             "candidate": readiness.candidate, "ready": readiness.ready, "strict": readiness.strict,
@@ -243,16 +283,18 @@ def write_outputs(readiness: Readiness, out: Path) -> None:
 
 
 def _stored_baseline(stored: Results, spec_text: str) -> PairingRecord:
+    """The stored run's pairing that is the ``--baseline`` asked for: the one with that spec's
+    pairing id (a pinned spec), or the one asked for with exactly that spec text. Anything else
+    is refused (:class:`BadInput`): comparing with another pairing would answer another question."""
     own = [p for p in stored.pairings if p.source is None]
-    if len(own) == 1:
-        return own[0]
     spec = parse_pairing(spec_text)
     wanted = pinned_pairing(spec).id if spec.is_pinned else None
     for record in own:
-        if record.id == wanted or record.requested.spec == spec_text:
+        if record.id == wanted or record.requested.spec == spec.text:
             return record
-    raise BadInput(f"The stored run has {len(own)} pairings ({', '.join(p.id for p in own)}); "
-                   "name the baseline with --baseline exactly as one of them.")
+    listed = ", ".join(p.id for p in own) or "none"
+    raise BadInput(f"The stored run holds no pairing that is --baseline {spec_text!r} "
+                   f"(it has {listed}); give --baseline exactly as one of them.")
 
 
 def _rename_saver(results: Results, old: str, new: str) -> None:

@@ -38,30 +38,51 @@ def run(args: argparse.Namespace) -> int:
     return merge(args.results, args.out) if args.verb == "merge" else render(args.results, args.out)
 
 
+#: At most this many missing or conflicting cells are named one per line (every conflict is in results.json).
+LISTED = 20
+
+
 def merge(folders: list[Path], out: Path | None) -> int:
+    """Join shards into one run; returns 0, or 1 when parts hold one cell with different
+    verdicts (each such conflict is printed and kept in the merged results)."""
     if not folders:
         raise BadInput("report merge needs the run folders (or results.json files) of the shards.")
-    merged, missing = merge_folders(folders)
+    outcome = merge_folders(folders)
+    merged = outcome.results
     out = out or runs_dir() / f"merged-{merged.run.id}"
     check_output_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     write_results(out / RESULTS_FILE, merged)
     print_summary(merged, sys.stdout)
-    print(f"merged {len(folders)} parts: {len(merged.cells)} cells, {len(missing)} missing")
-    for key in missing[:20]:
+    print(f"merged {len(folders)} parts: {len(merged.cells)} cells, {len(outcome.missing)} missing, "
+          f"{len(outcome.conflicts)} in conflict")
+    for key in outcome.missing[:LISTED]:
         print(f"missing: {key.scenario} @ {key.saved_with + ' -> ' if key.saved_with else ''}{key.pairing}")
+    for conflict in outcome.conflicts[:LISTED]:
+        print(f"conflict: {conflict.text} (shown: {conflict.shown}'s)")
+    if len(outcome.conflicts) > LISTED:
+        print(f"conflict: … and {len(outcome.conflicts) - LISTED} more (every one is in results.json, run.options.merge_conflicts)")
     print(f"results: {out / RESULTS_FILE}")
     for written in render_all(merged, out):
         print(f"report: {written}")
+    if outcome.conflicts:
+        print(f"merge: {len(outcome.conflicts)} cells hold different verdicts in different parts; "
+              "the parts disagree, so the merged run is not one answer")
+        return 1
     return 0
 
 
 def render(given_paths: list[Path], out: Path | None) -> int:
+    """Render each results file next to itself, or the one given into ``--out``: a new or empty
+    folder, or that results' own folder (anything else is refused before a page is written)."""
     if out is not None and len(given_paths) > 1:
         raise BadInput("--out takes one results file; give one, or render each next to its results.json.")
     loaded = [(given, load_run(given)) for given in given_paths]
     for given, results in loaded:
-        folder = out or (given if given.is_dir() else given.parent)
+        own = given if given.is_dir() else given.parent
+        folder = out or own
+        if out is not None and out.resolve() != own.resolve():
+            check_output_folder(out)
         folder.mkdir(parents=True, exist_ok=True)
         if given.is_dir() and out is None:
             write_results(folder / RESULTS_FILE, results)

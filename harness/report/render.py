@@ -53,8 +53,24 @@ def render_html(model: ReportModel, env: jinja2.Environment | None = None) -> st
     )
 
 
-def render_markdown(model: ReportModel) -> str:
-    return environment(trim=False).get_template("summary.md.j2").render(m=model)
+#: The most bytes summary.md may take: GitHub refuses a job summary over 1 MiB, so stay below it.
+SUMMARY_LIMIT_BYTES = 1_000_000
+
+
+def render_markdown(model: ReportModel, limit: int = SUMMARY_LIMIT_BYTES) -> str:
+    """summary.md: every scenario when it fits in ``limit`` bytes (UTF-8); else the first ones
+    that fit, and a line saying how many are left out (they are all in the other files)."""
+    template = environment(trim=False).get_template("summary.md.j2")
+    shown = len(model.scenarios)
+    while True:
+        kept = model.scenarios[:shown]
+        ids = {s.id for s in kept}
+        text = template.render(m=model, scenarios=kept, grids=[g for g in model.grids if g.scenario.id in ids],
+                               hidden=len(model.scenarios) - shown)
+        size = len(text.encode("utf-8"))
+        if size <= limit or shown == 0:
+            return text
+        shown = min(shown - 1, int(shown * limit * 0.97 / size))  # shrink in proportion, at least by one
 
 
 def junit_kind(verdict: str) -> str:

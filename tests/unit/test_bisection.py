@@ -35,11 +35,11 @@ def test_finds_every_transition_within_the_budget(n: int, where: str) -> None:
     assert len(calls) <= probe_budget(n) and len(calls) == len(set(calls))
 
 
-def test_equal_ends_are_refused_after_two_probes() -> None:
+def test_equal_ends_are_refused_after_the_ends_and_the_middle() -> None:
     probe, calls = table_probe(change_at=99)
     result = find_transition(versions(10), probe)
     assert result.status == "same" and result.old_verdict == result.new_verdict == "passed"
-    assert calls == ["1.0", "1.9"]
+    assert calls == ["1.0", "1.9", "1.4"] and result.inside == []
 
 
 def test_an_end_that_cannot_be_probed() -> None:
