@@ -1,18 +1,26 @@
-"""Where things are: the checkout or the installed package's own files, the per-user cache, and the
-one rule for new output folders.
+"""Where things are: the checkout or the installed package's own files, the per-user cache, the one
+rule for new output folders, and folder trees walked, copied and removed without recursion.
 
 Two situations: run from this checkout (``noxfile.py`` and ``scenarios/`` beside the package),
 everything stays in the checkout as it always did; installed as a tool (a wheel), the scenario
 library and the templates come from the package itself, envs go to a per-user cache and run
 folders to ``reports/runs/`` under the current folder (or the config file's). Every module that
-needs a location asks here; nothing else computes it from ``__file__``.
+needs a location asks here; nothing else computes it from ``__file__``. A scenario may leave any
+tree behind (thousands of levels deep, folders it locked): :func:`walk_tree` and
+:func:`copy_tree` stop at :data:`MAX_TREE_DEPTH` levels with :class:`TreeTooDeep`, and
+:func:`remove_tree` removes a tree of any depth.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import time
-from pathlib import Path
+import uuid
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import Iterator
 
 from harness.errors import BadInput
 
@@ -72,3 +80,127 @@ def shown_path(path: Path) -> str:
         return str(path.resolve().relative_to(REPO_ROOT))
     except ValueError:
         return str(path)
+
+
+#: How many folder levels below its top :func:`walk_tree` and :func:`copy_tree` go.
+MAX_TREE_DEPTH = 64
+
+
+class TreeTooDeep(OSError):
+    """A folder tree nests deeper than :data:`MAX_TREE_DEPTH` levels; the message names where."""
+
+
+@dataclass(frozen=True)
+class TreeItem:
+    """One entry of a folder tree: its path, its path relative to the top, and what it is
+    (``dir``, ``file``, ``link`` for a symbolic link, ``other`` for anything else); never
+    followed through a link."""
+
+    path: Path
+    relative: PurePath
+    kind: str
+
+
+def walk_tree(top: Path, max_depth: int = MAX_TREE_DEPTH) -> Iterator[TreeItem]:
+    """Every entry below ``top``, folder by folder in name order (a folder before what it holds),
+    without recursion and without following symbolic links.
+
+    Raises :class:`TreeTooDeep` on reaching a folder more than ``max_depth`` levels below
+    ``top`` that holds anything, and :class:`OSError` for a folder that cannot be listed.
+    """
+    stack = [iter(_listing(top, PurePath(), 0, max_depth))]
+    while stack:
+        item = next(stack[-1], None)
+        if item is None:
+            stack.pop()
+            continue
+        yield item
+        if item.kind == "dir":
+            stack.append(iter(_listing(item.path, item.relative, len(item.relative.parts), max_depth)))
+
+
+def _listing(folder: Path, relative: PurePath, depth: int, max_depth: int) -> list[TreeItem]:
+    with os.scandir(folder) as entries:
+        items = [TreeItem(folder / e.name, relative / e.name, _kind(e)) for e in entries]
+    if items and depth >= max_depth:
+        raise TreeTooDeep(errno.ELOOP, f"a folder tree nested deeper than {max_depth} levels", str(folder))
+    return sorted(items, key=lambda item: item.relative.name)
+
+
+def _kind(entry: os.DirEntry[str]) -> str:
+    if entry.is_symlink():
+        return "link"
+    if entry.is_dir(follow_symlinks=False):
+        return "dir"
+    return "file" if entry.is_file(follow_symlinks=False) else "other"
+
+
+def copy_tree(source: Path, target: Path, max_depth: int = MAX_TREE_DEPTH) -> None:
+    """Copy what is below ``source`` into the folder ``target`` (made if missing): folders,
+    regular files with their modes and times, and symbolic links as links (never followed);
+    anything else (a FIFO, a socket) is left out. Raises :class:`TreeTooDeep` as :func:`walk_tree`."""
+    target.mkdir(parents=True, exist_ok=True)
+    for item in walk_tree(source, max_depth):
+        copied = target / item.relative
+        if item.kind == "dir":
+            copied.mkdir(exist_ok=True)
+        elif item.kind == "file":
+            shutil.copy2(item.path, copied, follow_symlinks=False)
+        elif item.kind == "link":
+            os.symlink(os.readlink(item.path), copied)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove ``path`` and everything below it, however deep, never following a symbolic link.
+
+    No recursion and no long paths: the folders inside are emptied into ``path`` level by level,
+    with two folders open at a time; a folder its owner made unreadable is made readable first.
+    A missing ``path`` is no error; a symbolic link or a file there is removed itself.
+    """
+    try:
+        top = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTDIR, errno.ELOOP):
+            raise
+        os.unlink(path)
+        return
+    try:
+        _empty_folder(top)
+    finally:
+        os.close(top)
+    os.rmdir(path)
+
+
+def _empty_folder(top: int) -> None:
+    """Remove everything in the open folder ``top``: files at once, and each folder inside after
+    moving what it holds up into ``top`` (under fresh names), until only files were left."""
+    while True:
+        with os.scandir(top) as entries:
+            listed = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
+        folders = [name for name, is_dir in listed if is_dir]
+        for name, is_dir in listed:
+            if not is_dir:
+                os.unlink(name, dir_fd=top)
+        if not folders:
+            return
+        for name in folders:
+            inner = _open_folder(name, top)
+            try:
+                with os.scandir(inner) as entries:
+                    names = [entry.name for entry in entries]
+                for child in names:
+                    os.rename(child, f".removing-{uuid.uuid4().hex}", src_dir_fd=inner, dst_dir_fd=top)
+            finally:
+                os.close(inner)
+            os.rmdir(name, dir_fd=top)
+
+
+def _open_folder(name: str, parent: int) -> int:
+    """Open a folder being removed, made readable and writable for its owner first."""
+    try:
+        os.chmod(name, 0o700, dir_fd=parent)
+    except OSError:
+        pass
+    return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)

@@ -5,26 +5,37 @@ Supported: Keras 3 ``.weights.h5`` (variables under ``.../vars/0..n``), legacy H
 ``backend``), and ``.keras`` zips (``config.json``, ``metadata.json``, ``model.weights.h5``).
 
 Reading is read-only and metadata-only: shapes and dtypes, never array data, never anything
-executed. Files over :data:`MAX_BYTES` are refused without being read. A file that is not what
-it claims gives an :class:`AnatomyError` (one sentence) or, inside a run, a recorded error.
+executed, and no link followed (a soft or external link where Keras writes a group or an array
+makes the file unreadable). Files over :data:`MAX_BYTES` are refused without being read; a zip
+member is read in chunks, counting the bytes it really inflates to, up to the same cap. A file
+that is not what it claims (whatever h5py, zipfile or json raise for it) gives an
+:class:`AnatomyError` (one sentence) or, inside a run, a recorded error. Paths are shown with
+what UTF-8 cannot carry escaped.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import zipfile
 from pathlib import Path
 from typing import Any, Iterable
 
 from harness.errors import AnatomyError
+from harness.evidence.codec import visible
 from harness.evidence.model import ArrayRecord, FileRecord, GroupRecord
+from harness.paths import walk_tree
 
 MAX_BYTES = 512 * 1024 * 1024
 MAX_ARRAYS = 5000
 MAX_JSON_BYTES = 16 * 1024 * 1024
 SAVED_SUFFIXES = (".h5", ".hdf5", ".keras")
+#: How much of a zip member is inflated at a time.
+_CHUNK = 1 << 16
+#: The compression methods a .keras file's members use (stored, deflated); others are not inflated.
+_ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 _NUMERIC = re.compile(r"^\d+$")
 
 
@@ -45,42 +56,60 @@ def _group(path: str, arrays: list[ArrayRecord], name: str | None) -> GroupRecor
 
 
 def read_anatomy(path: Path, max_bytes: int = MAX_BYTES) -> FileRecord:
-    """The anatomy of one file; raises :class:`AnatomyError` when it cannot be read."""
+    """The anatomy of one file; raises :class:`AnatomyError` when it cannot be read, whatever
+    the reason (ImportError when h5py is missing)."""
+    shown = visible(str(path))
     if path.is_symlink() or not path.is_file():
-        raise AnatomyError(f"{str(path)!r} is not a regular file.")
+        raise AnatomyError(f"{shown!r} is not a regular file.")
     size = path.stat().st_size
     if size > max_bytes:
-        raise AnatomyError(f"{str(path)!r} is {size / 2**20:.1f} MiB, over the {max_bytes / 2**20:.1f} MiB cap; it was not read.")
+        raise AnatomyError(f"{shown!r} is {size / 2**20:.1f} MiB, over the {max_bytes / 2**20:.1f} MiB cap; it was not read.")
     with open(path, "rb") as handle:
         head = handle.read(8)
-    if head.startswith(b"PK"):
-        return _read_keras_zip(path, size, max_bytes)
-    if head != b"\x89HDF\r\n\x1a\n":
-        raise AnatomyError(f"{str(path)!r} is neither an HDF5 file nor a .keras zip.")
-    with open(path, "rb") as handle:
-        anatomy = _read_hdf5(handle, str(path), size)
-    return anatomy
+        if not head.startswith(b"PK") and head != b"\x89HDF\r\n\x1a\n":
+            raise AnatomyError(f"{shown!r} is neither an HDF5 file nor a .keras zip.")
+        try:
+            if head.startswith(b"PK"):
+                return _read_keras_zip(handle, shown, size, max_bytes)
+            handle.seek(0)
+            return _read_hdf5(handle, shown, size)
+        except (AnatomyError, ImportError):
+            raise
+        except Exception as exc:  # h5py, zipfile, zlib and json raise many kinds for a hostile file
+            raise AnatomyError(f"{shown!r} cannot be read ({type(exc).__name__}: {_first_line(exc)}).") from None
 
 
 def anatomy_or_error(path: Path, shown: str, max_bytes: int = MAX_BYTES) -> FileRecord:
-    """Like :func:`read_anatomy` but never raises: errors are recorded (for cells)."""
+    """Like :func:`read_anatomy` but never raises for what the file holds: an unreadable file is
+    recorded as such, with the error (for cells)."""
+    shown = visible(shown)
     try:
         anatomy = read_anatomy(path, max_bytes)
-    except AnatomyError as exc:
-        size = path.stat().st_size if path.is_file() else 0
-        anatomy = FileRecord(path=shown, format="unreadable", size=size, error=str(exc).replace(str(path), shown))
     except ImportError:
-        anatomy = FileRecord(path=shown, format="unknown", size=path.stat().st_size, error="h5py is not installed on the host")
+        anatomy = FileRecord(path=shown, format="unknown", size=_size(path), error="h5py is not installed on the host")
+    except Exception as exc:  # AnatomyError, or the file vanished or cannot be opened
+        error = str(exc) if isinstance(exc, AnatomyError) else f"{type(exc).__name__}: {_first_line(exc)}"
+        anatomy = FileRecord(path=shown, format="unreadable", size=_size(path), error=error.replace(visible(str(path)), shown))
     anatomy.path = shown
     return anatomy
 
 
+def _size(path: Path) -> int:
+    try:
+        return os.lstat(path).st_size
+    except OSError:
+        return 0
+
+
 def saved_files(folder: Path) -> list[Path]:
-    """The saved model files below a folder (no symlinks followed), sorted."""
+    """The saved model files below a folder (no symlinks followed), sorted.
+
+    Raises :class:`~harness.paths.TreeTooDeep` for a tree deeper than the walk goes, and
+    :class:`OSError` for one that cannot be listed.
+    """
     if not folder.is_dir() or folder.is_symlink():
         return []
-    found = [p for p in folder.rglob("*") if p.suffix in SAVED_SUFFIXES and p.is_file() and not p.is_symlink()]
-    return sorted(found)
+    return sorted(item.path for item in walk_tree(folder) if item.kind == "file" and item.path.suffix in SAVED_SUFFIXES)
 
 
 def format_anatomy(anatomy: FileRecord) -> str:
@@ -117,9 +146,9 @@ def _read_hdf5(handle: Any, shown: str, size: int) -> FileRecord:
         attrs = file.attrs
         anatomy.keras_version = _attr_text(attrs, "keras_version")
         anatomy.backend = _attr_text(attrs, "backend")
-        if "model_weights" in file:
+        weights = _hard_linked(file, "model_weights", shown)
+        if weights is not None:
             anatomy.format = "legacy h5 (whole model)"
-            weights = file["model_weights"]
             anatomy.keras_version = anatomy.keras_version or _attr_text(weights.attrs, "keras_version")
             anatomy.backend = anatomy.backend or _attr_text(weights.attrs, "backend")
             _legacy_groups(weights, anatomy)
@@ -136,12 +165,12 @@ def _legacy_groups(root: Any, anatomy: FileRecord) -> None:
     import h5py
 
     for layer_name in _attr_list(root.attrs, "layer_names"):
-        if layer_name not in root:
+        group = _hard_linked(root, layer_name, anatomy.path)
+        if not isinstance(group, h5py.Group):
             continue
-        group = root[layer_name]
         arrays = []
         for weight_name in _attr_list(group.attrs, "weight_names"):
-            item = group.get(weight_name)
+            item = _hard_linked(group, weight_name, anatomy.path)
             if isinstance(item, h5py.Dataset):
                 arrays.append(ArrayRecord(f"{group.name.lstrip('/')}/{weight_name}", list(item.shape), str(item.dtype)))
         anatomy.arrays.extend(arrays)
@@ -150,6 +179,24 @@ def _legacy_groups(root: Any, anatomy: FileRecord) -> None:
         if len(anatomy.arrays) > MAX_ARRAYS:
             anatomy.truncated = True
             return
+
+
+def _hard_linked(group: Any, name: str, shown: str) -> Any:
+    """The object ``name`` links to in ``group`` through hard links only (None when missing);
+    :class:`AnatomyError` for a soft or external link, which Keras never writes and which can
+    dangle, loop or point into another file."""
+    import h5py
+
+    parent = group
+    for part in [p for p in name.split("/") if p]:
+        link = parent.get(part, getlink=True) if isinstance(parent, h5py.Group) else None
+        if link is None:
+            return None
+        if not isinstance(link, h5py.HardLink):
+            raise AnatomyError(f"{shown!r}: {name!r} is reached through a {type(link).__name__}, which Keras never writes; "
+                               "it is not followed.")
+        parent = parent[part]
+    return parent
 
 
 def _keras3_groups(file: Any, anatomy: FileRecord) -> None:
@@ -176,37 +223,56 @@ def _keras3_groups(file: Any, anatomy: FileRecord) -> None:
         anatomy.groups.append(_group(parent, arrays, names.get(parent)))
 
 
-def _read_keras_zip(path: Path, size: int, max_bytes: int) -> FileRecord:
+def _read_keras_zip(handle: Any, shown: str, size: int, max_bytes: int) -> FileRecord:
     try:
-        archive = zipfile.ZipFile(path)
+        archive = zipfile.ZipFile(handle)
     except zipfile.BadZipFile:
-        raise AnatomyError(f"{str(path)!r} looks like a zip but cannot be opened as one.") from None
+        raise AnatomyError(f"{shown!r} looks like a zip but cannot be opened as one.") from None
     with archive:
         members = {info.filename: info for info in archive.infolist()}
-        anatomy = FileRecord(path=str(path), format=".keras zip", size=size)
-        metadata = _zip_json(archive, members, "metadata.json", path)
+        anatomy = FileRecord(path=shown, format=".keras zip", size=size)
+        metadata = _zip_json(archive, members, "metadata.json", shown)
         if isinstance(metadata, dict):
             anatomy.keras_version = _text(metadata.get("keras_version"))
             anatomy.backend = _text(metadata.get("backend"))
             anatomy.date_saved = _text(metadata.get("date_saved"))
         weights = members.get("model.weights.h5")
         if weights is None:
-            raise AnatomyError(f"{str(path)!r} is a zip without model.weights.h5, so not a .keras model file.")
+            raise AnatomyError(f"{shown!r} is a zip without model.weights.h5, so not a .keras model file.")
         if weights.file_size > max_bytes:
-            raise AnatomyError(f"{str(path)!r}: its model.weights.h5 is {weights.file_size / 2**20:.1f} MiB, over the cap; not read.")
-        inner = _read_hdf5(io.BytesIO(archive.read(weights)), f"{path}!model.weights.h5", weights.file_size)
+            raise AnatomyError(f"{shown!r}: its model.weights.h5 is {weights.file_size / 2**20:.1f} MiB, over the cap; not read.")
+        data = _read_member(archive, weights, max_bytes, shown)
+        inner = _read_hdf5(io.BytesIO(data), f"{shown}!model.weights.h5", len(data))
         anatomy.arrays, anatomy.groups, anatomy.truncated = inner.arrays, inner.groups, inner.truncated
         return anatomy
 
 
-def _zip_json(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], name: str, path: Path) -> Any:
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, shown: str) -> bytes:
+    """A zip member's bytes, inflated a chunk at a time and counted as they come: more than
+    ``cap`` bytes (whatever the member declares) is an :class:`AnatomyError`, as is a
+    compression method a .keras file does not use (their inflation cannot be bounded here)."""
+    if info.compress_type not in _ZIP_METHODS:
+        raise AnatomyError(f"{shown!r}: its {info.filename} uses zip compression method {info.compress_type}, "
+                           "which .keras files do not use; not read.")
+    data = io.BytesIO()
+    with archive.open(info) as member:
+        for chunk in iter(lambda: member.read(_CHUNK), b""):
+            if data.tell() + len(chunk) > cap:
+                raise AnatomyError(f"{shown!r}: its {info.filename} inflates to more than {cap / 2**20:.1f} MiB; "
+                                   "it was not read further.")
+            data.write(chunk)
+    return data.getvalue()
+
+
+def _zip_json(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], name: str, shown: str) -> Any:
     info = members.get(name)
     if info is None or info.file_size > MAX_JSON_BYTES:
         return None
+    text = _read_member(archive, info, MAX_JSON_BYTES, shown)
     try:
-        return json.loads(archive.read(info).decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise AnatomyError(f"{str(path)!r}: its {name} is not valid JSON.") from None
+        return json.loads(text.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise AnatomyError(f"{shown!r}: its {name} is not valid JSON (or is nested too deeply to read).") from None
 
 
 def _order_key(name: str) -> tuple[int, int | str]:

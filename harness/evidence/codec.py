@@ -1,8 +1,11 @@
 """The JSON form of the result model, and reading it back without trusting it.
 
 Reading never trusts a file: every field is checked against the model's types and anything
-else (a truncated file, a wrong type, another schema version, NaN, a path where an id belongs)
-raises :class:`ResultsError` with one sentence naming the file and the problem.
+else (a truncated file, a wrong type, another schema version, NaN or a number too large to be
+finite, a path where an id belongs, a cell the run cannot have) raises :class:`ResultsError` with
+one sentence naming the file and the problem. Text that UTF-8 cannot carry (a lone surrogate,
+from an exception message or a file name) is kept with those characters escaped visibly
+(``\\udc80`` as six characters), so everything read can be written and rendered.
 """
 
 from __future__ import annotations
@@ -12,17 +15,31 @@ import json
 import math
 import os
 import re
+import tempfile
 import typing
 from enum import Enum
 from pathlib import Path
-from typing import Any, Union
+from typing import IO, Any, Callable, Union
 
 from harness.errors import ResultsError
 from harness.evidence.model import SAFE_ID, SCHEMA_VERSION, VERDICTS, Cell, PairingRecord, Results, RunInfo, ScenarioRecord
+from harness.plan.cells import CellKey
 from harness.plan.pairings import BACKENDS
 from harness.plan.scenarios import LINK, SCENARIO_ID
 
 MAX_RESULTS_BYTES = 256 * 1024 * 1024
+#: A JSON escape of a UTF-16 surrogate: the only way JSON text read as UTF-8 can hold a lone one.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+
+
+def visible(text: str) -> str:
+    """``text`` unchanged when UTF-8 can encode it, else with each character it cannot (a lone
+    surrogate) replaced by its escape as plain text: ``"a\\udc80"`` becomes ``"a\\\\udc80"``."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def to_dict(obj: Any) -> Any:
@@ -38,14 +55,31 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
+def write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """Write a file so a reader sees the old file or the new one, never a part of it.
+
+    ``write`` fills a temporary file created exclusively (``O_EXCL``, no link followed) under an
+    unpredictable name next to ``path``, which then replaces ``path``; when anything fails the
+    temporary file is removed.
+    """
+    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o644)
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON so a reader sees the old file or the new one, never a half-written one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1, allow_nan=False)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    """Write JSON atomically (see :func:`write_atomic`); NaN and infinities are refused."""
+    text = json.dumps(data, indent=1, allow_nan=False)
+    write_atomic(path, lambda handle: handle.write(text.encode("ascii")))
 
 
 def write_results(path: Path, results: Results) -> None:
@@ -66,15 +100,50 @@ def read_json_file(path: Path, what: str = "results file") -> Any:
     except UnicodeDecodeError:
         raise ResultsError(f"The {what} {str(path)!r} is not UTF-8 text.") from None
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise ResultsError(f"The {what} {str(path)!r} is not valid JSON ({exc.msg} at line {exc.lineno}).") from None
     except (RecursionError, ValueError) as exc:
         raise ResultsError(f"The {what} {str(path)!r} cannot be read: {str(exc).splitlines()[0][:200]}.") from None
+    return _visible_strings(data) if _SURROGATE_ESCAPE.search(text) else data
 
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"it holds {name}, which is not a number JSON allows")
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise ValueError(f"it holds {literal[:40]}, which is not a finite number")
+    return value
+
+
+def _visible_strings(data: Any) -> Any:
+    """Parsed JSON with every string and key passed through :func:`visible` (iteratively: the
+    parser allows deeper nesting than a recursive walk would)."""
+    if isinstance(data, str):
+        return visible(data)
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            for index, value in enumerate(item):
+                if isinstance(value, str):
+                    item[index] = visible(value)
+                elif isinstance(value, (list, dict)):
+                    stack.append(value)
+        elif isinstance(item, dict):
+            for key, value in list(item.items()):
+                if isinstance(value, str):
+                    value = visible(value)
+                elif isinstance(value, (list, dict)):
+                    stack.append(value)
+                fixed = visible(key)
+                if fixed != key:
+                    del item[key]
+                item[fixed] = value
+    return data
 
 
 def read_results(path: Path) -> Results:
@@ -93,8 +162,17 @@ def results_from_dict(data: Any, where: str) -> Results:
         )
     results = build_model(Results, data, where)
     check_records(results.run, results.pairings, results.scenarios, where)
+    kinds = {s.id: s.kind for s in results.scenarios}
+    pairings = {p.id for p in results.pairings}
+    seen: set[CellKey] = set()
     for cell in results.cells:
         check_cell(cell, where)
+        problem = cell_misfit(cell, kinds, pairings)
+        if problem is not None:
+            raise ResultsError(f"{where}: {problem}.")
+        if cell.key in seen:
+            raise ResultsError(f"{where}: the cell {cell.key.text!r} appears more than once.")
+        seen.add(cell.key)
     return results
 
 
@@ -132,6 +210,23 @@ def check_cell(cell: Cell, where: str) -> None:
     for value in (cell.pairing, cell.saved_with):
         if value is not None:
             _check_id(value, SAFE_ID, where, "cell pairing")
+
+
+def cell_misfit(cell: Cell, kinds: dict[str, str], pairings: set[str]) -> str | None:
+    """Why a (well-formed) cell cannot belong to a run of these scenarios (id → kind) and
+    pairings, or None when it can: it names a scenario or pairing the run does not have, or it is
+    a cross-version cell of a single-env scenario (or the reverse)."""
+    name = cell.key.text
+    kind = kinds.get(cell.scenario)
+    if kind is None:
+        return f"the cell {name!r} names the scenario {cell.scenario!r} the run does not have"
+    for pairing in (cell.pairing, cell.saved_with):
+        if pairing is not None and pairing not in pairings:
+            return f"the cell {name!r} names the pairing {pairing!r} the run does not have"
+    if (cell.saved_with is not None) != (kind == "cross"):
+        which = "is not a cross-version scenario" if kind != "cross" else "is a cross-version scenario"
+        return f"the cell {name!r} does not fit its scenario, which {which}"
+    return None
 
 
 def _check_id(value: str, pattern: re.Pattern[str], where: str, what: str) -> None:

@@ -116,11 +116,12 @@ def file_evidence(
 
 
 def _probe_anatomy(path: Any) -> FileRecord | None:
-    if not isinstance(path, str) or not Path(path).is_file():
+    """The anatomy of a file the worker's probe names (an untrusted path), or None."""
+    if not isinstance(path, str):
         return None
     try:
         return read_anatomy(Path(path))
-    except (AnatomyError, ImportError):
+    except (AnatomyError, ImportError, OSError):
         return None
 
 

@@ -5,6 +5,7 @@ Layout of a run folder::
 
     run.json                 what was asked: options, pairings, scenarios (written at start, updated)
     cells/<slug>.json        one file per finished cell, written atomically
+    cells/rejected/          files found in cells/ that are not this run's cells, set aside
     artifacts/<scenario>/<pairing>/files/   what a cross-version save wrote (never modified later)
     artifacts/<scenario>/<pairing>/save.json     how the save ended, with a content hash of files/
     artifacts/<scenario>/<pairing>/reference.json, reference.npz   the values save() returned
@@ -14,7 +15,9 @@ Layout of a run folder::
     results.json, index.html, summary.md, junit.xml   written at the end
 
 A run killed at any moment keeps every cell file already written; :meth:`RunStore.assemble`
-rebuilds the results from whatever is there.
+rebuilds the results from whatever is there. A scenario can write anywhere, so a file in
+``cells/`` that is not one of the run's cells is never the end of the run: it is left out and
+named (and, by the run itself, set aside into ``cells/rejected/``).
 """
 
 from __future__ import annotations
@@ -22,15 +25,24 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from harness.errors import BadInput, ResultsError
-from harness.evidence.codec import build_model, cell_from_dict, check_records, read_json_file, to_dict, write_json_atomic
+from harness.evidence.codec import (
+    build_model,
+    cell_from_dict,
+    cell_misfit,
+    check_records,
+    read_json_file,
+    to_dict,
+    visible,
+    write_json_atomic,
+)
 from harness.evidence.model import SCHEMA_VERSION, Cell, PairingRecord, Results, RunInfo, ScenarioRecord
-from harness.paths import check_output_folder
+from harness.paths import check_output_folder, remove_tree, walk_tree
 from harness.plan.cells import CellKey
 
 RUN_FILE = "run.json"
@@ -48,15 +60,26 @@ def cell_slug(key: CellKey) -> str:
 
 
 def hash_tree(folder: Path) -> str:
-    """A content hash of every regular file below ``folder`` (names and bytes)."""
+    """A content hash of every regular file below ``folder`` (names and bytes).
+
+    Raises :class:`~harness.paths.TreeTooDeep` for a tree deeper than the walk goes, and
+    :class:`OSError` for one that cannot be read.
+    """
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
-        digest.update(str(path.relative_to(folder)).encode() + b"\0")
-        with open(path, "rb") as handle:
+    for item in walk_tree(folder):
+        if item.kind != "file":
+            continue
+        digest.update(os.fsencode(item.relative) + b"\0")
+        with open(item.path, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def _to_stderr(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
 
 
 @dataclass(frozen=True)
@@ -101,10 +124,17 @@ class PhasePaths:
 
 
 class RunStore:
-    """One run folder. Creating it refuses a folder that already holds something."""
+    """One run folder. Creating it refuses a folder that already holds something.
 
-    def __init__(self, root: Path):
+    ``owner`` is true for the run that writes the folder (a new run, or a resumed one): only the
+    owner sets aside what does not belong in it. ``note`` receives one line for each file left
+    out (stderr by default).
+    """
+
+    def __init__(self, root: Path, owner: bool = False, note: Callable[[str], None] = _to_stderr):
         self.root = root
+        self.owner = owner
+        self.note = note
         self.cells_dir = root / "cells"
         self.artifacts_dir = root / "artifacts"
         self.work_dir = root / "work"
@@ -113,21 +143,34 @@ class RunStore:
 
     @classmethod
     def create(cls, root: Path) -> RunStore:
+        """Claim a new or empty folder for a new run.
+
+        The claim is one ``mkdir`` of ``cells/``, which only one process can make: of runs racing
+        for one folder exactly one gets it, and the others get :class:`BadInput`, as for a folder
+        that already holds something.
+        """
         check_output_folder(root)
-        store = cls(root)
+        store = cls(root, owner=True)
         try:
-            for folder in (store.cells_dir, store.artifacts_dir, store.work_dir, store.phases_dir, store.logs_dir):
-                folder.mkdir(parents=True, exist_ok=True)
+            root.mkdir(parents=True, exist_ok=True)
+            store.cells_dir.mkdir()
+        except FileExistsError:
+            raise BadInput(f"The output folder {str(root)!r} was just taken by another run; choose another --out.") from None
         except OSError as exc:
             raise BadInput(f"The output folder {str(root)!r} cannot be created: {exc.strerror}.") from None
+        try:
+            for folder in (store.artifacts_dir, store.work_dir, store.phases_dir, store.logs_dir):
+                folder.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise BadInput(f"The output folder {str(root)!r} cannot be written: {exc.strerror}.") from None
         return store
 
     @classmethod
-    def open(cls, root: Path) -> RunStore:
-        """An existing run folder (its run.json must be readable)."""
+    def open(cls, root: Path, owner: bool = False) -> RunStore:
+        """An existing run folder (its run.json must be readable); ``owner`` for a resumed run."""
         if root.is_symlink() or not (root / RUN_FILE).is_file():
             raise ResultsError(f"{str(root)!r} is not a run folder (no {RUN_FILE}).")
-        return cls(root)
+        return cls(root, owner=owner)
 
     @staticmethod
     def is_run_folder(folder: Path) -> bool:
@@ -166,20 +209,63 @@ class RunStore:
         write_json_atomic(self.cells_dir / f"{cell_slug(cell.key)}.json", data)
 
     def read_cells(self) -> list[Cell]:
-        """Every cell file of the run; a corrupt one is an error naming it."""
-        cells: list[Cell] = []
+        """Every cell of the run that its ``cells/`` folder holds.
+
+        A ``*.json`` file there that is not one of the run's cells (unreadable, not a cell record,
+        a cell of a scenario or pairing the run does not have, or a file not named as its cell's
+        file is, such as a second file of one cell) is left out and named through ``note``; the
+        run's owner also moves it into ``cells/rejected/``. Raises :class:`ResultsError` only when
+        run.json is unreadable or ``cells/`` is a symbolic link.
+        """
+        _, pairings, scenarios = self.read_meta()
+        return self._read_cells(pairings, scenarios)
+
+    def _read_cells(self, pairings: list[PairingRecord], scenarios: list[ScenarioRecord]) -> list[Cell]:
         if self.cells_dir.is_symlink():
             raise ResultsError(f"{self.cells_dir}: a symbolic link where the cell files should be is refused.")
         if not self.cells_dir.is_dir():
-            return cells
+            return []
+        kinds = {s.id: s.kind for s in scenarios}
+        pairing_ids = {p.id for p in pairings}
+        cells: list[Cell] = []
         for path in sorted(self.cells_dir.glob("*.json")):
-            cells.append(cell_from_dict(read_json_file(path, "cell file"), str(path)))
+            try:
+                cell = cell_from_dict(read_json_file(path, "cell file"), str(path))
+                problem = cell_misfit(cell, kinds, pairing_ids)
+                if problem is None and path.name != f"{cell_slug(cell.key)}.json":
+                    problem = f"it holds the cell {cell.key.text!r}, whose file is {cell_slug(cell.key)}.json"
+                if problem is not None:
+                    raise ResultsError(f"{path}: {problem}.")
+            except ResultsError as exc:
+                self._set_aside(path, str(exc))
+                continue
+            cells.append(cell)
         return cells
+
+    def _set_aside(self, path: Path, problem: str) -> None:
+        """Leave a file of ``cells/`` out, naming it; the owner moves it into ``cells/rejected/``."""
+        where = "left out"
+        if self.owner:
+            rejected = self.cells_dir / "rejected"
+            target = rejected / path.name
+            suffix = 1
+            try:
+                rejected.mkdir(exist_ok=True)
+                while os.path.lexists(target):
+                    suffix += 1
+                    target = rejected / f"{path.name}.{suffix}"
+                os.rename(path, target)
+                where = f"set aside as {self.relative(target)}"
+            except OSError as exc:
+                where = f"left out (it could not be set aside: {exc.strerror})"
+        shown = self.relative(path)
+        line = " ".join(visible(problem.replace(str(path), shown).replace(f"{shown}: ", "", 1)).split())
+        self.note(f"harness: {shown} is not a cell of this run, {where}: {line}")
 
     def assemble(self, order: Iterable[CellKey] = ()) -> Results:
         """Build the run's results from run.json and the cell files, in ``order`` where given."""
         run, pairings, scenarios = self.read_meta()
-        cells = {c.key: c for c in self.read_cells()}
+        cells = {c.key: c for c in self._read_cells(pairings, scenarios)}
         ordered: list[Cell] = []
         for key in order:
             found = cells.pop(key, None)
@@ -198,8 +284,7 @@ class RunStore:
     def phase_paths(self, key: CellKey, op: str) -> PhasePaths:
         """The result and output files of one phase of a cell, in a fresh, empty folder."""
         phase = self.phases_dir / cell_slug(key) / op
-        if phase.exists():
-            shutil.rmtree(phase)
+        remove_tree(phase)
         phase.mkdir(parents=True)
         return PhasePaths(result=phase / "result.json", output=phase / "output.log")
 
@@ -207,9 +292,9 @@ class RunStore:
         return self.work_dir / cell_slug(key)
 
     def fresh_workdir(self, key: CellKey) -> Path:
+        """The cell's work folder, emptied of whatever an earlier attempt left (of any depth)."""
         work = self.workdir_path(key)
-        if work.exists():
-            shutil.rmtree(work)
+        remove_tree(work)
         work.mkdir(parents=True)
         return work
 
@@ -223,11 +308,12 @@ class RunStore:
         return os.path.relpath(path, self.root)
 
     def shown(self, path: Path) -> str:
-        """A path as the report shows it: relative to the run folder when inside it."""
+        """A path as the report shows it: relative to the run folder when inside it, with what
+        UTF-8 cannot carry escaped (see :func:`~harness.evidence.codec.visible`)."""
         try:
-            return str(path.resolve().relative_to(self.root.resolve()))
-        except ValueError:
-            return str(path)
+            return visible(str(path.resolve().relative_to(self.root.resolve())))
+        except (ValueError, OSError, RuntimeError):  # outside the run, or a link loop
+            return visible(str(path))
 
 
 def _list(value: Any, where: str) -> list[Any]:

@@ -95,6 +95,7 @@ def merge_results(parts: Sequence[tuple[str, Results]]) -> Merged:
     """
     if not parts:
         raise ResultsError("Nothing to merge.")
+    _refuse_repeated_runs(parts)
     parts = sorted(parts, key=lambda part: (part[1].run.started, part[1].run.id, part[0]))
     first_name, first = parts[0]
     scenario_set = sorted((s.id, s.sha256) for s in first.scenarios)
@@ -159,11 +160,27 @@ def _one_cell(held: list[tuple[str, Cell]]) -> tuple[Cell, Conflict | None]:
     return replace(shown, reason=f"{reason}. {shown.reason}" if shown.reason else reason), conflict
 
 
+def _refuse_repeated_runs(parts: Sequence[tuple[str, Results]]) -> None:
+    """Refuse a run given twice (two copies of one run folder): each shard is its own run."""
+    seen: dict[str, str] = {}
+    for name, part in parts:
+        if part.run.id in seen:
+            raise ResultsError(f"{name} and {seen[part.run.id]} are the same run (run id {part.run.id}); give each shard once.")
+        seen[part.run.id] = name
+
+
 def _best_record(records: list[PairingRecord]) -> PairingRecord:
     """The record that knows most (a shard that installed the env knows its packages)."""
     return max(records, key=lambda r: (bool(r.packages), r.import_s is not None))
 
 
 def merge_folders(folders: Sequence[Path]) -> Merged:
-    """Read every part (run folders or results.json files) and merge them (:func:`merge_results`)."""
+    """Read every part (run folders or results.json files) and merge them (:func:`merge_results`);
+    a path given more than once (however spelt) is refused before anything is read."""
+    seen: dict[Path, Path] = {}
+    for folder in folders:
+        real = folder.resolve()
+        if real in seen:
+            raise ResultsError(f"{str(folder)!r} is given more than once (as {str(seen[real])!r}); give each shard once.")
+        seen[real] = folder
     return merge_results([(str(folder), load_run(folder)) for folder in folders])

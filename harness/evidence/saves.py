@@ -6,12 +6,12 @@ never modified afterwards: every load gets a fresh copy), ``reference.json`` / `
 (the values ``save`` returned) and ``save.json`` (how the save ended, with the sha256 of
 ``files/``). An imported run folder is untrusted: anything that is not a regular file, a hash
 that does not match, or a record that does not check out is refused with one sentence, and
-nothing is read outside it or written outside this run's folder.
+nothing is read outside it or written outside this run's folder. Trees are walked, copied and
+removed without recursion (:mod:`harness.paths`): a save may leave a tree of any depth.
 """
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
@@ -22,6 +22,7 @@ from harness.evidence.model import SAFE_ID, PairingRecord, SaveRecord
 from harness.evidence.phase import PhaseOutcome
 from harness.evidence.records import save_outcome, save_record
 from harness.evidence.run_folder import RunStore, SaveFolder, hash_tree
+from harness.paths import copy_tree, remove_tree, walk_tree
 from harness.plan.scenarios import Scenario
 
 
@@ -35,9 +36,14 @@ class SaveState:
 
 
 def record_save(store: RunStore, scenario: Scenario, pairing_id: str, outcome: PhaseOutcome) -> SaveState:
-    """Write save.json (with the content hash of files/) and return the save's state."""
+    """Write save.json (with the content hash of files/) and return the save's state.
+
+    Files that cannot be hashed (a tree deeper than the harness walks, a folder the save locked)
+    get an empty hash, which no tree matches: such a save is made again on ``--resume``, and the
+    loads that cannot copy it are each their own cell's error.
+    """
     folder = store.save_folder(scenario.id, pairing_id)
-    evidence = save_record(outcome, scenario, pairing_id, store.relative(folder.files), hash_tree(folder.files))
+    evidence = save_record(outcome, scenario, pairing_id, store.relative(folder.files), _hash_or_empty(folder.files))
     write_json_atomic(folder.record, to_dict(evidence))
     return SaveState(outcome=outcome, evidence=evidence)
 
@@ -64,7 +70,7 @@ def existing_save(store: RunStore, scenario: Scenario, pairing_id: str, same_tex
         return None
     if evidence.status != "done" or (same_text and evidence.scenario_sha256 != scenario.sha256):
         return None
-    if not folder.files.is_dir() or hash_tree(folder.files) != evidence.sha256:
+    if not folder.files.is_dir() or not evidence.sha256 or _hash_or_empty(folder.files) != evidence.sha256:
         return None
     if evidence.ok and not folder.reference_index.is_file():
         return None
@@ -119,6 +125,8 @@ def _import_one(folder: SaveFolder, scenario: Scenario, store: RunStore | None, 
     evidence = read_save_record(folder)
     if not folder.files.is_dir():
         raise ResultsError(f"{folder.root}: the saved files are missing.")
+    if not evidence.sha256:
+        raise ResultsError(f"{folder.files}: the saved files have no content hash (they could not be read when saved).")
     if hash_tree(folder.files) != evidence.sha256:
         raise ResultsError(f"{folder.files}: the files changed after they were saved (content hash differs).")
     if evidence.ok and not folder.reference_index.is_file():
@@ -126,9 +134,8 @@ def _import_one(folder: SaveFolder, scenario: Scenario, store: RunStore | None, 
     if store is None:
         return SaveState(outcome=save_outcome(evidence), evidence=evidence)
     target = store.save_folder(scenario.id, new_id)
-    if target.root.exists():
-        shutil.rmtree(target.root)
-    shutil.copytree(folder.root, target.root, symlinks=False)
+    remove_tree(target.root)
+    copy_tree(folder.root, target.root)
     evidence = replace(evidence, pairing=new_id, artifact=store.relative(target.files), imported_from=str(folder.root))
     write_json_atomic(target.record, to_dict(evidence))
     return SaveState(outcome=save_outcome(evidence), evidence=evidence)
@@ -140,10 +147,23 @@ def _checked_dir(path: Path) -> Path:
     return path
 
 
+def _hash_or_empty(files: Path) -> str:
+    try:
+        return hash_tree(files)
+    except OSError:
+        return ""
+
+
 def _refuse_links(folder: Path) -> None:
-    """Refuse symlinks and special files anywhere below an imported save."""
-    for item in [folder, *folder.rglob("*")]:
-        if item.is_symlink():
-            raise ResultsError(f"{item}: a symbolic link in an artifact folder is refused.")
-        if not (item.is_dir() or item.is_file()):
-            raise ResultsError(f"{item}: only regular files and folders may be in an artifact folder.")
+    """Refuse symlinks, special files and trees deeper than the harness walks, anywhere below an
+    imported save."""
+    if folder.is_symlink():
+        raise ResultsError(f"{folder}: a symbolic link in an artifact folder is refused.")
+    try:
+        for item in walk_tree(folder):
+            if item.kind == "link":
+                raise ResultsError(f"{item.path}: a symbolic link in an artifact folder is refused.")
+            if item.kind == "other":
+                raise ResultsError(f"{item.path}: only regular files and folders may be in an artifact folder.")
+    except OSError as exc:
+        raise ResultsError(f"{exc.filename or folder}: the artifact folder cannot be read ({exc.strerror}).") from None

@@ -14,14 +14,18 @@ here. Module-level names of the contract must be literals, so they can be read t
 - ``BACKENDS``: the Keras backends it runs on (default all); a cell of another backend is skipped;
 - either ``run(workdir)``, or both ``save(workdir)`` and ``load(workdir)``.
 
-A module breaking a rule raises :class:`ContractError` naming the file and the rule.
+A module breaking a rule raises :class:`ContractError` naming the file and the rule. Only
+regular files (a link to one included) of at most :data:`MAX_SCENARIO_BYTES` are read, as
+scenarios or as the helpers they import: a FIFO or a device named ``*.py`` is refused unread.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -32,6 +36,8 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from harness.errors import BadInput, ContractError
 from harness.plan.pairings import BACKENDS
 
+#: The largest scenario (or helper) file read.
+MAX_SCENARIO_BYTES = 1024 * 1024
 DEFAULT_RTOL = 1e-5
 DEFAULT_ATOL = 1e-5
 _TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -120,10 +126,7 @@ def load_scenarios(dirs: Sequence[Path], only: Sequence[str] = (), tags: Sequenc
 
 def read_scenario(path: Path) -> Scenario:
     """Read one scenario file and check it against the contract."""
-    try:
-        source = path.read_bytes()
-    except OSError as exc:
-        raise BadInput(f"Cannot read scenario file {str(path)!r}: {exc.strerror}.") from None
+    source = read_source(path)
     if not SCENARIO_ID.match(path.stem):
         raise ContractError(f"{path}: the file name must be a Python identifier (it is the scenario id).")
     try:
@@ -162,6 +165,26 @@ def read_scenario(path: Path) -> Scenario:
     )
 
 
+def read_source(path: Path) -> bytes:
+    """The bytes of a scenario or helper file: a regular file (a link to one included) of at most
+    :data:`MAX_SCENARIO_BYTES`. Opened without blocking, so a FIFO never hangs discovery;
+    anything else is :class:`ContractError`, a file that cannot be opened :class:`BadInput`."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise BadInput(f"Cannot read scenario file {str(path)!r}: {exc.strerror}.") from None
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise ContractError(f"{path}: is not a regular file, so it is not read as a scenario.")
+        try:
+            source = handle.read(MAX_SCENARIO_BYTES + 1)
+        except OSError as exc:
+            raise BadInput(f"Cannot read scenario file {str(path)!r}: {exc.strerror}.") from None
+    if len(source) > MAX_SCENARIO_BYTES:
+        raise ContractError(f"{path}: is larger than {MAX_SCENARIO_BYTES // 1024} KiB, the most a scenario file may be.")
+    return source
+
+
 def _content_hash(path: Path, source: bytes, tree: ast.Module) -> str:
     """Hash of the scenario file and of the ``_*.py`` helper modules it imports from its folder."""
     digest = hashlib.sha256(source)
@@ -174,7 +197,7 @@ def _content_hash(path: Path, source: bytes, tree: ast.Module) -> str:
     for name in sorted(h for h in helpers if h.startswith("_")):
         helper = path.parent / f"{name}.py"
         if helper.is_file():
-            digest.update(b"\0" + name.encode() + b"\0" + helper.read_bytes())
+            digest.update(b"\0" + name.encode() + b"\0" + read_source(helper))
     return digest.hexdigest()
 
 

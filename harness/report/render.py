@@ -2,6 +2,8 @@
 
 Autoescape is on for every template and every expression; nothing here or in the templates
 marks data as safe. The HTML file is self-contained: CSS and script inline, no external URL.
+Every file is written whole or not at all (a temporary file, then renamed; removed when writing
+fails), and a character UTF-8 cannot carry is written as its escape (``\\udc80``), never an error.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 import jinja2
 
+from harness.evidence.codec import write_atomic
 from harness.evidence.model import FOUND, SCHEMA_VERSION, Results, Verdict
 from harness.evidence.run_folder import HTML_FILE, JUNIT_FILE, MARKDOWN_FILE
 from harness.paths import TEMPLATES
@@ -107,10 +110,15 @@ def render_page(template: str, folder: Path, **context: Any) -> Path:
     """Render one more page (bisect, readiness) in the report's style as ``folder/index.html``."""
     text = environment().get_template(template).render(**context)
     path = folder / HTML_FILE
-    tmp = folder / f".{HTML_FILE}.tmp"
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, text)
     return path
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` as UTF-8, atomically (:func:`~harness.evidence.codec.write_atomic`); what
+    UTF-8 cannot encode (a lone surrogate) is written as its backslash escape."""
+    data = text.encode("utf-8", "backslashreplace")
+    write_atomic(path, lambda handle: handle.write(data))
 
 
 def render_all(results: Results, folder: Path) -> list[Path]:
@@ -121,8 +129,6 @@ def render_all(results: Results, folder: Path) -> list[Path]:
     for name, text in ((HTML_FILE, render_html(model, env)), (MARKDOWN_FILE, render_markdown(model)),
                        (JUNIT_FILE, render_junit(model, env))):
         path = folder / name
-        tmp = folder / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        write_text_atomic(path, text)
         written.append(path)
     return written

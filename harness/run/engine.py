@@ -11,25 +11,25 @@ SIGTERM) kills the workers, marks the running cells ``interrupted`` and keeps th
 from __future__ import annotations
 
 import platform
-import shutil
 import signal
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from harness.clock import format_duration, utc_now
 from harness.envs.install import Env, ensure_env, resolve_pairing
 from harness.errors import InstallError
 from harness.evidence.mapping import file_evidence
-from harness.evidence.model import UNFINISHED, PairingRecord, Results, RunInfo
+from harness.evidence.model import UNFINISHED, PairingRecord, Results, RunInfo, Verdict
 from harness.evidence.phase import PhaseOutcome
 from harness.evidence.records import cell_record, pairing_from_record, pairing_record, scenario_record
 from harness.evidence.run_folder import RunStore
 from harness.evidence.saves import SaveState, existing_save, import_saves, record_save
-from harness.paths import default_envs_dir
+from harness.paths import copy_tree, default_envs_dir, remove_tree
 from harness.plan.cells import CellKey, PlannedCell, expand_cells, select_shard
 from harness.plan.pairings import Pairing, PairingSpec
 from harness.plan.scenarios import Scenario, unmet_requirement
@@ -264,8 +264,7 @@ class MatrixRun:
             self.saves[(scenario.id, pairing.id)] = kept
             return
         folder = self.store.save_folder(scenario.id, pairing.id)
-        if folder.root.exists():
-            shutil.rmtree(folder.root)
+        remove_tree(folder.root)
         folder.files.mkdir(parents=True)
         request = {
             "op": "save",
@@ -298,7 +297,12 @@ class MatrixRun:
             if self.stopping.is_set():
                 return
             self.running[planned.key] = planned
-        outcome = self._run_phase(planned)
+        try:
+            request = self._phase_request(planned)
+        except Exception as exc:  # what an earlier attempt left there: this cell's error, not the run's end
+            self._finish_cell(planned, self._host_failure("prepare the cell's work folder", exc), save=save)
+            return
+        outcome = self.workers.get(planned.pairing, self.envs[planned.pairing.id]).run_phase(request, self.options.timeout)
         decision = decide_verdict(signature, save=save.outcome if save else None, saved_with=planned.saved_with, outcome=outcome)
         self._finish_cell(planned, decision, outcome, save)
 
@@ -314,8 +318,10 @@ class MatrixRun:
             return decide_verdict(signature, save=save.outcome, saved_with=saver)
         return None
 
-    def _run_phase(self, planned: PlannedCell) -> PhaseOutcome:
-        scenario, pairing = planned.scenario, planned.pairing
+    def _phase_request(self, planned: PlannedCell) -> dict[str, Any]:
+        """The worker's request for the cell's phase, with a fresh work folder (holding a copy of
+        the save, for a load) and fresh phase files."""
+        scenario = planned.scenario
         workdir = self.store.fresh_workdir(planned.key)
         op = "run" if planned.saved_with is None else "load"
         paths = self.store.phase_paths(planned.key, op)
@@ -330,9 +336,9 @@ class MatrixRun:
         }
         if planned.saved_with is not None:
             saved = self.store.save_folder(scenario.id, planned.saved_with)
-            shutil.copytree(saved.files, workdir, symlinks=True, dirs_exist_ok=True)
+            copy_tree(saved.files, workdir)
             request["reference"] = str(saved.reference)
-        return self.workers.get(pairing, self.envs[pairing.id]).run_phase(request, self.options.timeout)
+        return request
 
     def _limits(self, scenario: Scenario) -> dict[str, Any]:
         """What every phase request of a scenario carries besides its paths."""
@@ -348,13 +354,28 @@ class MatrixRun:
         if outcome is not None:
             workdir = self.store.workdir_path(planned.key)
             cell.workdir = self.store.relative(workdir)
-            cell.files, cell.mapping, cell.mapping_text = file_evidence(workdir, cell.probe, self.store.shown)
+            try:
+                cell.files, cell.mapping, cell.mapping_text = file_evidence(workdir, cell.probe, self.store.shown)
+            except Exception as exc:  # what the scenario left (a tree too deep to walk): its own cell's error
+                failed = self._host_failure("read the cell's work folder", exc, decision)
+                cell.verdict, cell.reason = failed.verdict.value, failed.reason
         with self.lock:
             if self.stopping.is_set():  # what ended because of the stop is not this cell's verdict
                 return
             self.running.pop(planned.key, None)
             self.store.write_cell(cell)
         self.progress.cell_finished(cell)
+
+    def _host_failure(self, step: str, exc: Exception, decided: Decision | None = None) -> Decision:
+        """A cell whose own host-side step failed is ``error``, saying which step, why, and what
+        the cell showed before it (``decided``)."""
+        if isinstance(exc, OSError) and exc.strerror:
+            where = exc.filename if isinstance(exc.filename, str) else None
+            why = exc.strerror + (f" ({self.store.shown(Path(where))})" if where else "")
+        else:
+            why = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'no message'}"
+        before = f" (before that: {decided.verdict.value}, {decided.reason})" if decided is not None else ""
+        return Decision(Verdict.ERROR, f"the harness could not {step}: {why[:300]}{before}")
 
     def _mark_install_failed(self, pairing: Pairing) -> None:
         error = self.records[pairing.id].install_error or "install failed"

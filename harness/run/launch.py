@@ -4,6 +4,7 @@ installed, claim the run folder, and hand over to the engine.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -12,7 +13,7 @@ from harness.errors import BadInput
 from harness.evidence.model import Results
 from harness.evidence.run_folder import RunStore
 from harness.evidence.saves import import_saves
-from harness.paths import new_output_folder
+from harness.paths import default_envs_dir, new_output_folder
 from harness.plan.pairings import DEFAULT_PAIRINGS, PairingSpec, parse_pairing
 from harness.plan.scenarios import load_scenarios
 from harness.run.engine import MatrixRun
@@ -33,10 +34,9 @@ def run_matrix(options: MatrixOptions, stream: TextIO | None = None) -> tuple[Re
     """
     scenarios = load_scenarios(options.scenario_dirs, options.only, options.tags) if not options.generated else []
     specs = parse_pairings(options.pairings)
-    if options.envs_dir is not None and options.envs_dir.exists() and not options.envs_dir.is_dir():
-        raise BadInput(f"--envs-dir {str(options.envs_dir)!r} is not a folder.")
+    check_envs_dir(options.envs_dir)
     import_saves(options.load_artifacts, scenarios, None, set())  # check them all before creating anything
-    store = RunStore.create((options.out or new_output_folder()).absolute())  # the worker runs in other folders
+    store = claim_run_folder(options.out)
     if options.generated:
         options.scenario_dirs = [write_generated(store, options.generated)]
         scenarios = load_scenarios(options.scenario_dirs)
@@ -54,6 +54,22 @@ def write_generated(store: RunStore, sources: dict[str, str]) -> Path:
     return folder
 
 
+def claim_run_folder(out: Path | None, attempts: int = 100) -> RunStore:
+    """The new run's folder, absolute (the worker runs in other folders): ``out``
+    (:class:`BadInput` when another run holds it), else a new one under ``reports/runs/``, taking
+    the next name when another run claims one first."""
+    if out is not None:
+        return RunStore.create(out.absolute())
+    for _ in range(attempts - 1):
+        candidate = new_output_folder().absolute()
+        try:
+            return RunStore.create(candidate)
+        except BadInput:
+            if not candidate.exists():  # not taken by another run: it cannot be made at all
+                raise
+    return RunStore.create(new_output_folder().absolute())
+
+
 def resume_matrix(
     folder: Path, jobs: int | None = None, envs_dir: Path | None = None, stream: TextIO | None = None
 ) -> tuple[Results, RunStore]:
@@ -63,7 +79,8 @@ def resume_matrix(
     options, shard), so the final results are those an uninterrupted run would have given.
     Raises :class:`BadInput` when the folder is not a run or its scenarios changed since.
     """
-    store = RunStore.open(folder.absolute())
+    check_envs_dir(envs_dir)
+    store = RunStore.open(folder.absolute(), owner=True)
     run_info, records, recorded = store.read_meta()
     options = options_from_record(run_info, envs_dir)
     if jobs is not None:
@@ -79,3 +96,20 @@ def resume_matrix(
         raise BadInput(f"Scenarios {', '.join(extra)} were added since the run started; it cannot be resumed.")
     run = MatrixRun(options, [current[r.id] for r in recorded], store, stream or sys.stdout, run_info)
     return run.resume(records), store
+
+
+def check_envs_dir(envs_dir: Path | None) -> None:
+    """Refuse (:class:`BadInput`), before anything is created, an envs folder (``--envs-dir``, else
+    the default) that is not a folder or cannot be written: the folder itself, or, when it does not
+    exist yet, the nearest folder above it that does."""
+    folder = envs_dir if envs_dir is not None else default_envs_dir()
+    if folder.exists() and not folder.is_dir():
+        raise BadInput(f"--envs-dir {str(folder)!r} is not a folder.")
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise BadInput(f"--envs-dir {str(folder)!r} cannot be made: {str(existing)!r} is not a folder.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise BadInput(f"The envs folder {str(folder)!r} cannot be written (no permission, or a read-only file system); "
+                       "choose another --envs-dir.")
