@@ -132,10 +132,12 @@ class MatrixRun:
         self.needed_saves = {(c.scenario.id, c.saved_with) for c in todo if c.saved_with is not None}
         involved = {c.pairing.id for c in todo} | {saver for _, saver in self.needed_saves}
         pairings = [p for p in self.pairings if p.id in involved]
-        self.progress = Progress(len(todo), self.stream)
+        self.progress = Progress(len(todo), self.stream, envs=len(pairings), jobs=self.options.jobs)
         shard = f" (shard {self.run_info.shard})" if self.run_info.shard else ""
+        single = sum(1 for c in todo if c.saved_with is None)
         self.progress.note(
-            f"running {len(todo)} cells{shard}: {len(self.scenarios)} scenarios x {len(self.pairings)} pairings "
+            f"running {len(todo)} cells{shard} ({single} single-env, {len(todo) - single} cross-version) of "
+            f"{len(self.scenarios)} scenarios on {len(self.pairings)} pairings "
             f"(jobs {self.options.jobs}, timeout {self.options.timeout:g} s) into {self.store.root}"
         )
         self._in_pool(self._phase_one, pairings)
@@ -229,6 +231,7 @@ class MatrixRun:
             with self.lock:
                 self.records[pairing.id].install_error = str(exc)
             self._save_meta()
+            self.progress.set_up(time.monotonic() - started, env_ready=True)
             last = str(exc).strip().splitlines()[-1] if str(exc).strip() else "no message"
             self.progress.note(f"env {pairing.id}: install failed after {time.monotonic() - started:.1f} s: {last}")
             return None
@@ -241,12 +244,14 @@ class MatrixRun:
             record.env_key = env.key
             record.env_reused = env.reused
             record.install_s = 0.0 if env.reused else round(time.monotonic() - started, 3)
+        self.progress.set_up(time.monotonic() - started, env_ready=True)
         how = "reused" if env.reused else f"installed in {time.monotonic() - started:.1f} s"
         self.progress.note(f"env {pairing.id}: {how} (python {env.python}, {len(env.packages)} packages)")
         self._save_meta()
         return env
 
     def _imported(self, pairing_id: str, seconds: float) -> None:
+        self.progress.set_up(seconds)
         with self.lock:
             self.records[pairing_id].import_s = seconds
         self._save_meta()

@@ -19,11 +19,13 @@ from harness.evidence.model import VERDICTS, Cell
 class Progress:
     """Counts finished cells out of ``total`` and prints a line for each.
 
-    The estimate of time left is the mean wall time per finished cell so far (env creation
-    included) times the cells left; it is shown once a cell has finished.
+    The estimate of time left is the mean wall time per finished cell so far, leaving out the
+    time spent setting envs up (installs and framework imports, reported with :meth:`set_up`;
+    divided by ``jobs``, which run side by side), times the cells left; envs still to set up are
+    named apart, since their cost is not the cells'. It is shown once a cell has finished.
     """
 
-    def __init__(self, total: int, stream: TextIO | None = None, already_done: int = 0):
+    def __init__(self, total: int, stream: TextIO | None = None, already_done: int = 0, envs: int = 0, jobs: int = 1):
         self.total = total
         self.stream = stream or sys.stdout
         self.done = already_done
@@ -31,6 +33,16 @@ class Progress:
         self.counts: Counter[str] = Counter()
         self._started = time.monotonic()
         self._lock = threading.Lock()
+        self._setup_s = 0.0
+        self._envs_left = envs
+        self._jobs = max(1, jobs)
+
+    def set_up(self, seconds: float, env_ready: bool = False) -> None:
+        """Time spent setting an env up (not running cells); ``env_ready``: one env fewer to set up."""
+        with self._lock:
+            self._setup_s += max(0.0, seconds) / self._jobs
+            if env_ready:
+                self._envs_left = max(0, self._envs_left - 1)
 
     def note(self, text: str) -> None:
         with self._lock:
@@ -53,9 +65,10 @@ class Progress:
         left = self.total - self.done
         if left <= 0:
             return "done"
-        elapsed = time.monotonic() - self._started
+        elapsed = max(0.0, time.monotonic() - self._started - self._setup_s)
         per_cell = elapsed / max(1, self._fresh)
-        return f"about {format_duration(per_cell * left)} left"
+        envs = f" and {self._envs_left} env{'s' if self._envs_left > 1 else ''} to set up" if self._envs_left else ""
+        return f"about {format_duration(per_cell * left)} of cells left{envs}"
 
     def _write(self, text: str) -> None:
         self.stream.write(text + "\n")
