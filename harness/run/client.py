@@ -297,8 +297,9 @@ def read_tail(path: Path) -> str:
 
 def _phase_facts(path: Path, status: str) -> tuple[PhaseFacts | None, str]:
     """The phase's result file, when the phase left one: always for ``done``; for a phase that
-    died or timed out, what it wrote before (a ``sys.exit``, a signature match cut short)."""
-    if status != "done" and not path.is_file():
+    died or timed out, what it wrote before (a ``sys.exit``, a signature match cut short); none
+    for a lost worker, whose phase's ending is unknown."""
+    if status == "worker_lost" or (status != "done" and not path.is_file()):
         return None, ""
     try:
         return read_phase_facts(path), ""

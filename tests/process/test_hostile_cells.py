@@ -171,6 +171,7 @@ def test_a_stray_reply_costs_only_its_own_cell(harness: Harness, tmp_path: Path)
         write_scenario(folder, f"control_{index}", PASSES)
     cells = run_cells(harness, folder, tmp_path / "run")
     assert cells["a_stray"]["verdict"] == "crashed" and "did not answer this request" in cells["a_stray"]["reason"]
+    assert not cells["a_stray"]["compared"]  # what the lost phase may have written is not its evidence
     assert [cells[f"control_{i}"]["verdict"] for i in range(4)] == ["passed"] * 4, [c["reason"] for c in cells.values()]
 
 
