@@ -96,6 +96,12 @@ def inspect(session: nox.Session) -> None:
 
 
 @nox.session
+def claims(session: nox.Session) -> None:
+    """Every upstream claim of the scenario library, judged from stored runs, as one page."""
+    _harness(session, "claims", *session.posargs)
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Print figures: env creation (cold, warm), matrix wall time against its floor, report rendering."""
     _harness(session, "bench", *session.posargs)

@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 
 from harness.commands import own
+from harness.commands.claims import print_claims
 from harness.commands.common import add_run_options, options_from_args
 from harness.commands.config import apply_config, find_config
 from harness.errors import BadInput
+from harness.evidence.claims import judge_all
 from harness.evidence.run_folder import RESULTS_FILE
 from harness.paths import SCENARIOS, new_output_folder
 from harness.plan.cells import parse_shard
@@ -62,6 +64,10 @@ def run(args: argparse.Namespace) -> int:
         results, store = run_matrix(matrix_options(args, shard=shard))
     written = render_all(results, store.root)
     print_summary(results, sys.stdout)
+    judged = judge_all([results])
+    if judged:
+        print("\nclaims (judged from this run's cells only):")
+        print_claims(judged, sys.stdout)
     print(f"results: {store.root / RESULTS_FILE}")
     for path in written:
         print(f"report: {path}")

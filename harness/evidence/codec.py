@@ -24,6 +24,7 @@ from typing import IO, Any, Callable, Union
 from harness.errors import ResultsError
 from harness.evidence.model import SAFE_ID, SCHEMA_VERSION, VERDICTS, Cell, PairingRecord, Results, RunInfo, ScenarioRecord
 from harness.plan.cells import CellKey
+from harness.plan.claims import KINDS
 from harness.plan.pairings import BACKENDS
 from harness.plan.scenarios import LINK, SCENARIO_ID
 
@@ -196,9 +197,12 @@ def check_records(run: RunInfo, pairings: list[PairingRecord], scenarios: list[S
                 raise ResultsError(f"{where}: pairing {pairing.id!r} has the unknown {name} {value!r}.")
     for scenario in scenarios:
         _check_id(scenario.id, SCENARIO_ID, where, "scenario id")
-        for link in scenario.links:
+        for link in [*scenario.links, *(c.link for c in scenario.claims)]:
             if not LINK.match(link):
                 raise ResultsError(f"{where}: scenario {scenario.id!r} has a link that is not http(s): {link[:80]!r}.")
+        for claim in scenario.claims:
+            if claim.kind not in KINDS:
+                raise ResultsError(f"{where}: scenario {scenario.id!r} has a claim of the unknown kind {claim.kind[:40]!r}.")
         if not (math.isfinite(scenario.rtol) and math.isfinite(scenario.atol)):
             raise ResultsError(f"{where}: scenario {scenario.id!r} has a tolerance that is not a finite number.")
 

@@ -12,6 +12,7 @@ here. Module-level names of the contract must be literals, so they can be read t
 - ``TAGS``: group names (lowercase letters, digits, ``-`` and ``_``);
 - ``RTOL`` / ``ATOL``: non-negative numbers (default 1e-5);
 - ``BACKENDS``: the Keras backends it runs on (default all); a cell of another backend is skipped;
+- ``CLAIMS``: what upstream said about it, as checkable statements (see :mod:`harness.plan.claims`);
 - either ``run(workdir)``, or both ``save(workdir)`` and ``load(workdir)``.
 
 A module breaking a rule raises :class:`ContractError` naming the file and the rule. Only
@@ -34,6 +35,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from harness.errors import BadInput, ContractError
+from harness.plan.claims import Claim, read_claims
 from harness.plan.pairings import BACKENDS
 
 #: The largest scenario (or helper) file read.
@@ -45,7 +47,7 @@ _TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 SCENARIO_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: What a link to an upstream report may be.
 LINK = re.compile(r"^https?://[^\s\"'<>]+$")
-_CONTRACT_NAMES = ("SIGNATURE", "LINKS", "REQUIRES", "SAVE_REQUIRES", "TAGS", "RTOL", "ATOL", "BACKENDS")
+_CONTRACT_NAMES = ("SIGNATURE", "LINKS", "REQUIRES", "SAVE_REQUIRES", "TAGS", "RTOL", "ATOL", "BACKENDS", "CLAIMS")
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class Scenario:
     atol: float = DEFAULT_ATOL
     sha256: str = ""
     backends: tuple[str, ...] = ()
+    claims: tuple[Claim, ...] = ()
 
 
 def discover_scenarios(folders: Sequence[Path]) -> list[Scenario]:
@@ -162,6 +165,7 @@ def read_scenario(path: Path) -> Scenario:
         atol=_tolerance(path, "ATOL", literals.get("ATOL", DEFAULT_ATOL)),
         sha256=_content_hash(path, source, tree),
         backends=_backends(path, literals.get("BACKENDS")),
+        claims=read_claims(str(path), literals.get("CLAIMS")),
     )
 
 

@@ -1,0 +1,172 @@
+"""Claims judged from measured cells only: ``holds``, ``does not hold`` (naming the cells that
+contradict it) or ``not enough evidence`` (naming what would decide it).
+
+A cell counts for a claim only when it ran to a verdict about the behaviour: ``passed`` means
+the behaviour works there; ``reproduced``, ``wrong_values`` and ``error`` mean it fails; every
+verdict that says nothing (install failed, skipped, crashed, timed out, interrupted) is left
+out. A cell's versions are the installed ones (never the requested spec), so the judgement
+never rests on a version number alone.
+
+- ``fixed_in P V``: every counted cell with P >= V passes, and at least one does.
+- ``broken_since P V``: every counted cell with P >= V fails, and at least one does.
+- ``works_with SPEC``: the counted cells whose installed packages meet SPEC pass, and there is one.
+- ``not_supported``: every counted load of a file written by P in ``saved_with`` into P in
+  ``loaded_with`` fails, and there is one.
+
+For the first three, a cross-version scenario's cells count where the file was read by the
+pairing that wrote it; ``not_supported`` counts the loads across pairings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from harness.evidence.model import SAYS_NOTHING, Cell, ClaimRecord, PairingRecord, Results, ScenarioRecord, Verdict
+from harness.plan.pairings import parse_pairing
+
+HOLDS, DOES_NOT_HOLD, NOT_ENOUGH = "holds", "does not hold", "not enough evidence"
+STATUSES = (HOLDS, DOES_NOT_HOLD, NOT_ENOUGH)
+#: Verdicts that say the behaviour fails where the cell ran.
+FAILS = frozenset({Verdict.REPRODUCED, Verdict.WRONG_VALUES, Verdict.ERROR})
+
+
+@dataclass
+class Evidence:
+    """A cell that decides a claim: which one, its verdict, and the versions it ran with."""
+
+    scenario: str
+    pairing: str
+    saved_with: str | None
+    verdict: str
+    label: str
+
+
+@dataclass
+class Judgement:
+    """How a claim stands against the cells."""
+
+    scenario: str
+    claim: ClaimRecord
+    status: str
+    detail: str
+    against: list[Evidence] = field(default_factory=list)
+    supporting: list[Evidence] = field(default_factory=list)
+
+    @property
+    def statement(self) -> str:
+        claim = self.claim
+        if claim.kind == "fixed_in":
+            return f"fixed in {claim.package} {claim.version}"
+        if claim.kind == "broken_since":
+            return f"broken since {claim.package} {claim.version}"
+        if claim.kind == "works_with":
+            return f"works with {claim.pairing}"
+        return f"not supported: {claim.package}{claim.saved_with} files read by {claim.package}{claim.loaded_with}"
+
+
+def judge_all(runs: Sequence[Results]) -> list[Judgement]:
+    """Every claim of every scenario in ``runs``, judged against all their cells together (a
+    scenario's claims are taken from the newest run that records them)."""
+    scenarios: dict[str, ScenarioRecord] = {}
+    for results in runs:
+        for scenario in results.scenarios:
+            if scenario.claims:
+                scenarios[scenario.id] = scenario
+    judged = []
+    for scenario in sorted(scenarios.values(), key=lambda s: s.id):
+        for claim in scenario.claims:
+            judged.append(judge(scenario, claim, runs))
+    return judged
+
+
+def judge(scenario: ScenarioRecord, claim: ClaimRecord, runs: Sequence[Results]) -> Judgement:
+    """One claim of ``scenario`` against the cells of ``runs``."""
+    counted = list(_counted(scenario, runs, across=claim.kind == "not_supported"))
+    if claim.kind in ("fixed_in", "broken_since"):
+        wanted = SpecifierSet(f">={claim.version}")
+        inside = [(cell, ev) for cell, ev, loader, _ in counted if _meets(loader, claim.package, wanted)]
+        return _all_of(scenario.id, claim, inside, fails=claim.kind == "broken_since",
+                       wanted=f"a pairing with {claim.package} >= {claim.version}")
+    if claim.kind == "works_with":
+        requirements = _requirements(claim.pairing)
+        inside = [(cell, ev) for cell, ev, loader, _ in counted if all(_meets(loader, name, spec) for name, spec in requirements)]
+        return _all_of(scenario.id, claim, inside, fails=False, wanted=f"a run of the pairing {claim.pairing}")
+    saved, loaded = SpecifierSet(claim.saved_with), SpecifierSet(claim.loaded_with)
+    inside = [(cell, ev) for cell, ev, loader, saver in counted
+              if saver is not None and _meets(saver, claim.package, saved) and _meets(loader, claim.package, loaded)]
+    return _all_of(scenario.id, claim, inside, fails=True,
+                   wanted=f"a load of a file saved with {claim.package}{claim.saved_with} by {claim.package}{claim.loaded_with}")
+
+
+def _all_of(scenario: str, claim: ClaimRecord, inside: list[tuple[Cell, Evidence]], fails: bool, wanted: str) -> Judgement:
+    """The claim holds when every counted cell inside its range shows what it says (and one does)."""
+    agree = [ev for cell, ev in inside if (cell.verdict in FAILS) == fails]
+    disagree = [ev for cell, ev in inside if (cell.verdict in FAILS) != fails]
+    if disagree:
+        named = ", ".join(f"{ev.verdict} on {ev.label}" for ev in disagree[:8])
+        more = f" and {len(disagree) - 8} more" if len(disagree) > 8 else ""
+        return Judgement(scenario, claim, DOES_NOT_HOLD, f"{named}{more}", disagree, agree)
+    if not agree:
+        return Judgement(scenario, claim, NOT_ENOUGH, f"no cell decides it: {wanted} would")
+    shown = ", ".join(f"{ev.verdict} on {ev.label}" for ev in agree[:8])
+    return Judgement(scenario, claim, HOLDS, shown, [], agree)
+
+
+def _counted(scenario: ScenarioRecord, runs: Sequence[Results], across: bool
+             ) -> Iterable[tuple[Cell, Evidence, PairingRecord, PairingRecord | None]]:
+    for results in runs:
+        pairings = {p.id: p for p in results.pairings}
+        for cell in results.cells:
+            if cell.scenario != scenario.id or cell.verdict in SAYS_NOTHING or cell.pairing not in pairings:
+                continue
+            loader = pairings[cell.pairing]
+            saver = pairings.get(cell.saved_with) if cell.saved_with else None
+            is_across = cell.saved_with not in (None, cell.pairing)
+            if across != is_across:
+                continue
+            label = _label(loader) if saver is None or saver.id == loader.id else f"{_label(saver)} → {_label(loader)}"
+            yield cell, Evidence(cell.scenario, cell.pairing, cell.saved_with, cell.verdict, label), loader, saver
+
+
+def _installed(pairing: PairingRecord, package: str) -> str | None:
+    name = canonicalize_name(package)
+    for key in (name, f"{name}-nightly", "tf-nightly" if name == "tensorflow" else ""):
+        version = pairing.packages.get(key) or pairing.versions.get(key)
+        if version:
+            return version
+    return None
+
+
+def _meets(pairing: PairingRecord, package: str, spec: SpecifierSet) -> bool:
+    found = _installed(pairing, package)
+    if found is None:
+        return False
+    try:
+        return spec.contains(Version(Version(found).base_version), prereleases=True)
+    except InvalidVersion:
+        return False
+
+
+def _requirements(spec_text: str) -> list[tuple[str, SpecifierSet]]:
+    spec = parse_pairing(spec_text)
+    found = []
+    for text in spec.requirements:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            continue
+        found.append((requirement.name, requirement.specifier))
+    return found
+
+
+def _label(pairing: PairingRecord) -> str:
+    keras = _installed(pairing, "keras")
+    tensorflow = _installed(pairing, "tensorflow")
+    parts = [f"keras {keras}" if keras else "", f"tensorflow {tensorflow}" if tensorflow and not keras else ""]
+    return " + ".join(p for p in parts if p) or pairing.id
