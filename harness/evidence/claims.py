@@ -27,7 +27,8 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from harness.evidence.model import SAYS_NOTHING, Cell, ClaimRecord, PairingRecord, Results, ScenarioRecord, Verdict
+from harness.evidence.model import SAYS_NOTHING, Cell, PairingRecord, Results, ScenarioRecord, Verdict
+from harness.plan.claims import Claim
 from harness.plan.pairings import parse_pairing
 
 HOLDS, DOES_NOT_HOLD, NOT_ENOUGH = "holds", "does not hold", "not enough evidence"
@@ -52,7 +53,7 @@ class Judgement:
     """How a claim stands against the cells."""
 
     scenario: str
-    claim: ClaimRecord
+    claim: Claim
     status: str
     detail: str
     against: list[Evidence] = field(default_factory=list)
@@ -85,7 +86,7 @@ def judge_all(runs: Sequence[Results]) -> list[Judgement]:
     return judged
 
 
-def judge(scenario: ScenarioRecord, claim: ClaimRecord, runs: Sequence[Results]) -> Judgement:
+def judge(scenario: ScenarioRecord, claim: Claim, runs: Sequence[Results]) -> Judgement:
     """One claim of ``scenario`` against the cells of ``runs``."""
     counted = list(_counted(scenario, runs, across=claim.kind == "not_supported"))
     if claim.kind in ("fixed_in", "broken_since"):
@@ -104,7 +105,7 @@ def judge(scenario: ScenarioRecord, claim: ClaimRecord, runs: Sequence[Results])
                    wanted=f"a load of a file saved with {claim.package}{claim.saved_with} by {claim.package}{claim.loaded_with}")
 
 
-def _all_of(scenario: str, claim: ClaimRecord, inside: list[tuple[Cell, Evidence]], fails: bool, wanted: str) -> Judgement:
+def _all_of(scenario: str, claim: Claim, inside: list[tuple[Cell, Evidence]], fails: bool, wanted: str) -> Judgement:
     """The claim holds when every counted cell inside its range shows what it says (and one does)."""
     agree = [ev for cell, ev in inside if (cell.verdict in FAILS) == fails]
     disagree = [ev for cell, ev in inside if (cell.verdict in FAILS) != fails]

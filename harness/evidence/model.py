@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any, Union
 
 from harness.plan.cells import CellKey
+from harness.plan.claims import Claim
 
 SCHEMA_VERSION = 1
 #: What an id may be: it names files and folders, so never a path.
@@ -84,20 +85,6 @@ class PairingRecord:
 
 
 @dataclass
-class ClaimRecord:
-    """A claim of a scenario, as the run recorded it (see :mod:`harness.plan.claims`)."""
-
-    link: str
-    says: str
-    kind: str
-    package: str = "keras"
-    version: str = ""
-    pairing: str = ""
-    saved_with: str = ""
-    loaded_with: str = ""
-
-
-@dataclass
 class ScenarioRecord:
     """A scenario as the run saw it (``sha256`` identifies the file's text)."""
 
@@ -114,7 +101,7 @@ class ScenarioRecord:
     rtol: float = 1e-5
     atol: float = 1e-5
     sha256: str = ""
-    claims: list[ClaimRecord] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)
 
 
 @dataclass

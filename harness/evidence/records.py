@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from harness.evidence.model import Cell, ClaimRecord, PairingRecord, PhaseEvidence, Requested, SaveRecord, ScenarioRecord, Verdict
+from harness.evidence.model import Cell, PairingRecord, PhaseEvidence, Requested, SaveRecord, ScenarioRecord, Verdict
 from harness.evidence.phase import RESULT_FORMAT, PhaseFacts, PhaseOutcome
 from harness.plan.cells import CellKey
 from harness.plan.pairings import Pairing, parse_pairing, unresolved_pairing
@@ -101,7 +101,7 @@ def scenario_record(scenario: Scenario) -> ScenarioRecord:
         rtol=scenario.rtol,
         atol=scenario.atol,
         sha256=scenario.sha256,
-        claims=[ClaimRecord(**dataclasses.asdict(claim)) for claim in scenario.claims],
+        claims=list(scenario.claims),
     )
 
 

@@ -152,17 +152,9 @@ class Worker:
     def terminate(self) -> None:
         """Stop at once, from any thread: the worker kills its running child, then the worker's
         whole process group is killed; what is left is released once the running phase ends."""
-        proc = self._proc
-        if proc is not None:
-            try:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-            _kill_group(proc.pid)
-        spawned = self._spawned
-        if spawned is not None:
-            _stop_spawned(spawned)
+        for proc in (self._proc, self._spawned):
+            if proc is not None:
+                _stop_process(proc)
         if self._phase.acquire(timeout=TEARDOWN_WAIT_S):
             try:
                 self._abandon()
@@ -218,7 +210,7 @@ class Worker:
         try:
             out, _ = proc.communicate(timeout=timeout + REPLY_GRACE_S)
         except subprocess.TimeoutExpired:
-            _stop_spawned(proc)
+            _stop_process(proc)
             return {"status": "timed_out", "duration_s": time.monotonic() - started}
         finally:
             self._spawned = None
@@ -310,8 +302,8 @@ def _phase_facts(path: Path, status: str) -> tuple[PhaseFacts | None, str]:
         return None, f"its result file could not be read ({reason})"
 
 
-def _stop_spawned(proc: subprocess.Popen[bytes]) -> None:
-    """Stop a spawned worker: it kills its running child first (SIGTERM), then its group goes."""
+def _stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a worker process: it kills its running child first (SIGTERM), then its group goes."""
     try:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=5)

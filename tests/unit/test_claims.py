@@ -8,7 +8,8 @@ import pytest
 
 from harness.errors import ContractError
 from harness.evidence.claims import DOES_NOT_HOLD, HOLDS, NOT_ENOUGH, judge_all
-from harness.evidence.model import Cell, ClaimRecord, PairingRecord, Requested, Results, RunInfo, ScenarioRecord
+from harness.evidence.model import Cell, PairingRecord, Requested, Results, RunInfo, ScenarioRecord
+from harness.plan.claims import Claim
 from harness.plan.scenarios import read_scenario
 from support import write_scenario
 
@@ -21,7 +22,7 @@ def pairing(keras: str, tensorflow: str = "2.16.1") -> PairingRecord:
                          packages={"keras": keras, "tensorflow": tensorflow, "numpy": "1.26.4"})
 
 
-def run_of(claims: list[ClaimRecord], verdicts: dict[str, str], kind: str = "run",
+def run_of(claims: list[Claim], verdicts: dict[str, str], kind: str = "run",
            across: dict[tuple[str, str], str] | None = None) -> Results:
     records = [pairing(v) for v in verdicts]
     by_version = {r.versions["keras"]: r for r in records}
@@ -33,8 +34,8 @@ def run_of(claims: list[ClaimRecord], verdicts: dict[str, str], kind: str = "run
     return Results(run=RunInfo(id="r1", started="2026-12-01T00:00:00Z"), pairings=records, scenarios=[scenario], cells=cells)
 
 
-def fixed_in(version: str) -> ClaimRecord:
-    return ClaimRecord(link=LINK, says="does not reproduce with 3.6.0", kind="fixed_in", version=version)
+def fixed_in(version: str) -> Claim:
+    return Claim(link=LINK, says="does not reproduce with 3.6.0", kind="fixed_in", version=version)
 
 
 def test_the_seed_claim_does_not_hold_and_names_the_cells() -> None:
@@ -60,13 +61,13 @@ def test_not_enough_evidence_names_what_would_decide_it(verdicts: dict[str, str]
 
 def test_the_other_kinds() -> None:
     claims = [
-        ClaimRecord(link=LINK, says="broken since 3.4", kind="broken_since", version="3.4.0"),
-        ClaimRecord(link=LINK, says="works with 3.6.0", kind="works_with", pairing="keras==3.6.0,tensorflow==2.16.1"),
-        ClaimRecord(link=LINK, says="use the writer's version", kind="works_with", pairing="keras==3.9.0"),
+        Claim(link=LINK, says="broken since 3.4", kind="broken_since", version="3.4.0"),
+        Claim(link=LINK, says="works with 3.6.0", kind="works_with", pairing="keras==3.6.0,tensorflow==2.16.1"),
+        Claim(link=LINK, says="use the writer's version", kind="works_with", pairing="keras==3.9.0"),
     ]
     judged = judge_all([run_of(claims, {"3.3.3": "passed", "3.4.0": "error", "3.6.0": "wrong_values"})])
     assert [j.status for j in judged] == [HOLDS, DOES_NOT_HOLD, NOT_ENOUGH]
-    not_supported = ClaimRecord(link=LINK, says="not guaranteed between versions", kind="not_supported",
+    not_supported = Claim(link=LINK, says="not guaranteed between versions", kind="not_supported",
                                 saved_with=">=3.15", loaded_with="<3.15")
     runs = run_of([not_supported], {"3.5.0": "passed", "3.15.1": "passed"}, kind="cross",
                   across={("3.15.1", "3.5.0"): "error", ("3.5.0", "3.15.1"): "passed"})
