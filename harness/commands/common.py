@@ -71,7 +71,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--isolation", choices=ISOLATIONS,
                         help="fork: import once per env (default); spawn: a fresh interpreter per cell")
     parser.add_argument("--cross", choices=CROSS_MODES,
-                        help="cross-version scenarios: load every pairing's save (all, the default) or only its own (same)")
+                        help="cross-version scenarios: load every pairing's save (all, the default), only its own (same), "
+                             "or only the saves of --load-artifacts, running nothing else (imported)")
     parser.add_argument("--load-artifacts", action="append", default=[], type=Path, metavar="RUN_DIR",
                         help="also load the cross-version saves of an earlier run (repeatable)")
     parser.add_argument("--max-output", type=mebibytes, metavar="MIB",

@@ -13,6 +13,7 @@ from harness.evidence.codec import write_results
 from harness.evidence.run_folder import RESULTS_FILE
 from harness.evidence.runs import load_run, merge_folders
 from harness.paths import check_output_folder, runs_dir
+from harness.plan.cells import CellKey
 from harness.report.render import render_all
 from harness.report.terminal import print_summary
 
@@ -32,19 +33,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     merge = verbs.add_parser("merge", help="join the run folders (or results.json files) of shards into one run")
     merge.add_argument("results", nargs="*", type=Path, metavar="PART", help="the shards' run folders or results.json files")
     merge.add_argument("--out", type=Path, metavar="DIR", help="the merged run's folder (default: reports/runs/merged-<id>)")
+    merge.add_argument("--allow-missing", action="store_true",
+                       help="exit 0 even when planned cells are missing (they are still listed)")
 
 
 def run(args: argparse.Namespace) -> int:
-    return merge(args.results, args.out) if args.verb == "merge" else render(args.results, args.out)
+    return merge(args.results, args.out, args.allow_missing) if args.verb == "merge" else render(args.results, args.out)
 
 
 #: At most this many missing or conflicting cells are named one per line (every conflict is in results.json).
 LISTED = 20
 
 
-def merge(folders: list[Path], out: Path | None) -> int:
-    """Join shards into one run; returns 0, or 1 when parts hold one cell with different
-    verdicts (each such conflict is printed and kept in the merged results)."""
+def merge(folders: list[Path], out: Path | None, allow_missing: bool = False) -> int:
+    """Join the parts of a run into one; returns 0, or 1 when planned cells are missing (no part
+    holds them; with ``allow_missing`` that alone still gives 0) or when parts hold one cell with
+    different verdicts. Missing and conflicting cells are printed one a line (at most
+    :data:`LISTED` of each, then how many more), the report is written either way, and the last
+    lines say why the status is 1."""
     if not folders:
         raise BadInput("report merge needs the run folders (or results.json files) of the shards.")
     outcome = merge_folders(folders)
@@ -56,20 +62,35 @@ def merge(folders: list[Path], out: Path | None) -> int:
     print_summary(merged, sys.stdout)
     print(f"merged {len(folders)} parts: {len(merged.cells)} cells, {len(outcome.missing)} missing, "
           f"{len(outcome.conflicts)} in conflict")
-    for key in outcome.missing[:LISTED]:
-        print(f"missing: {key.scenario} @ {key.saved_with + ' -> ' if key.saved_with else ''}{key.pairing}")
-    for conflict in outcome.conflicts[:LISTED]:
-        print(f"conflict: {conflict.text} (shown: {conflict.shown}'s)")
-    if len(outcome.conflicts) > LISTED:
-        print(f"conflict: … and {len(outcome.conflicts) - LISTED} more (every one is in results.json, run.options.merge_conflicts)")
+    _listed("missing", [_where(key) for key in outcome.missing], "no part holds them")
+    _listed("conflict", [f"{c.text} (shown: {c.shown}'s)" for c in outcome.conflicts],
+            "every one is in results.json, run.options.merge_conflicts")
     print(f"results: {out / RESULTS_FILE}")
     for written in render_all(merged, out):
         print(f"report: {written}")
+    failed = False
+    if outcome.missing:
+        print(f"merge: {len(outcome.missing)} planned cells are missing: no part holds them, so the merged run is incomplete"
+              + (" (allowed by --allow-missing)" if allow_missing else ""))
+        failed = not allow_missing
     if outcome.conflicts:
         print(f"merge: {len(outcome.conflicts)} cells hold different verdicts in different parts; "
               "the parts disagree, so the merged run is not one answer")
-        return 1
-    return 0
+        failed = True
+    return 1 if failed else 0
+
+
+def _where(key: CellKey) -> str:
+    """A cell as the merge names it: ``scenario @ saver -> loader`` (``scenario @ pairing`` for a single-env cell)."""
+    return f"{key.scenario} @ {key.saved_with + ' -> ' if key.saved_with else ''}{key.pairing}"
+
+
+def _listed(kind: str, lines: list[str], rest: str) -> None:
+    """Print ``kind: line`` for at most :data:`LISTED` lines, then how many more there are."""
+    for line in lines[:LISTED]:
+        print(f"{kind}: {line}")
+    if len(lines) > LISTED:
+        print(f"{kind}: … and {len(lines) - LISTED} more ({rest})")
 
 
 def render(given_paths: list[Path], out: Path | None) -> int:

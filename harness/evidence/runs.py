@@ -84,32 +84,27 @@ class Merged:
 
 
 def merge_results(parts: Sequence[tuple[str, Results]]) -> Merged:
-    """One results object from shards of the same run configuration.
+    """One results object from the parts of one matrix: shards of a run, or the stages of a run
+    split across machines (a part per pairing and stage).
 
-    Refuses (:class:`ResultsError`) parts with different scenario sets (ids and file hashes),
-    different pairings, or different cross-version modes. The outcome never depends on the
-    order the parts are given in: they are taken earliest run first. A cell present in several
-    parts is kept once: a finished verdict wins over ``interrupted``; when finished verdicts
-    differ, that is a :class:`Conflict`: the earliest run's cell is kept, its reason names
-    every part's verdict, and the run's record lists the conflict (``merge_conflicts``).
+    Refuses (:class:`ResultsError`) parts with different scenario sets (ids and file hashes) and a
+    run given twice. The merged run's pairings are every part's own pairings (in the order they
+    first appear); a saver a part imported from another run is the same pairing as a part's own
+    one of that id, whose record is kept; the other imported savers stay imported. Its plan is the
+    parts' own when they all have the same pairings and ``--cross`` mode (shards of one run), else
+    every pairing's saves loaded in every pairing (``all``): a part that is missing shows as
+    missing cells. The outcome never depends on the order the parts are given in: they are taken
+    earliest run first. A cell present in several parts is kept once: a finished verdict wins over
+    ``interrupted``; when finished verdicts differ, that is a :class:`Conflict`: the earliest
+    run's cell is kept, its reason names every part's verdict, and the run's record lists the
+    conflict (``merge_conflicts``).
     """
     if not parts:
         raise ResultsError("Nothing to merge.")
     _refuse_repeated_runs(parts)
     parts = sorted(parts, key=lambda part: (part[1].run.started, part[1].run.id, part[0]))
-    first_name, first = parts[0]
-    scenario_set = sorted((s.id, s.sha256) for s in first.scenarios)
-    pairing_set = sorted(p.id for p in first.pairings)
-    cross = first.run.options.get("cross")
-    for name, part in parts[1:]:
-        if sorted((s.id, s.sha256) for s in part.scenarios) != scenario_set:
-            raise ResultsError(f"{name} and {first_name} are shards of different scenario sets; they cannot be merged.")
-        if sorted(p.id for p in part.pairings) != pairing_set:
-            raise ResultsError(f"{name} and {first_name} have different pairings; they cannot be merged.")
-        if part.run.options.get("cross") != cross:
-            raise ResultsError(f"{name} and {first_name} were run with different --cross modes; they cannot be merged.")
-    pairings = [_best_record([p for _, part in parts for p in part.pairings if p.id == pid]) for pid in
-                [p.id for p in first.pairings]]
+    _refuse_other_scenarios(parts)
+    first = parts[0][1]
     holders: dict[CellKey, list[tuple[str, Cell]]] = {}
     for name, part in parts:
         for cell in part.cells:
@@ -122,7 +117,8 @@ def merge_results(parts: Sequence[tuple[str, Results]]) -> Merged:
         if conflict is not None:
             conflicts.append(conflict)
     runs = [part.run for _, part in parts]
-    options = {**first.run.options, "merged_from": [f"{name} (run {part.run.id}, shard {part.run.shard})" for name, part in parts]}
+    options = {**first.run.options, "cross": _merged_cross([part for _, part in parts]),
+               "merged_from": [f"{name} (run {part.run.id}, shard {part.run.shard})" for name, part in parts]}
     if conflicts:
         options["merge_conflicts"] = [c.record() for c in conflicts]
     run = RunInfo(
@@ -136,7 +132,7 @@ def merge_results(parts: Sequence[tuple[str, Results]]) -> Merged:
         options=options,
         complete=all(r.complete for r in runs),
     )
-    merged = Results(run=run, pairings=pairings, scenarios=list(first.scenarios), cells=[])
+    merged = Results(run=run, pairings=_merged_pairings([part for _, part in parts]), scenarios=list(first.scenarios), cells=[])
     order = {k: i for i, k in enumerate(expected_keys_of(merged))}
     merged.cells = sorted(cells, key=lambda c: order.get(c.key, len(order)))
     missing = missing_cells(merged)
@@ -144,6 +140,32 @@ def merge_results(parts: Sequence[tuple[str, Results]]) -> Merged:
         merged.run = replace(merged.run, complete=False)
     conflicts.sort(key=lambda c: order.get(c.key, len(order)))
     return Merged(merged, missing, conflicts)
+
+
+def _refuse_other_scenarios(parts: Sequence[tuple[str, Results]]) -> None:
+    """Refuse parts whose scenario sets (ids and file hashes) differ from the first part's."""
+    first_name, first = parts[0]
+    scenario_set = sorted((s.id, s.sha256) for s in first.scenarios)
+    for name, part in parts[1:]:
+        if sorted((s.id, s.sha256) for s in part.scenarios) != scenario_set:
+            raise ResultsError(f"{name} and {first_name} are shards of different scenario sets; they cannot be merged.")
+
+
+def _merged_cross(parts: Sequence[Results]) -> str:
+    """The merged run's ``--cross`` mode: the parts' own when they all have the same pairings and
+    the same mode (shards of one run), else ``all`` (the full grid of every part's pairings)."""
+    modes = {str(part.run.options.get("cross", "all")) for part in parts}
+    pairing_sets = {tuple(sorted(p.id for p in part.pairings)) for part in parts}
+    return modes.pop() if len(modes) == 1 and len(pairing_sets) == 1 else "all"
+
+
+def _merged_pairings(parts: Sequence[Results]) -> list[PairingRecord]:
+    """Every part's own pairings, in the order they first appear (each the record that knows most),
+    then the savers imported from runs that no part has as its own pairing."""
+    records = [p for part in parts for p in part.pairings]
+    own = [p.id for p in records if p.source is None]
+    imported = [p.id for p in records if p.source is not None and p.id not in own]
+    return [_best_record([p for p in records if p.id == pid]) for pid in dict.fromkeys([*own, *imported])]
 
 
 def _one_cell(held: list[tuple[str, Cell]]) -> tuple[Cell, Conflict | None]:
@@ -170,8 +192,26 @@ def _refuse_repeated_runs(parts: Sequence[tuple[str, Results]]) -> None:
 
 
 def _best_record(records: list[PairingRecord]) -> PairingRecord:
-    """The record that knows most (a shard that installed the env knows its packages)."""
-    return max(records, key=lambda r: (bool(r.packages), r.import_s is not None))
+    """The record that knows most: a part's own record before another run's imported one, then one
+    that installed the env (it knows the packages)."""
+    return max(records, key=lambda r: (r.source is None, bool(r.packages), r.import_s is not None))
+
+
+def savers_without_saves(run_dirs: Sequence[Path], taken: set[str]) -> list[PairingRecord]:
+    """The pairings of earlier run folders that left no save to import (their env could not be
+    installed, or no scenario saves there), as imported savers (``source`` set) of this run,
+    leaving out the ids in ``taken`` (this run's pairings and the savers already imported). Each
+    folder is read with the checked readers; a folder that is not a run is :class:`ResultsError`."""
+    found: list[PairingRecord] = []
+    for run_dir in run_dirs:
+        if run_dir.is_symlink() or not RunStore.is_run_folder(run_dir):
+            raise ResultsError(f"{str(run_dir)!r} is not a run folder.")
+        run, pairings, _ = RunStore.open(run_dir).read_meta()
+        for record in pairings:
+            if record.id not in taken:
+                taken.add(record.id)
+                found.append(replace(record, source=f"{run.id} ({run_dir})"))
+    return found
 
 
 def merge_folders(folders: Sequence[Path]) -> Merged:

@@ -14,8 +14,10 @@ from harness.errors import BadInput
 from harness.plan.pairings import Pairing
 from harness.plan.scenarios import Scenario
 
-#: How cross-version scenarios pick their savers: every pairing of the run, or only the loader itself.
-CROSS_MODES = ("all", "same")
+#: How cross-version scenarios pick their savers: every pairing of the run, only the loader itself, or
+#: only the savers imported from other runs (``--load-artifacts``: no single-env cell and no save
+#: of this run's own; the second stage of a run split across machines).
+CROSS_MODES = ("all", "same", "imported")
 
 
 class CellKey(NamedTuple):
@@ -49,20 +51,29 @@ def plan_keys(
 ) -> list[CellKey]:
     """Every cell of a matrix, scenario by scenario.
 
-    ``scenarios`` are ``(id, kind)`` pairs. A single-env scenario gives one cell per pairing; a
-    cross-version scenario gives, per loading pairing, one cell per saving pairing: every pairing
-    of the run (``cross="all"``: an N x N grid) or only itself (``cross="same"``), plus the
-    ``extra_savers`` whose saves were imported from earlier runs.
+    ``scenarios`` are ``(id, kind)`` pairs. A single-env scenario gives one cell per pairing
+    (none with ``cross="imported"``); a cross-version scenario gives, per loading pairing, one
+    cell per saving pairing: the pairings of :func:`own_savers`, then the ``extra_savers`` whose
+    saves were imported from earlier runs.
     """
     keys: list[CellKey] = []
     for scenario, kind in scenarios:
         for pairing in pairings:
             if kind == "run":
-                keys.append(CellKey(scenario, None, pairing))
+                if cross != "imported":
+                    keys.append(CellKey(scenario, None, pairing))
                 continue
-            savers = list(pairings) if cross == "all" else [pairing]
-            keys.extend(CellKey(scenario, saver, pairing) for saver in [*savers, *extra_savers])
+            savers = [*own_savers(cross, pairings, pairing), *extra_savers]
+            keys.extend(CellKey(scenario, saver, pairing) for saver in savers)
     return keys
+
+
+def own_savers(cross: str, pairings: Sequence[str], loader: str) -> list[str]:
+    """The pairings of the run itself whose saves ``loader`` loads: every one (``"all"``: an
+    N x N grid), only itself (``"same"``), or none (``"imported"``: only imported saves)."""
+    if cross == "all":
+        return list(pairings)
+    return [loader] if cross == "same" else []
 
 
 def expand_cells(

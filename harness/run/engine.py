@@ -28,6 +28,7 @@ from harness.evidence.model import UNFINISHED, PairingRecord, Results, RunInfo, 
 from harness.evidence.phase import PhaseOutcome
 from harness.evidence.records import cell_record, pairing_from_record, pairing_record, scenario_record
 from harness.evidence.run_folder import RunStore
+from harness.evidence.runs import savers_without_saves
 from harness.evidence.saves import SaveState, existing_save, import_saves, record_save
 from harness.paths import copy_tree, default_envs_dir, remove_tree
 from harness.plan.cells import CellKey, PlannedCell, expand_cells, select_shard
@@ -170,6 +171,11 @@ class MatrixRun:
         self.saves.update(imported.saves)
         for record in self.imported:
             self.progress.note(f"loading the saves of {record.id} from run {record.source}")
+        if self.options.cross == "imported":  # every saver of the loaded runs has its cells, also one that saved nothing
+            unsaved = savers_without_saves(self.options.load_artifacts, {*self.records, *(r.id for r in self.imported)})
+            for record in unsaved:
+                self.progress.note(f"pairing {record.id} of run {record.source} left no saves")
+            self.imported += unsaved
 
     def _in_pool(self, task: Callable[[Pairing], None], pairings: list[Pairing]) -> None:
         pool = ThreadPoolExecutor(max_workers=max(1, min(self.options.jobs, len(pairings))))
@@ -313,9 +319,12 @@ class MatrixRun:
 
     def _save_decision(self, planned: PlannedCell, save: SaveState | None) -> Decision | None:
         """The verdict of a cross-version cell whose save is missing or failed (else None)."""
-        signature, saver = planned.scenario.signature, planned.saved_with
-        saver_record = self.records.get(saver or "")
-        if save is None or (saver_record is not None and saver_record.install_error is not None):
+        signature, saver = planned.scenario.signature, planned.saved_with or ""
+        own = self.records.get(saver)
+        record = own or next((r for r in self.imported if r.id == saver), None)
+        if save is None and own is None and record is not None and record.install_error is None:
+            return missing_import(planned.scenario, record)
+        if save is None or (record is not None and record.install_error is not None):
             return decide_verdict(signature, install_error=f"the saving pairing {saver} could not be installed")
         if save.unmet is not None:
             return decide_verdict(signature, unmet=f"the saving pairing {saver} does not save it: {save.unmet}")
@@ -427,18 +436,33 @@ class MatrixRun:
 
 def run_unmet(scenario: Scenario, pairing: Pairing, env: Env) -> str | None:
     """Why a scenario does not run in this env (its BACKENDS, its REQUIRES), or None."""
-    if scenario.backends and pairing.spec.backend not in scenario.backends:
-        return f"BACKENDS {', '.join(scenario.backends)}, but the pairing's backend is {pairing.spec.backend}"
-    return unmet_requirement(scenario.requires, env.packages, env.modules)
+    return _unmet(scenario, pairing.spec.backend, env.packages, env.modules, save=False)
 
 
 def save_unmet(scenario: Scenario, pairing: Pairing, env: Env) -> str | None:
     """Why a cross-version scenario does not save in this env (BACKENDS, then SAVE_REQUIRES, else REQUIRES)."""
-    if scenario.save_requires is None:
-        return run_unmet(scenario, pairing, env)
-    if scenario.backends and pairing.spec.backend not in scenario.backends:
-        return run_unmet(scenario, pairing, env)
-    return unmet_requirement(scenario.save_requires, env.packages, env.modules, "SAVE_REQUIRES")
+    return _unmet(scenario, pairing.spec.backend, env.packages, env.modules, save=True)
+
+
+def missing_import(scenario: Scenario, record: PairingRecord) -> Decision:
+    """The verdict of a load whose saver, imported from another run, left no save of the scenario:
+    ``skipped`` when the saver's recorded packages are outside what saving needs (as they were
+    when that run skipped the save), else ``error``. Module names are not recorded, so a name met
+    only through a module of another distribution (``keras`` through ``keras-nightly``) reads as
+    not installed here."""
+    unmet = _unmet(scenario, record.backend, record.packages, {}, save=True)
+    if unmet is not None:
+        return decide_verdict(scenario.signature, unmet=f"the saving pairing {record.id} does not save it: {unmet}")
+    return Decision(Verdict.ERROR, f"the saving pairing {record.id} left no save of this scenario in run {record.source}")
+
+
+def _unmet(scenario: Scenario, backend: str, packages: dict[str, str], modules: dict[str, list[str]], save: bool) -> str | None:
+    """Why a scenario does not run (``save``: save) with this backend and these packages, or None."""
+    if scenario.backends and backend not in scenario.backends:
+        return f"BACKENDS {', '.join(scenario.backends)}, but the pairing's backend is {backend}"
+    if save and scenario.save_requires is not None:
+        return unmet_requirement(scenario.save_requires, packages, modules, "SAVE_REQUIRES")
+    return unmet_requirement(scenario.requires, packages, modules)
 
 
 def _install_sigterm_handler() -> Any:

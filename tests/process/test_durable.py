@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -150,10 +151,17 @@ def test_three_shards_merge_into_the_unsharded_run(harness: Harness, folder: Pat
     assert verdicts(data) == verdicts(clean)
     assert all(p["packages"] for p in data["pairings"])
     assert (merged / "index.html").exists() and (merged / "summary.md").exists()
-    # two shards of three: the merge says what is missing
+    # two shards of three: the merge names what is missing and fails, unless that is allowed
     partial = harness.run("report", "merge", str(shards[0][0]), str(shards[1][0]), "--out", str(tmp_path / "partial"),
-                          check_code=0)
-    assert f"{sizes[2]} missing" in partial.stdout and "missing: " in partial.stdout
+                          check_code=1)
+    named = [line for line in partial.stdout.splitlines() if line.startswith("missing: ")]
+    assert f"{sizes[2]} missing" in partial.stdout and len(named) == sizes[2]
+    assert partial.stdout.strip().splitlines()[-1] == (f"merge: {sizes[2]} planned cells are missing: no part holds them, "
+                                                        "so the merged run is incomplete")
+    assert (tmp_path / "partial" / "index.html").exists()  # reported all the same
+    allowed = harness.run("report", "merge", str(shards[0][0]), str(shards[1][0]), "--out", str(tmp_path / "allowed"),
+                          "--allow-missing", check_code=0)
+    assert allowed.stdout.strip().endswith("(allowed by --allow-missing)")
 
 
 def test_merge_refuses_parts_that_do_not_belong_together(harness: Harness, folder: Path, clean: dict, tmp_path: Path) -> None:
@@ -242,43 +250,71 @@ def test_resume_refuses_a_changed_scenario(harness: Harness, folder: Path, tmp_p
     assert proc.returncode == 2 and "drop --pairing" in proc.stderr
 
 
+WORKFLOW = ROOT / ".github" / "workflows" / "matrix.yml"
+#: What the shell variables of the workflow's scripts hold (as shell words), for parsing their commands.
+SHELL_WORDS = {"$SPEC": "keras==3.5.0,tensorflow==2.16.1", "${loads[@]}": "--load-artifacts stage1/stage1-2-keras"}
+
+
 def test_the_ci_workflow_is_well_formed_and_runs_real_commands(tmp_path: Path) -> None:
     import yaml
 
     from harness.cli import build_parser
+    from harness.plan.pairings import DEFAULT_PAIRINGS
 
-    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "matrix.yml").read_text())
+    workflow = yaml.safe_load(WORKFLOW.read_text())
     jobs = workflow["jobs"]
-    assert set(jobs) == {"plan", "shard", "merge"}
-    assert jobs["shard"]["needs"] == "plan" and jobs["merge"]["needs"] == "shard"
-    assert jobs["shard"]["strategy"]["matrix"]["shard"] == "${{ fromJSON(needs.plan.outputs.shards) }}"
-    sessions = {s["session"] for s in json.loads(subprocess.run(
+    assert set(jobs) == {"plan", "stage1", "stage2", "merge"}
+    assert (jobs["stage1"]["needs"], jobs["stage2"]["needs"], jobs["merge"]["needs"]) == (
+        "plan", ["plan", "stage1"], ["plan", "stage1", "stage2"])
+    for stage in ("stage1", "stage2"):
+        assert jobs[stage]["strategy"] == {"fail-fast": False, "matrix": {"pairing": "${{ fromJSON(needs.plan.outputs.pairings) }}"}}
+        [uv] = [step for step in jobs[stage]["steps"] if step.get("uses", "").startswith("astral-sh/setup-uv@")]
+        assert uv["with"]["enable-cache"] is True and uv["with"]["cache-suffix"] == "${{ matrix.pairing.cache }}"
+    assert jobs["stage2"]["if"] == "${{ !cancelled() && needs.plan.outputs.stage2 == 'true' }}"
+    assert jobs["merge"]["if"].startswith("${{ !cancelled()") and "always()" not in WORKFLOW.read_text()
+    steps = [step for job in jobs.values() for step in job["steps"]]
+    for step in steps:  # actions pinned to full commit hashes; inputs reach scripts through env: only
+        if "uses" in step:
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+        else:
+            assert "${{" not in step["run"], step["run"]
+    assert any(step.get("uses", "").startswith("mikepenz/action-junit-report@") and step["with"]["report_paths"] == "merged/junit.xml"
+               for step in jobs["merge"]["steps"])
+    sessions = {s["name"] for s in json.loads(subprocess.run(
         [sys.executable, "-m", "nox", "-l", "--json", "-k", ""], cwd=ROOT, capture_output=True, text=True, check=True).stdout)}
-    commands = [line.strip() for job in jobs.values() for step in job["steps"] if "run" in step
-                for line in step["run"].splitlines() if line.strip()]
     parser = build_parser()
-    checked = 0
-    for command in commands:
-        command = command.replace("${{ matrix.shard }}", "2/3").replace("${{ github.event.inputs.pairings }}", "")
-        words = shlex.split(command.split(">")[0])
-        if words[:2] == ["nox", "-s"]:
-            assert words[2] in sessions, command
-            if "--" in words:
-                harness_args = words[words.index("--") + 1:]
-                command_name = "matrix" if words[2] == "matrix" else words[2]
-                parser.parse_args([command_name, *harness_args])  # raises on an unknown option
-            checked += 1
-        elif words[:2] == ["nox", "-l"]:
-            proc = subprocess.run([sys.executable, "-m", *words], cwd=ROOT, capture_output=True, text=True, check=True)
-            listed = [s["session"] for s in json.loads(proc.stdout)]
-            assert len([s for s in listed if s.startswith("matrix-")]) == 3
-            (tmp_path / "sessions.json").write_text(proc.stdout)
-            checked += 1
-        elif words[:2] == ["python", "-c"]:
-            proc = subprocess.run([sys.executable, "-c", words[2]], cwd=tmp_path, capture_output=True, text=True, check=True)
-            assert proc.stdout.strip() == 'shards=["1/3", "2/3", "3/3"]'
-            checked += 1
-    assert checked == 4
-    # the summary it publishes is the one the merge writes
-    assert "cat merged/summary.md >> \"$GITHUB_STEP_SUMMARY\"" in commands
-    assert any("--out merged" in c for c in commands)
+    ran: list[str] = []
+    for step in steps:
+        if "run" not in step or step.get("shell") == "python":
+            continue
+        for line in (line.strip() for line in step["run"].splitlines()):
+            for variable, value in SHELL_WORDS.items():
+                line = line.replace(f'"{variable}"', value).replace(variable, value)
+            words = shlex.split(line.split(" > ")[0]) if line.startswith(("nox ", "python -m harness")) else []
+            if words[:2] == ["nox", "-s"]:
+                assert words[2] in sessions, line
+                parser.parse_args([words[2], *words[words.index("--") + 1:]])  # raises on an unknown option
+            elif words[:2] == ["nox", "-l"] or words[:3] == ["python", "-m", "harness"]:
+                command = [sys.executable, *words[1:]] if words[0] == "python" else [sys.executable, "-m", *words]
+                proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
+                (tmp_path / line.split(" > ")[1]).write_text(proc.stdout)
+            else:
+                continue
+            ran.append(" ".join(words[:3]))
+    assert sorted(ran) == ["nox -l --json", "nox -s matrix", "nox -s matrix", "nox -s report", "python -m harness"]
+    # the per-pairing sessions: tagged, their spec the call spec, names -k can select by version
+    listed = json.loads((tmp_path / "sessions.json").read_text())
+    assert [s["call_spec"]["spec"] for s in listed] == list(DEFAULT_PAIRINGS)
+    assert all("pairing" in s["tags"] and "." not in s["name"] for s in listed)
+    by_version = json.loads(subprocess.run([sys.executable, "-m", "nox", "-l", "--json", "-k", "keras_3_5_0"], cwd=ROOT,
+                                           capture_output=True, text=True, check=True).stdout)
+    assert [s["call_spec"] for s in by_version] == [{"spec": "keras==3.5.0,tensorflow==2.16.1"}]
+    # the plan, from those listings: a job per default pairing, and stage 2 for the cross-version scenarios
+    [plan] = [step for step in jobs["plan"]["steps"] if step.get("id") == "plan"]
+    (tmp_path / "plan.py").write_text(plan["run"])
+    output = tmp_path / "github_output"
+    subprocess.run([sys.executable, "plan.py"], cwd=tmp_path, check=True, capture_output=True,
+                   env=dict(os.environ, PAIRINGS="", GITHUB_OUTPUT=str(output)))
+    planned = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    assert [p["spec"] for p in json.loads(planned["pairings"])] == list(DEFAULT_PAIRINGS)
+    assert all("," not in p["cache"] for p in json.loads(planned["pairings"])) and planned["stage2"] == "true"
