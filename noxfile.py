@@ -28,7 +28,10 @@ nox.options.reuse_venv = "yes"
 nox.options.sessions = ["matrix"]
 
 HOST_PACKAGES = ["jinja2>=3.1", "packaging>=23", "h5py>=3.8", "numpy>=1.23", "uv>=0.4"]
-TEST_PACKAGES = ["pytest>=8", "playwright>=1.40", "nox>=2024.4.15", "pyyaml>=6", "ruff>=0.6", "mypy>=1.10"]
+#: junitparser and xmlschema read junit.xml as JUnit readers do (with tests/support/junit.xsd);
+#: cmarkgfm is GitHub's own Markdown, for summary.md.
+TEST_PACKAGES = ["pytest>=8", "playwright>=1.40", "nox>=2024.4.15", "pyyaml>=6", "ruff>=0.6", "mypy>=1.10",
+                 "junitparser>=3.1", "xmlschema>=3.0", "cmarkgfm>=2024.1"]
 CHROMIUM = "/usr/bin/chromium"
 
 
