@@ -31,7 +31,7 @@ from harness.plan.cells import CellKey
 from harness.report.cause import Cause, root_cause
 from harness.report.picture import MappingPicture, mapping_picture
 from harness.report.reproduce import reproduce_parts
-from harness.report.words import VERDICT_STYLE, all_labels, headline, package_name, short_labels, version_order
+from harness.report.words import VERDICT_STYLE, all_labels, headline, short_labels, version_order
 
 #: The tag whose scenarios are pinned to the top.
 PINNED_TAG = "seed"
@@ -208,7 +208,6 @@ class ReportModel:
     run: dict[str, Any]
     counts: Counts
     pairings: list[PairingView]
-    package: str
     scenarios: list[ScenarioView]
     groups: list[GroupView]
     folded: FoldedView | None
@@ -264,7 +263,6 @@ def build_report(results: Results, title: str = "Keras / TensorFlow compatibilit
         run=_run_summary(results.run),
         counts=_counts([c for r in rows for c in r.cells], [c for g in grids for c in g.across]),
         pairings=own,
-        package=package_name(labels, [p.id for p in own_records]),
         scenarios=[r.scenario for r in rows],
         groups=_groups([r for r in rows if not r.folded]),
         folded=FoldedView(rows=folded, why=_fold_reason(results.scenarios, folded)) if folded else None,

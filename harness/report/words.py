@@ -141,15 +141,6 @@ def short_labels(labels: dict[str, str], own: Sequence[str]) -> dict[str, str]:
     return {pid: label.removeprefix(prefix) for pid, label in labels.items()}
 
 
-def package_name(labels: dict[str, str], own: Sequence[str]) -> str:
-    """The package name :func:`short_labels` left out ("" when none was)."""
-    short = short_labels(labels, own)
-    first = next((p for p in own if p in labels), None)
-    if first is None or short[first] == labels[first]:
-        return ""
-    return labels[first][: len(labels[first]) - len(short[first])].strip()
-
-
 # --------------------------------------------------------------------------- headlines
 
 
