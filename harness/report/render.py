@@ -31,9 +31,10 @@ SUMMARY_CUT = "\n\n… the rest is cut to stay under GitHub's job-summary limit:
 #: A JUnit message attribute keeps this much of its text.
 JUNIT_MESSAGE_CHARS = 500
 
-#: Terminal escape sequences: CSI (colours, cursor), OSC (titles, links) and the two- and three-byte
-#: escapes (character sets, keypad modes).
-_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[ -/]*[0-~])")
+#: Terminal escape sequences: CSI (colours, cursor), OSC (titles, links), character-set escapes and
+#: the keypad and cursor-save escapes. An ESC before a letter is left to the control-character rule
+#: (only the ESC goes), so ``Bad\x1bType`` stays ``BadType``.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[ -/]+[0-~]|[=>78])")
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&$@#])")
 _PLAIN_CODE = re.compile(r"^[^`|\n\r]+$")

@@ -120,3 +120,6 @@ def test_junit_has_no_terminal_escapes_left(tmp_path: Path) -> None:
     read(tmp_path, xml)
     assert "\x1b" not in xml and "[0m" not in xml and "[31m" not in xml and "[1m" not in xml
     assert "red text  and  done" in xml
+    odd = sample_results()
+    odd.cells[0].exception_type = "Bad\x1bType"
+    assert 'type="BadType"' in render_junit(build_report(odd))
