@@ -25,7 +25,7 @@ def summary_lines(model: ReportModel) -> list[str]:
     header = ["scenario", *(p.label for p in model.pairings), "what it says"]
     body: list[list[str] | str] = []
     for group in model.groups:
-        body.append(f"[{group.title}]")
+        body.append(f"-- {group.title} --")
         body.extend([r.scenario.id, *(cell_text(c) for c in r.cells), r.scenario.headline] for r in group.rows)
     lines = table(header, body)
     if model.folded:
