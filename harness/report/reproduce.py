@@ -15,29 +15,32 @@ def reproduce_commands(
     scenario: ScenarioRecord, loader: PairingRecord | None, saver: PairingRecord | None
 ) -> tuple[str, str]:
     """A nox command and a plain ``uv run`` command that reproduce one cell alone."""
+    nox, uv = reproduce_parts(scenario, loader, saver)
+    return "".join(nox), "".join(uv)
+
+
+def reproduce_parts(
+    scenario: ScenarioRecord, loader: PairingRecord | None, saver: PairingRecord | None
+) -> tuple[list[str], list[str]]:
+    """The commands of :func:`reproduce_commands` as parts that join (with "") into them, each part
+    depending on one pairing or on the scenario alone, so that a page with many cells stores
+    each part once. Empty lists when the loading pairing is unknown."""
     if loader is None:
-        return "", ""
+        return [], []
     path = shown_path(Path(scenario.path))
     folder = os.path.dirname(path) or "."
-    pairings = []
+    nox = ["nox -s matrix --"]
     if saver is not None and saver.id != loader.id:
-        pairings.append(_pairing_arg(saver))
-    pairings.append(_pairing_arg(loader))
-    nox = ["nox", "-s", "matrix", "--"]
-    for spec in pairings:
-        nox += ["--pairing", spec]
-    nox += ["--only", scenario.id]
+        nox.append(f" --pairing {shlex.quote(_pairing_arg(saver))}")
+    nox += [f" --pairing {shlex.quote(_pairing_arg(loader))}", f" --only {shlex.quote(scenario.id)}"]
     if os.path.abspath(folder) != str(SCENARIOS):
-        nox += ["--scenarios", folder]
+        nox.append(f" --scenarios {shlex.quote(folder)}")
     prelude = f"import sys; sys.path.insert(0, {json.dumps(folder)}); import {scenario.id} as s"
     if scenario.kind == "run":
-        code = f"{prelude}; import tempfile; print(s.run(tempfile.mkdtemp()))"
-        uv = _uv_run(loader, code)
-    else:
-        save_code = f'{prelude}; import os; os.makedirs("artifact", exist_ok=True); print(s.save("artifact"))'
-        load_code = f'{prelude}; print(s.load("artifact"))'
-        uv = f"{_uv_run(saver or loader, save_code)} && {_uv_run(loader, load_code)}"
-    return shlex.join(nox), uv
+        return nox, [_uv_run(loader), " " + shlex.quote(f"{prelude}; import tempfile; print(s.run(tempfile.mkdtemp()))")]
+    save_code = f'{prelude}; import os; os.makedirs("artifact", exist_ok=True); print(s.save("artifact"))'
+    load_code = f'{prelude}; print(s.load("artifact"))'
+    return nox, [_uv_run(saver or loader), " " + shlex.quote(save_code), " && ", _uv_run(loader), " " + shlex.quote(load_code)]
 
 
 def _pairing_arg(pairing: PairingRecord) -> str:
@@ -49,11 +52,12 @@ def _pairing_arg(pairing: PairingRecord) -> str:
     return ",".join(items)
 
 
-def _uv_run(pairing: PairingRecord, code: str) -> str:
+def _uv_run(pairing: PairingRecord) -> str:
+    """``KERAS_BACKEND=… uv run … python -c`` for one pairing (the code follows)."""
     command = ["uv", "run", "--no-project", "--isolated"]
     if pairing.python:
         command += ["--python", pairing.python]
     for pin in pairing.pins or pairing.requested.requirements:
         command += ["--with", str(pin)]
-    command += ["python", "-c", code]
+    command += ["python", "-c"]
     return f"KERAS_BACKEND={shlex.quote(pairing.backend)} {shlex.join(command)}"

@@ -1,29 +1,86 @@
 """How verdicts and pairings are named in words: the symbol and word of each verdict, the short
-labels that tell pairings apart, and the one-sentence headline of a scenario.
+labels that tell pairings apart, the version order of pairings, and a scenario's headline as short
+facts ("reproduced on all 3", "fixed in 3.6.0 (wrong values before)", "files from 3.15.1 do not
+load in 3.5.0, 3.6.0").
 """
 
 from __future__ import annotations
 
+from itertools import groupby
 from typing import Sequence
 
-from harness.evidence.model import VERDICTS, Cell, PairingRecord, ScenarioRecord
+from packaging.version import InvalidVersion, Version
 
-#: How each verdict is shown: a symbol and a word (never colour alone), and a phrase for headlines.
+from harness.evidence.model import PairingRecord, ScenarioRecord
+
+#: How each verdict is shown: a symbol and a word (never colour alone).
 VERDICT_STYLE: dict[str, dict[str, str]] = {
-    "reproduced": {"symbol": "●", "word": "reproduced", "phrase": "reproduces on"},
-    "passed": {"symbol": "✓", "word": "passed", "phrase": "passes on"},
-    "wrong_values": {"symbol": "≠", "word": "wrong values", "phrase": "loads wrong values on"},
-    "error": {"symbol": "!", "word": "error", "phrase": "fails with another error on"},
-    "crashed": {"symbol": "✖", "word": "crashed", "phrase": "crashes on"},
-    "timeout": {"symbol": "⧗", "word": "timeout", "phrase": "times out on"},
-    "install_failed": {"symbol": "⊘", "word": "install failed", "phrase": "could not be installed on"},
-    "skipped": {"symbol": "–", "word": "skipped", "phrase": "is skipped on"},
-    "interrupted": {"symbol": "‖", "word": "interrupted", "phrase": "was interrupted on"},
-    "missing": {"symbol": "?", "word": "missing", "phrase": "has no result on"},
+    "reproduced": {"symbol": "●", "word": "reproduced"},
+    "passed": {"symbol": "✓", "word": "passed"},
+    "wrong_values": {"symbol": "≠", "word": "wrong values"},
+    "error": {"symbol": "!", "word": "error"},
+    "crashed": {"symbol": "✖", "word": "crashed"},
+    "timeout": {"symbol": "⧗", "word": "timeout"},
+    "install_failed": {"symbol": "⊘", "word": "install failed"},
+    "skipped": {"symbol": "–", "word": "skipped"},
+    "interrupted": {"symbol": "‖", "word": "interrupted"},
+    "missing": {"symbol": "?", "word": "missing"},
 }
+
+#: What files saved with one pairing do in another, by the verdict of the load.
+_LOAD_PHRASE: dict[str, str] = {
+    "reproduced": "reproduce the failure in",
+    "wrong_values": "load wrong values in",
+    "error": "do not load in",
+    "crashed": "crash the load in",
+    "timeout": "time out in",
+    "install_failed": "cannot be loaded (install failed) in",
+    "interrupted": "were interrupted in",
+    "missing": "have no result in",
+}
+
+#: Verdicts that say how the scenario behaved (a change between them is a fix or a break).
+_BEHAVIOUR = ("reproduced", "wrong_values", "error")
 
 #: Package names most worth naming when telling pairings apart, in order.
 _LABEL_PREFERENCE = ("keras", "keras-nightly", "tensorflow", "tf-nightly", "jax", "torch")
+#: The frameworks that order pairings, each with the distributions that count as it.
+_ORDER_BY = (("keras", "keras-nightly"), ("tensorflow", "tf-nightly"), ("jax",), ("torch",))
+
+
+def verdict_word(verdict: str, scenario: ScenarioRecord | None = None) -> str:
+    """The word for a verdict in a sentence. An error of a scenario with a SIGNATURE is "another
+    error" (not the one looked for); without a SIGNATURE every error is simply an error."""
+    if verdict == "error" and scenario is not None and scenario.signature:
+        return "another error"
+    return VERDICT_STYLE.get(verdict, VERDICT_STYLE["missing"])["word"]
+
+
+# --------------------------------------------------------------------------- pairings
+
+
+def version_order(pairings: Sequence[PairingRecord]) -> list[PairingRecord]:
+    """Pairings in version order: by Keras, then TensorFlow, JAX and torch (installed versions);
+    pairings that tie, or whose versions do not parse, keep their given order."""
+
+    def key(pairing: PairingRecord) -> tuple[tuple[int, Version], ...]:
+        found = {**pairing.packages, **pairing.versions}
+        parts = []
+        for names in _ORDER_BY:
+            text = next((found[n] for n in names if n in found), None)
+            parts.append(_parsed(text))
+        return tuple(parts)
+
+    return sorted(pairings, key=key)
+
+
+def _parsed(text: str | None) -> tuple[int, Version]:
+    if text is None:
+        return (0, Version("0"))
+    try:
+        return (1, Version(text))
+    except InvalidVersion:
+        return (0, Version("0"))
 
 
 def all_labels(pairings: Sequence[PairingRecord]) -> dict[str, str]:
@@ -42,16 +99,7 @@ def pairing_labels(pairings: Sequence[PairingRecord]) -> dict[str, str]:
 
     With the defaults this gives ``keras 3.5.0``, ``keras 3.6.0``, ``keras 3.15.1``.
     """
-    fields: dict[str, dict[str, str]] = {}
-    for p in pairings:
-        values = dict(p.versions)
-        for name in _LABEL_PREFERENCE:  # a framework installed as a dependency tells pairings apart too
-            if name in p.packages and name not in values:
-                values[name] = p.packages[name]
-        values["backend"] = p.backend
-        if p.requested.python:
-            values["python"] = p.requested.python
-        fields[p.id] = values
+    fields = {p.id: _label_fields(p) for p in pairings}
     names = sorted({n for v in fields.values() for n in v}, key=_label_rank)
     varying = [n for n in names if len({fields[p.id].get(n) for p in pairings}) > 1]
     chosen: list[str] = []
@@ -72,53 +120,105 @@ def pairing_labels(pairings: Sequence[PairingRecord]) -> dict[str, str]:
     return labels
 
 
-def headline(scenario: ScenarioRecord, cells: Sequence[Cell], labels: dict[str, str]) -> str:
-    """One sentence answering "where does it happen?", e.g.
-    ``reproduces on keras 3.5.0, 3.6.0, 3.15.1; passes on none``.
+def _label_fields(pairing: PairingRecord) -> dict[str, str]:
+    values = dict(pairing.versions)
+    for name in _LABEL_PREFERENCE:  # a framework installed as a dependency tells pairings apart too
+        if name in pairing.packages and name not in values:
+            values[name] = pairing.packages[name]
+    values["backend"] = pairing.backend
+    if pairing.requested.python:
+        values["python"] = pairing.requested.python
+    return values
 
-    ``cells`` may be all of the scenario's cells. Same-pairing cells (``saved_with`` empty or equal
-    to ``pairing``) give the sentence above; cells loading what another pairing saved add an
-    ``across versions (saved → loaded):`` clause, one part per verdict grouped by saver, e.g.
-    ``passes keras 2.15.0 → keras 3.5.0, 3.6.0``, leaving out skipped loads. When every
-    same-pairing cell is skipped (a scenario whose save needs another generation), only the
-    across-versions clause is given, if there is one.
+
+def short_labels(labels: dict[str, str], own: Sequence[str]) -> dict[str, str]:
+    """The labels without the package name they all share: ``keras 3.5.0`` → ``3.5.0`` when every
+    own pairing's label is ``keras <version>`` (the column headers name the package)."""
+    split = [labels[p].split(" ", 1) for p in own if p in labels]
+    if not split or any(len(s) != 2 or " " in s[1] for s in split) or len({s[0] for s in split}) != 1:
+        return dict(labels)
+    prefix = split[0][0] + " "
+    return {pid: label.removeprefix(prefix) for pid, label in labels.items()}
+
+
+# --------------------------------------------------------------------------- headlines
+
+
+def headline(
+    scenario: ScenarioRecord,
+    same: Sequence[tuple[str, str]],
+    across: Sequence[tuple[str, str, str]],
+    labels: dict[str, str],
+) -> str:
+    """A scenario's headline: short facts, ``"; "``-joined.
+
+    ``same`` holds ``(pairing, verdict)`` of the scenario's own-pairing cells in column (version)
+    order; ``across`` holds ``(saved_with, loaded_with, verdict)`` of its cross-version loads (saver
+    and loader differ), savers and loaders in version order. ``labels`` name the pairings (short
+    labels read best: ``3.6.0``). When every own-pairing cell is skipped and loads across versions
+    ran, only the loads are told.
     """
-    same = [c for c in cells if c.saved_with in (None, c.pairing)]
-    across = [c for c in cells if c.saved_with not in (None, c.pairing) and c.verdict != "skipped"]
-    by_verdict: dict[str, list[str]] = {}
-    for cell in same:
-        by_verdict.setdefault(cell.verdict, []).append(labels.get(cell.pairing, cell.pairing))
+    ran = [a for a in across if a[2] != "skipped"]
+    verdicts = [v for _, v in same]
     parts = []
-    if not (across and all(c.verdict == "skipped" for c in same)):
-        always = ("reproduced", "passed") if scenario.signature else ("passed",)
-        for verdict in VERDICTS:
-            found = by_verdict.get(verdict, [])
-            if found or verdict in always:
-                parts.append(f"{VERDICT_STYLE[verdict]['phrase']} {_join_labels(found)}")
-    if across:
-        order = {name: i for i, name in enumerate(labels)}
-        directions: dict[str, dict[str, list[Cell]]] = {}
-        for cell in across:
-            directions.setdefault(cell.verdict, {}).setdefault(cell.saved_with or "", []).append(cell)
-        clauses = []
-        for verdict in VERDICTS:
-            groups = []
-            for saver in sorted(directions.get(verdict, {}), key=lambda name: (order.get(name, len(order)), name)):
-                loaders = sorted(directions[verdict][saver], key=lambda c: (order.get(c.pairing, len(order)), c.pairing))
-                groups.append(f"{labels.get(saver, saver)} → {_join_labels([labels.get(c.pairing, c.pairing) for c in loaders])}")
-            if groups:
-                clauses.append(f"{VERDICT_STYLE[verdict]['phrase'].removesuffix(' on')} " + " and ".join(groups))
-        parts.append("across versions (saved → loaded): " + "; ".join(clauses))
+    if same and not (ran and all(v == "skipped" for v in verdicts)):
+        parts.append(same_facts(scenario, same, labels))
+    if ran:
+        uniform = len(set(verdicts)) == 1 and all(a[2] == verdicts[0] for a in ran)
+        if uniform and verdicts[0] != "passed" and parts:
+            parts[-1] += ", across versions too"
+        else:
+            parts.extend(_load_facts(ran, labels))
     return "; ".join(parts)
 
 
-def _join_labels(labels: list[str]) -> str:
-    if not labels:
-        return "none"
-    split = [label.split(" ", 1) for label in labels]
-    if all(len(s) == 2 and " " not in s[1] for s in split) and len({s[0] for s in split}) == 1:
-        return f"{split[0][0]} " + ", ".join(s[1] for s in split)
-    return ", ".join(labels)
+def same_facts(scenario: ScenarioRecord, same: Sequence[tuple[str, str]], labels: dict[str, str]) -> str:
+    """The own-pairing facts: ``reproduced on all 3``, ``fixed in 3.6.0 (wrong values before)``,
+    ``wrong values from 3.15.1 on (passed before)``, ``wrong values until 3.6.0, another error from
+    3.15.1``; otherwise each verdict with its pairings."""
+    names = [(labels.get(p, p), v) for p, v in same]
+    runs = [(verdict, [name for name, _ in group]) for verdict, group in groupby(names, key=lambda n: n[1])]
+    word = {v: verdict_word(v, scenario) for _, v in names}
+    if len(runs) == 1:
+        verdict, where = runs[0]
+        return f"{word[verdict]} on all {len(where)}" if len(where) > 1 else f"{word[verdict]} on {where[0]}"
+    if len(runs) == 2 and all(_is_version(name) for name, _ in names):
+        (before, old), (after, new) = runs
+        if before in _BEHAVIOUR and after == "passed":
+            return f"fixed in {new[0]} ({word[before]} before)"
+        if before == "passed" and after in _BEHAVIOUR:
+            return f"{word[after]} from {new[0]} on (passed before)"
+        if before in _BEHAVIOUR and after in _BEHAVIOUR:
+            return f"{word[before]} until {old[-1]}, {word[after]} from {new[0]}"
+    grouped: dict[str, list[str]] = {}
+    for name, verdict in names:
+        grouped.setdefault(verdict, []).append(name)
+    return "; ".join(f"{word[v]} on {', '.join(where)}" for v, where in grouped.items())
+
+
+def _load_facts(ran: Sequence[tuple[str, str, str]], labels: dict[str, str]) -> list[str]:
+    """``files from 3.15.1 do not load in 3.5.0, 3.6.0``: for each saver, the loads that went wrong,
+    by verdict; ``files load across versions`` when every load passed."""
+    if all(v == "passed" for _, _, v in ran):
+        return ["files load across versions"]
+    facts = []
+    savers = list(dict.fromkeys(s for s, _, _ in ran))
+    for saver in savers:
+        wrong: dict[str, list[str]] = {}
+        for _, loader, verdict in (a for a in ran if a[0] == saver and a[2] != "passed"):
+            wrong.setdefault(verdict, []).append(labels.get(loader, loader))
+        if wrong:
+            told = "; ".join(f"{_LOAD_PHRASE.get(v, v)} {', '.join(where)}" for v, where in wrong.items())
+            facts.append(f"files from {labels.get(saver, saver)} {told}")
+    return facts
+
+
+def _is_version(name: str) -> bool:
+    try:
+        Version(name)
+    except InvalidVersion:
+        return False
+    return True
 
 
 def _label_rank(name: str) -> tuple[int, str]:

@@ -1,24 +1,19 @@
-"""The HTML report in a real headless Chromium: renders, filters, opens evidence, runs no injected script."""
+"""The HTML report in a real headless Chromium: the first screen answers, a cell opens its
+evidence, links and reloads keep what was open and filtered, the keyboard moves between cells,
+search reads whole messages and tracebacks, and no injected script runs."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 from harness.report.render import render_all
 from support.browser import chromium, screenshot
-from support.reportdata import HOSTILE, sample_results
+from support.reportdata import DEEP_CAUSE, HOSTILE, SEED, TRACEBACK_ONLY, default_matrix_results, sample_results
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def page_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    folder = tmp_path_factory.mktemp("report")
-    render_all(sample_results(), folder)
-    return (folder / "index.html").as_uri()
+VIEWPORT = {"width": 1400, "height": 900}
 
 
 @pytest.fixture(scope="module")
@@ -27,69 +22,210 @@ def browser() -> Iterator[Any]:
         yield instance
 
 
-@pytest.fixture
-def page(browser: Any, page_url: str) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+@pytest.fixture(scope="module")
+def default_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The page of a run shaped like the default matrix (48 scenarios × 3 pairings)."""
+    folder = tmp_path_factory.mktemp("default")
+    render_all(default_matrix_results(), folder)
+    return (folder / "index.html").as_uri()
+
+
+@pytest.fixture(scope="module")
+def sample_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The page of a small run with every verdict and hostile text."""
+    folder = tmp_path_factory.mktemp("sample")
+    render_all(sample_results(), folder)
+    return (folder / "index.html").as_uri()
+
+
+def open_page(browser: Any, url: str) -> Any:
+    context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     page.requests = []
     page.errors = []
     page.on("request", lambda request: page.requests.append(request.url))
     page.on("pageerror", lambda error: page.errors.append(str(error)))
-    page.goto(page_url)
+    page.goto(url)
+    page.wait_for_function("document.documentElement.hasAttribute('data-ready')")
+    return page
+
+
+@pytest.fixture
+def default_page(browser: Any, default_url: str) -> Iterator[Any]:
+    page = open_page(browser, default_url)
     yield page
-    context.close()
-
-
-def test_the_grid_renders_from_file_without_network(page: Any) -> None:
-    cells = page.locator("td.cell")
-    assert cells.count() == 21
-    assert page.locator("#matrix tbody tr").count() == 3
-    assert page.locator("table.grid td.diag").count() == 3
-    assert all(url.startswith("file://") for url in page.requests), page.requests
     assert page.errors == []
-    assert page.locator("#filter-count").inner_text() == "21 of 21 cells shown"
-    screenshot(page, "report-sample.png")
+    page.context.close()
 
 
-def test_a_filter_hides_cells(page: Any) -> None:
-    passed = page.locator('td.cell[data-verdict="passed"] a')
-    others = page.locator('td.cell[data-verdict="reproduced"] a')
-    assert passed.first.is_visible() and others.first.is_visible()
-    page.locator('#filters input[data-verdict="passed"]').uncheck()
-    assert all(not passed.nth(i).is_visible() for i in range(passed.count()))
-    assert others.first.is_visible()
-    page.locator('#filters input[data-verdict="passed"]').check()
-    page.locator("#filter-text").fill("keras-3.15.1")
-    visible = [c for c in page.locator("td.cell").all() if c.locator("a").is_visible()]
-    assert visible and all("keras-3.15.1" in c.get_attribute("data-search") for c in visible)
-    assert len(visible) < 21
-    page.locator("#filter-text").fill("")
-    page.locator("#filter-tag").select_option("formats")
-    assert page.locator("#filter-count").inner_text() == "3 of 21 cells shown"
+@pytest.fixture
+def sample_page(browser: Any, sample_url: str) -> Iterator[Any]:
+    page = open_page(browser, sample_url)
+    yield page
+    assert page.errors == []
+    page.context.close()
 
 
-def test_a_cell_opens_its_evidence_and_injected_markup_stays_text(page: Any) -> None:
-    cell = page.locator('#matrix td.cell[data-verdict="reproduced"] a').first
-    panel_id = cell.get_attribute("href")[1:]
-    panel = page.locator(f"section.panel#{panel_id}")
+def inside_viewport(box: dict[str, float] | None) -> bool:
+    return box is not None and box["x"] >= 0 and box["y"] >= 0 and \
+        box["x"] + box["width"] <= VIEWPORT["width"] and box["y"] + box["height"] <= VIEWPORT["height"]
+
+
+def matrix_row(page: Any, scenario: str) -> Any:
+    return page.locator(f'#matrix tr.row[data-scenario="{scenario}"]')
+
+
+def test_the_seed_row_and_its_cells_are_on_the_first_screen(default_page: Any) -> None:
+    row = matrix_row(default_page, SEED)
+    cells = row.locator("td.cell")
+    assert cells.count() == 3
+    assert inside_viewport(row.locator("th").bounding_box())
+    for i in range(3):
+        assert inside_viewport(cells.nth(i).bounding_box()), i
+        assert cells.nth(i).get_attribute("data-verdict") == "reproduced"
+    for part in default_page.locator("#counts > span").all():  # the one-line header with its counts
+        assert inside_viewport(part.bounding_box())
+    assert all(url.startswith("file://") for url in default_page.requests), default_page.requests
+    screenshot(default_page, "report-default-first-viewport.png", full_page=False)
+
+
+def test_headers_stick_while_the_matrix_scrolls(default_page: Any) -> None:
+    header = default_page.locator("#matrix thead th.col").first
+    before = header.bounding_box()
+    default_page.locator("#matrix-wrap").evaluate("wrap => { wrap.scrollTop = 600; }")
+    after = header.bounding_box()
+    assert before is not None and after is not None and abs(before["y"] - after["y"]) < 1
+    assert not inside_viewport(matrix_row(default_page, SEED).locator("td.cell").first.bounding_box())
+
+
+def test_clicking_a_cell_opens_its_evidence_with_the_root_cause_first(default_page: Any) -> None:
+    panel = default_page.locator("#evidence")
     assert not panel.is_visible()
+    cell = default_page.locator('#matrix tr.row td.cell[data-verdict="error"] a').first
+    assert cell.inner_text().strip().endswith("TypeError")
     cell.click()
     assert panel.is_visible()
-    assert HOSTILE in panel.locator("pre.message").inner_text()
+    assert panel.get_attribute("data-cell") == cell.get_attribute("href")[1:]
+    assert default_page.url.endswith(cell.get_attribute("href"))
+    cause = panel.locator("pre.cause")
+    assert cause.inner_text() == f"TypeError: {DEEP_CAUSE}"
+    headings = [h.strip() for h in panel.locator("h4").all_inner_texts()]
+    assert headings[0] == "Root cause" and "Reproduce this cell alone" in headings
     assert "nox -s matrix -- --pairing" in panel.inner_text()
-    screenshot(page, "report-sample-evidence.png")
-    assert page.evaluate("typeof window.__pwned") == "undefined"
-    page.keyboard.press("Escape")
-    assert not panel.is_visible()
-    assert page.evaluate("typeof window.__pwned") == "undefined"
-    assert page.errors == []
+    assert inside_viewport(panel.bounding_box())
+    screenshot(default_page, "report-default-evidence.png", full_page=False)
+    default_page.keyboard.press("Escape")
+    assert not panel.is_visible() and "#cell-" not in default_page.url
 
 
-def test_a_large_matrix_stays_usable(browser: Any, tmp_path: Path) -> None:
-    render_all(sample_results(pairings=20, scenarios=20, hostile=False), tmp_path)
-    page = browser.new_page()
-    page.goto((tmp_path / "index.html").as_uri())
-    assert page.locator("#matrix td.cell").count() == 20 * 21
+def test_a_cell_of_a_grid_opens_its_evidence_beside_it(default_page: Any) -> None:
+    grid = default_page.locator("figure.xgrid").first
+    assert grid.locator("td.diag").count() == 3 and grid.locator("td.x").count() == 6
+    grid.locator("td.x a").first.click()
+    panel = default_page.locator("#evidence")
+    assert panel.is_visible() and inside_viewport(panel.bounding_box())
+    assert "saved with" in panel.locator("p.where").inner_text()
+
+
+def test_reloading_with_a_cells_fragment_reopens_it(browser: Any, default_url: str) -> None:
+    page = open_page(browser, default_url)
+    link = matrix_row(page, SEED).locator("td.cell a").nth(1)
+    fragment = link.get_attribute("href")
+    link.click()
+    page.reload()
+    page.wait_for_function("document.documentElement.hasAttribute('data-ready')")
+    assert page.locator("#evidence").is_visible()
+    assert page.locator("#evidence").get_attribute("data-cell") == fragment[1:]
+    fresh = open_page(browser, default_url.split("#")[0] + fragment)
+    assert fresh.locator("#evidence").get_attribute("data-cell") == fragment[1:]
+    assert "expected 3 variables" in fresh.locator("#evidence pre.cause").inner_text()
+    assert page.errors == [] and fresh.errors == []
+    page.context.close()
+    fresh.context.close()
+
+
+def test_filters_change_the_url_and_survive_a_reload(browser: Any, default_url: str) -> None:
+    page = open_page(browser, default_url)
     page.locator('#filters input[data-verdict="passed"]').uncheck()
-    assert "of" in page.locator("#filter-count").inner_text()
-    page.close()
+    page.locator("#filter-tag").select_option("rnn")
+    page.locator("#filter-text").fill("gru_weights")
+    page.wait_for_function("location.hash.indexOf('q=gru_weights') !== -1")
+    assert "hide=passed" in page.url and "g=rnn" in page.url
+    counted = page.locator("#filter-count").inner_text()
+    shown = [r.get_attribute("data-scenario") for r in page.locator("#matrix tr.row").all() if r.is_visible()]
+    assert shown and all("gru_weights" in s for s in shown)
+    assert page.locator('#matrix tr.row:visible td.cell[data-verdict="passed"] a:visible').count() == 0
+    page.reload()
+    page.wait_for_function("document.documentElement.hasAttribute('data-ready')")
+    assert not page.locator('#filters input[data-verdict="passed"]').is_checked()
+    assert page.locator("#filter-tag").input_value() == "rnn"
+    assert page.locator("#filter-text").input_value() == "gru_weights"
+    assert page.locator("#filter-count").inner_text() == counted
+    assert [r.get_attribute("data-scenario") for r in page.locator("#matrix tr.row").all() if r.is_visible()] == shown
+    assert page.errors == []
+    page.context.close()
+
+
+def test_filter_counts_agree_with_the_header(default_page: Any) -> None:
+    line = default_page.locator("#filter-count")
+    assert line.inner_text() == "144 of 144 matrix cells, 66 of 66 cross-version cells match"
+    header = " ".join(default_page.locator("#counts").inner_text().split())
+    assert "144 matrix cells" in header and "66 cross-version cells" in header
+    matrix = {c.get_attribute("data-verdict"): int(c.inner_text().split()[1])
+              for c in default_page.locator('#counts .chip[data-count="matrix"]').all()}
+    default_page.locator('#filters input[data-verdict="skipped"]').uncheck()
+    default_page.wait_for_function("document.getElementById('filter-count').textContent.indexOf('144 of') === -1")
+    assert line.inner_text().startswith(f"{144 - matrix['skipped']} of 144 matrix cells")
+    default_page.locator('#filters input[data-verdict="skipped"]').check()
+    default_page.wait_for_function("document.getElementById('filter-count').textContent.indexOf('144 of 144') === 0")
+
+
+def test_search_covers_the_whole_message_and_the_traceback(default_page: Any) -> None:
+    for query in ("unexpected keyword argument 'input_axes'", TRACEBACK_ONLY):
+        default_page.locator("#filter-text").fill(query)
+        default_page.wait_for_function("q => decodeURIComponent(location.hash).indexOf(q) !== -1", arg=query)
+        matching = [c for c in default_page.locator("td.cell:not(.off)").all()]
+        assert matching, query
+        assert {c.get_attribute("data-verdict") for c in matching} == {"error"}, query
+        assert "0 of 144 matrix cells" not in default_page.locator("#filter-count").inner_text()
+
+
+def test_the_keyboard_moves_between_cells(default_page: Any) -> None:
+    row = matrix_row(default_page, SEED)
+    first = row.locator("td.cell a").first
+    first.focus()
+    default_page.keyboard.press("ArrowRight")
+    assert default_page.evaluate("document.activeElement.getAttribute('href')") == row.locator("td.cell a").nth(1).get_attribute("href")
+    default_page.keyboard.press("ArrowDown")
+    below = default_page.evaluate("document.activeElement.closest('tr').getAttribute('data-scenario')")
+    assert below != SEED and below is not None
+    default_page.keyboard.press("ArrowUp")
+    default_page.keyboard.press("Enter")
+    panel = default_page.locator("#evidence")
+    assert panel.get_attribute("data-cell") == row.locator("td.cell a").nth(1).get_attribute("href")[1:]
+    default_page.keyboard.press("ArrowLeft")  # with the panel open, it follows the focus
+    assert panel.get_attribute("data-cell") == first.get_attribute("href")[1:]
+
+
+def test_scenarios_skipped_everywhere_fold_into_one_line(default_page: Any) -> None:
+    line = default_page.locator("tr.fold-line")
+    assert line.is_visible() and "6 scenarios skipped on every pairing" in line.inner_text()
+    assert "SAVE_REQUIRES keras<3 fits no pairing" in line.inner_text()
+    folded = default_page.locator("tr.folded-row")
+    assert folded.count() == 6 and not folded.first.is_visible()
+    default_page.locator("#fold-toggle").click()
+    assert folded.first.is_visible()
+
+
+def test_hostile_text_stays_text(sample_page: Any) -> None:
+    for cell in sample_page.locator('#matrix td.cell[data-verdict="reproduced"] a').all()[:2]:
+        cell.click()
+        panel = sample_page.locator("#evidence")
+        assert HOSTILE in panel.locator("pre.cause").inner_text()
+        assert sample_page.evaluate("typeof window.__pwned") == "undefined"
+    assert sample_page.locator("#evidence img").count() == 0 and sample_page.locator("img").count() == 0
+    sample_page.locator("#filter-text").fill("<script>")
+    sample_page.wait_for_function("location.hash.indexOf('q=') !== -1")
+    assert sample_page.evaluate("typeof window.__pwned") == "undefined"
+    assert all(url.startswith("file://") for url in sample_page.requests), sample_page.requests
+    screenshot(sample_page, "report-sample.png")

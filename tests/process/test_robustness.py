@@ -127,7 +127,7 @@ def test_exception_names_with_control_characters_keep_junit_valid(harness: Harne
     out = tmp_path / "run"
     harness.run("matrix", "--scenarios", str(folder), "--pairing", f"{FAKE}==1.0", "--out", str(out), check_code=0)
     [case] = ET.parse(out / "junit.xml").getroot().iter("testcase")
-    assert case.find("error") is not None
+    assert case.find("failure").get("type") == "BadType"  # another exception: a failure typed by its class
     assert "&lt;b&gt;markup" in (out / "index.html").read_text()
 
 

@@ -25,9 +25,10 @@ def chromium() -> Iterator[object]:
             browser.close()
 
 
-def screenshot(page: object, name: str) -> Path:
-    """Keep a screenshot with the test artifacts (not committed)."""
+def screenshot(page: object, name: str, full_page: bool = True) -> Path:
+    """Keep a screenshot with the test artifacts (not committed); ``full_page=False`` keeps only
+    what the viewport shows."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / name
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path

@@ -61,3 +61,134 @@ def sample_results(pairings: int = 3, scenarios: int = 3, hostile: bool = True) 
 
 def _keras(record: PairingRecord) -> tuple[int, ...]:
     return tuple(int(x) for x in record.versions["keras"].split("."))
+
+
+# --------------------------------------------------------------------------- the default matrix's shape
+
+#: The seed scenario: the case the harness was built around, tagged "seed".
+SEED = "gru_weights_into_grucell"
+#: A clause found only at the very end of a long Keras message (and in its traceback's first exception).
+DEEP_CAUSE = "GlorotUniform.__init__() got an unexpected keyword argument 'input_axes'"
+#: Found only in the traceback of the cells that carry it, never in a message.
+TRACEBACK_ONLY = "deep_frame_only_in_the_traceback"
+DEFAULT_KERAS = ("3.5.0", "3.6.0", "3.15.1")
+
+
+def keras_config_error() -> tuple[str, str]:
+    """A message and traceback like Keras's when a .keras file from a newer version does not load:
+    a generic sentence, a config dump of about 20,000 characters, the cause at the very end, and a
+    chained traceback whose first exception is the cause."""
+    dump = "config={" + ", ".join(f"'layer_{i}': {{'units': {i}, 'activation': 'linear'}}" for i in range(420)) + "}"
+    message = ("<class 'keras.src.models.functional.Functional'> could not be deserialized properly. Please ensure "
+               "that components that are Python object instances (layers, models, etc.) returned by `get_config()` "
+               f"are explicitly deserialized in the model's `from_config()` method.\n\n{dump}.\n\n"
+               f"Exception encountered: {DEEP_CAUSE}")
+    traceback = (
+        "Traceback (most recent call last):\n"
+        f'  File "/envs/k/keras/src/initializers/initializer.py", line 81, in {TRACEBACK_ONLY}\n'
+        "    return cls(**config)\n"
+        f"TypeError: {DEEP_CAUSE}\n\n"
+        "During handling of the above exception, another exception occurred:\n\n"
+        "Traceback (most recent call last):\n"
+        '  File "/envs/k/keras/src/saving/serialization_lib.py", line 718, in deserialize_keras_object\n'
+        "    instance = cls.from_config(inner_config)\n"
+        f"TypeError: {message}\n"
+    )
+    return message, traceback
+
+
+#: (id, tags, verdicts on 3.5.0 / 3.6.0 / 3.15.1) of the single-env scenarios; "P" passed,
+#: "R" reproduced, "W" wrong values, "E" another error.
+_RUN_ROWS: list[tuple[str, tuple[str, ...], str]] = [
+    ("gru_get_set_weights_into_grucell", ("seed", "rnn", "workaround"), "PPP"),
+    ("gru_legacy_h5_into_grucell", ("seed", "rnn", "formats"), "PPP"),
+    (SEED, ("seed", "rnn", "cell"), "RRR"),
+    ("gru_weights_remapped_into_grucell", ("seed", "rnn", "workaround"), "PPP"),
+    ("formats_mixed_model_legacy_h5", ("formats", "rnn"), "WPP"),
+    ("normalization_legacy_h5_load_model", ("normalization", "formats"), "WPP"),
+    ("legacy_h5_by_name_top_level_weight_mismatch", ("rename", "formats"), "RRP"),
+    ("renamed_layers_legacy_h5_by_name", ("rename", "formats"), "EEW"),
+    ("custom_layer_nested_list_keras_roundtrip", ("subclass", "nested"), "WWP"),
+    ("unbuilt_subclassed_model_load_weights", ("subclass",), "WWE"),
+] + [
+    (f"{tag}_case_{i}", (tag,), pattern)
+    for i, (tag, pattern) in enumerate(
+        [("rnn", "PPP"), ("rnn", "RRR"), ("rnn", "PPP"), ("rnn", "RRR"), ("rnn", "WWW"), ("subclass", "PPP"),
+         ("subclass", "RRR"), ("subclass", "WWW"), ("formats", "PPP"), ("formats", "RRR"), ("nested", "PPP"),
+         ("nested", "PPP"), ("normalization", "PPP"), ("normalization", "PPP"), ("normalization", "PPP"),
+         ("optimizer", "PPP"), ("optimizer", "RRR"), ("optimizer", "PPP"), ("rename", "PPP"), ("rename", "PPP"),
+         ("cell", "PPP"), ("cell", "RRR"), ("formats", "PPP"), ("rnn", "PPP"), ("subclass", "PPP"), ("nested", "PPP"),
+         ("formats", "PPP")])
+]
+#: Cross-version scenarios whose own saves load; files from 3.15.1 fail in older versions when "newer_fails".
+_CROSS_ROWS: list[tuple[str, tuple[str, ...], str, bool]] = [
+    ("gru_keras_file_roundtrip", ("seed", "rnn", "cross"), "P", True),
+    ("gru_weights_h5_cross_version", ("seed", "rnn", "cross"), "P", False),
+    ("gru_weights_into_grucell_cross_version", ("seed", "rnn", "cross"), "R", False),
+    ("bidirectional_lstm_cross_version", ("rnn", "wrapper", "cross"), "P", True),
+    ("normalization_adapted_cross_version", ("normalization", "cross"), "P", True),
+]
+_KERAS2_ROWS = [f"keras2_case_{i}" for i in range(6)]
+_LETTERS = {"P": "passed", "R": "reproduced", "W": "wrong_values", "E": "error"}
+
+
+def default_matrix_results() -> Results:
+    """Results shaped like a run of the default matrix: 48 scenarios × 3 pairings (keras 3.5.0,
+    3.6.0, 3.15.1), 37 single-env scenarios and 11 cross-version ones (5 with 3×3 grids, 6 written
+    by Keras 2 and so skipped on every pairing), 7 of them tagged "seed", long Keras messages
+    with their cause at the end; 144 matrix cells and 66 cross-version cells."""
+    records = [pairing(v, "2.16.1" if v != "3.15.1" else "2.21.0") for v in DEFAULT_KERAS]
+    scenarios, cells = [], []
+    for sid, tags, pattern in _RUN_ROWS:
+        scenarios.append(_scenario(sid, tags, "run"))
+        cells += [_default_cell(sid, p.id, None, _LETTERS[letter]) for p, letter in zip(records, pattern)]
+    for sid, tags, own, newer_fails in _CROSS_ROWS:
+        scenarios.append(_scenario(sid, tags, "cross"))
+        for saver in records:
+            for loader in records:
+                verdict = _LETTERS[own]
+                if newer_fails and saver.id != loader.id and _keras(saver) > _keras(loader):
+                    verdict = "error"
+                cells.append(_default_cell(sid, loader.id, saver.id, verdict))
+    for sid in _KERAS2_ROWS:
+        scenarios.append(_scenario(sid, ("cross", "keras2"), "cross", save_requires={"keras": "<3"}))
+        cells += [Cell(scenario=sid, pairing=loader.id, saved_with=saver.id, verdict="skipped", duration_s=0.0,
+                       reason=f"the saving pairing {saver.id} does not save it: SAVE_REQUIRES keras<3, but the env "
+                              f"has keras {saver.versions['keras']}")
+                  for saver in records for loader in records]
+    scenarios.sort(key=lambda s: s.id)
+    return Results(
+        run=RunInfo(id="default0", started="2026-12-01T23:19:09Z", finished="2026-12-01T23:22:48Z", duration_s=219.0,
+                    python="3.11.7", platform="Linux", command=["python", "-m", "harness", "matrix"], complete=True,
+                    options={"cross": "all"}),
+        pairings=records, scenarios=scenarios, cells=cells,
+    )
+
+
+def _scenario(sid: str, tags: tuple[str, ...], kind: str, save_requires: dict[str, str] | None = None) -> ScenarioRecord:
+    return ScenarioRecord(id=sid, title=f"What a user did: {sid.replace('_', ' ')}", path=f"/work/scenarios/{sid}.py",
+                          kind=kind, links=["https://github.com/keras-team/keras/issues/20407"],
+                          signature=r"(?s)ValueError: .*expected \d+ variables, but received 0 variables",
+                          tags=list(tags), requires={"keras": ">=3.0"}, save_requires=save_requires)
+
+
+def _default_cell(scenario: str, loader: str, saver: str | None, verdict: str) -> Cell:
+    cell = Cell(scenario=scenario, pairing=loader, saved_with=saver, verdict=verdict, duration_s=1.1,
+                started="2026-12-01T23:19:20Z", output_tail="", compared=verdict in ("passed", "wrong_values"),
+                max_abs_diff={"passed": 0.0, "wrong_values": 0.56}.get(verdict))
+    if verdict == "reproduced":
+        cell.exception_type = "ValueError"
+        cell.message = ("A total of 2 objects could not be loaded. Example error message for object <GRUCell "
+                        "name=gru_cell, built=True>:\n\nLayer 'gru_cell' expected 3 variables, but received 0 "
+                        "variables during loading. Expected: ['kernel', 'recurrent_kernel', 'bias']")
+        cell.traceback = f"Traceback (most recent call last):\n  File \"x.py\", line 1, in run\nValueError: {cell.message}\n"
+        cell.reason = "run raised the signature: ValueError: A total of 2 objects could not be loaded."
+    elif verdict == "error":
+        cell.exception_type = "TypeError"
+        cell.message, cell.traceback = keras_config_error()
+        cell.reason = "load raised TypeError: <class 'keras.src.models.functional.Functional'> could not be deserialized properly."
+    elif verdict == "wrong_values":
+        cell.reason = "ran clean but values differ: values of '/' differ (max abs diff 0.56)"
+    else:
+        cell.reason = "ran clean; 16 values compared, max abs diff 0"
+    return cell

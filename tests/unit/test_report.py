@@ -1,40 +1,48 @@
-"""The report model and the rendered files, parsed (no browser here)."""
+"""The page model, its words and index.html, parsed (no browser here)."""
 
 from __future__ import annotations
 
-import io
-import xml.etree.ElementTree as ET
+import json
+import re
 from html.parser import HTMLParser
-from pathlib import Path
+from typing import Any
 
-from harness.evidence.model import Cell, PairingRecord, ScenarioRecord
+from harness.evidence.model import PairingRecord, ScenarioRecord
+from harness.report.cause import LONG_MESSAGE, final_clause, root_cause
 from harness.report.model import build_report
-from harness.report.render import render_all, render_html, render_junit, render_markdown
-from harness.report.terminal import print_summary
-from harness.report.words import headline, pairing_labels
-from support.reportdata import HOSTILE, pairing, sample_results
+from harness.report.payload import page_data
+from harness.report.render import render_html
+from harness.report.words import headline, pairing_labels, short_labels, version_order
+from support.reportdata import DEEP_CAUSE, HOSTILE, SEED, default_matrix_results, keras_config_error, pairing, sample_results
 
 
 class Collector(HTMLParser):
-    """Collects tags, attributes and text of a page."""
+    """Collects tags, attributes and text of a page, and the text of its scripts by type."""
 
     def __init__(self) -> None:
         super().__init__()
         self.tags: list[tuple[str, dict[str, str | None]]] = []
         self.text: list[str] = []
-        self.scripts: list[str] = []
-        self._in_script = False
+        self.scripts: list[tuple[str, str]] = []
+        self._script: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append((tag, dict(attrs)))
-        self._in_script = tag == "script"
+        if tag == "script":
+            self._script = dict(attrs).get("type") or "text/javascript"
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "script":
-            self._in_script = False
+            self._script = None
 
     def handle_data(self, data: str) -> None:
-        (self.scripts if self._in_script else self.text).append(data)
+        if self._script is not None:
+            self.scripts.append((self._script, data))
+        else:
+            self.text.append(data)
+
+    def all(self, tag: str, cls: str = "") -> list[dict[str, str | None]]:
+        return [a for t, a in self.tags if t == tag and cls in (a.get("class") or "").split() + [""]]
 
 
 def parse(html: str) -> Collector:
@@ -43,18 +51,188 @@ def parse(html: str) -> Collector:
     return collector
 
 
-def test_every_cell_is_present_once_with_its_panel() -> None:
+def embedded_data(page: Collector) -> dict[str, Any]:
+    [text] = [data for kind, data in page.scripts if kind == "application/json"]
+    return json.loads(text)
+
+
+# --------------------------------------------------------------------------- root causes
+
+
+def test_root_cause_is_the_last_chained_cause_and_the_final_clause_of_a_long_keras_message() -> None:
+    message, traceback = keras_config_error()
+    assert len(message) > 15000 and message.index(DEEP_CAUSE) > 15000
+    cause = root_cause("TypeError", message, traceback)
+    assert cause is not None and cause.chained
+    assert (cause.type, cause.text) == ("TypeError", DEEP_CAUSE)
+    # without the traceback, the long message is cut to its final clause, never the config dump
+    alone = root_cause("TypeError", message, None)
+    assert alone is not None and not alone.chained and alone.text == DEEP_CAUSE
+
+
+def test_a_short_message_is_its_own_root_cause_and_a_long_one_loses_its_dump() -> None:
+    short = "Layer 'gru_cell' expected 3 variables, but received 0 variables during loading."
+    cause = root_cause("ValueError", short, "Traceback (most recent call last):\n  File \"x\"\nValueError: " + short)
+    assert cause is not None and (cause.type, cause.text, cause.chained) == ("ValueError", short, False)
+    long = "A total of 2 objects could not be loaded.\n\n" + "config={'a': 1}" * 60 + "\n\nLayer 'x' expected 3 variables."
+    assert len(long) > LONG_MESSAGE and final_clause(long) == "Layer 'x' expected 3 variables."
+    assert root_cause(None, "no exception", None) is None
+
+
+# --------------------------------------------------------------------------- labels, order, headlines
+
+
+def test_labels_and_the_version_order_of_columns() -> None:
+    records = [pairing("3.15.1", "2.21.0"), pairing("3.5.0", "2.16.1"), pairing("3.6.0", "2.16.1")]
+    assert [p.versions["keras"] for p in version_order(records)] == ["3.5.0", "3.6.0", "3.15.1"]
+    labels = pairing_labels(records)
+    assert sorted(labels.values()) == ["keras 3.15.1", "keras 3.5.0", "keras 3.6.0"]
+    assert set(short_labels(labels, list(labels)).values()) == {"3.5.0", "3.6.0", "3.15.1"}
+    same_keras = [pairing("3.5.0", "2.16.1"), pairing("3.5.0", "2.17.0")]
+    assert list(pairing_labels(same_keras).values()) == ["tensorflow 2.16.1", "tensorflow 2.17.0"]
+    # the model's columns follow version order whatever order the run lists its pairings in
     results = sample_results()
-    page = parse(render_html(build_report(results)))
-    cell_links = [a["href"] for tag, a in page.tags if tag == "a" and (a.get("href") or "").startswith("#cell-")]
-    panels = {a["id"] for tag, a in page.tags if tag == "section" and "panel" in (a.get("class") or "")}
-    # every cell has a panel; the matrix shows the run cells and the diagonal, the grid every cross cell
-    assert {h[1:] for h in cell_links} == panels
-    assert len(panels) == len(results.cells)
-    tds = [a for tag, a in page.tags if tag == "td" and "cell" in (a.get("class") or "")]
-    assert len(tds) == 3 * 3 + 3 + 3 * 3  # matrix (3 run scenarios + the cross diagonal) + the 3x3 grid
-    verdict_words = {a.get("data-verdict") for a in tds}
-    assert {"reproduced", "passed", "wrong_values", "error", "crashed", "timeout", "install_failed", "skipped"} <= verdict_words
+    results.pairings.reverse()
+    assert [p.label for p in build_report(results).pairings] == ["keras 3.5.0", "keras 3.6.0", "keras 3.15.1"]
+
+
+def test_headlines_are_short_facts() -> None:
+    signed = ScenarioRecord(id="s", title="S", path="s.py", signature="x")
+    plain = ScenarioRecord(id="s", title="S", path="s.py")
+    labels = {"a": "3.5.0", "b": "3.6.0", "c": "3.15.1"}
+
+    def say(scenario: ScenarioRecord, verdicts: str, across: tuple[tuple[str, str, str], ...] = ()) -> str:
+        names = {"R": "reproduced", "P": "passed", "W": "wrong_values", "E": "error", "S": "skipped"}
+        return headline(scenario, list(zip("abc", (names[v] for v in verdicts))), list(across), labels)
+
+    assert say(signed, "RRR") == "reproduced on all 3"
+    assert say(signed, "WPP") == "fixed in 3.6.0 (wrong values before)"
+    assert say(signed, "PPW") == "wrong values from 3.15.1 on (passed before)"
+    assert say(signed, "WWE") == "wrong values until 3.6.0, another error from 3.15.1"
+    assert say(plain, "WWE") == "wrong values until 3.6.0, error from 3.15.1"  # no SIGNATURE: an error is an error
+    assert say(plain, "PEP") == "passed on 3.5.0, 3.15.1; error on 3.6.0"
+    assert "another error" not in say(plain, "EEE") and say(plain, "EEE") == "error on all 3"
+    newer = (("c", "a", "error"), ("c", "b", "error"), ("a", "c", "passed"), ("b", "c", "passed"))
+    assert say(signed, "PPP", newer) == "passed on all 3; files from 3.15.1 do not load in 3.5.0, 3.6.0"
+    assert say(signed, "RRR", (("a", "b", "reproduced"), ("c", "a", "reproduced"))) == "reproduced on all 3, across versions too"
+    assert say(signed, "PPP", (("a", "b", "passed"),)) == "passed on all 3; files load across versions"
+    # a file only another generation can write: the skipped own cells are not told, the loads are
+    keras2 = (("a", "b", "reproduced"), ("a", "c", "reproduced"), ("b", "a", "skipped"))
+    assert say(signed, "SSS", keras2) == "files from 3.5.0 reproduce the failure in 3.6.0, 3.15.1"
+
+
+# --------------------------------------------------------------------------- the page model
+
+
+def test_rows_are_scenarios_seed_pinned_then_rows_that_differ_then_by_tag() -> None:
+    model = build_report(default_matrix_results())
+    titles = [g.title for g in model.groups]
+    assert titles[:2] == ["seed (pinned)", "differs across versions"]
+    assert titles[2:] == sorted(titles[2:])
+    seed_rows = model.groups[0].rows
+    assert SEED in [r.scenario.id for r in seed_rows] and all("seed" in r.scenario.tags for r in seed_rows)
+    assert all(r.differs for r in model.groups[1].rows)
+    assert all(not r.differs for g in model.groups[2:] for r in g.rows)
+    for group in model.groups[2:]:
+        assert {r.scenario.tags[0] for r in group.rows} == {group.title}
+    assert [c.pairing for c in seed_rows[0].cells] == [p.id for p in model.pairings]
+
+
+def test_scenarios_skipped_on_every_pairing_fold_into_one_line_saying_why() -> None:
+    model = build_report(default_matrix_results())
+    assert model.folded is not None and len(model.folded.rows) == 6
+    assert model.folded.why == "SAVE_REQUIRES keras<3 fits no pairing of this run"
+    assert not any(r.folded for g in model.groups for r in g.rows)
+    assert model.skipped_grids == []  # their grids are folded with them, not named again
+
+
+def test_counts_add_up_matrix_and_cross_version_cells_apart() -> None:
+    results = default_matrix_results()
+    model = build_report(results)
+    assert model.counts.matrix_total == 48 * 3 == sum(n for _, n in model.counts.matrix)
+    assert model.counts.cross_total == 11 * 6 == sum(n for _, n in model.counts.cross)
+    assert model.counts.total == len(results.cells) == len(model.cells)
+    html = render_html(model)
+    page = parse(html)
+    header = "".join(page.text)
+    assert "144 matrix cells" in " ".join(header.split()) and "66 cross-version cells" in " ".join(header.split())
+    [counter] = [a for t, a in page.tags if a.get("id") == "filter-count"]
+    assert "144 of 144 matrix cells, 66 of 66 cross-version cells match" in html
+    roles = [c.get("k") for c in embedded_data(page)["cells"]]
+    assert roles.count("m") == 144 and roles.count("x") == 66
+
+
+def test_missing_cells_are_shown_and_counted() -> None:
+    results = sample_results()
+    gone = results.cells.pop(0)
+    model = build_report(results)
+    [missing] = [c for c in model.cells if c.missing]
+    assert (missing.scenario, missing.pairing) == (gone.scenario, gone.pairing)
+    assert dict(model.counts.matrix)["missing"] == 1
+    assert model.counts.total == len(results.cells) + 1
+    assert "no result was recorded" in render_html(model)
+
+
+def test_error_cells_name_their_exception_and_tip_the_root_cause() -> None:
+    model = build_report(default_matrix_results())
+    errors = [c for c in model.cells if c.verdict == "error"]
+    assert errors and {c.text for c in errors} == {"TypeError"}
+    assert all(DEEP_CAUSE in c.tip for c in errors)
+    wrong = next(c for c in model.cells if c.verdict == "wrong_values")
+    assert wrong.text == "Δ 0.56"
+
+
+def test_a_grid_where_nothing_ran_is_named_not_drawn() -> None:
+    results = sample_results()
+    for cell in results.cells:
+        if cell.scenario == "cross_one" and cell.saved_with != cell.pairing:
+            cell.verdict = "skipped"
+    model = build_report(results)
+    assert model.grids == [] and [s.id for s in model.skipped_grids] == ["cross_one"]
+    html = render_html(model)
+    assert 'id="skipped-grids"' in html and '<table class="heat"' not in html
+    assert model.counts.cross_total == 6  # not drawn, still counted
+
+
+def test_cross_version_grids_mark_the_diagonal() -> None:
+    model = build_report(default_matrix_results())
+    assert len(model.grids) == 5
+    page = parse(render_html(model))
+    heat = [a for a in page.all("td", "cell") if "diag" in (a.get("class") or "") or " x" in " " + (a.get("class") or "")]
+    assert sum("diag" in (a.get("class") or "").split() for a in heat) == 5 * 3
+    assert sum("x" in (a.get("class") or "").split() for a in heat) == 5 * 6
+
+
+# --------------------------------------------------------------------------- index.html
+
+
+def test_every_cell_has_its_evidence_embedded_once() -> None:
+    results = sample_results()
+    model = build_report(results)
+    page = parse(render_html(model))
+    data = embedded_data(page)
+    assert len(data["cells"]) == len(model.cells) == len(results.cells)
+    tds = page.all("td", "cell")
+    for td in tds:
+        record = data["cells"][int(td["data-i"] or -1)]
+        assert record["v"] == td["data-verdict"]
+    links = {a["href"] for a in page.all("a") if (a.get("href") or "").startswith("#cell-")}
+    assert links == {"#" + c["id"] for c in data["cells"]}
+    verdicts = {a.get("data-verdict") for a in tds}
+    assert {"reproduced", "passed", "wrong_values", "error", "crashed", "timeout", "install_failed", "skipped"} <= verdicts
+
+
+def test_search_data_holds_the_whole_message_and_traceback() -> None:
+    model = build_report(default_matrix_results())
+    data = page_data(model)
+    [error] = [c for c in data["cells"] if c["v"] == "error"][:1]
+
+    def text(index: int) -> str:
+        return "\n".join(data["pieces"][i] for i in data["texts"][index])
+
+    message, traceback = text(error["m"]), text(error["tb"])
+    assert message.endswith(DEEP_CAUSE) and len(message) > 15000
+    assert "deep_frame_only_in_the_traceback" in traceback
 
 
 def test_hostile_text_is_escaped_and_shown_as_text() -> None:
@@ -64,9 +242,20 @@ def test_hostile_text_is_escaped_and_shown_as_text() -> None:
     assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in html
     page = parse(html)
     assert any(HOSTILE in chunk for chunk in page.text)  # the parser decodes entities back to the text
-    scripts = [tag for tag, _ in page.tags if tag == "script"]
-    assert len(scripts) == 1 and "__pwned" not in "".join(page.scripts)
-    assert not [a for tag, a in page.tags if tag == "img"]
+    kinds = [kind for kind, _ in page.scripts]
+    assert sorted(set(kinds)) == ["application/json", "text/javascript"]
+    assert all("__pwned" not in text for kind, text in page.scripts if kind != "application/json")
+    assert HOSTILE in embedded_data(page)["pieces"]  # the data holds it as data
+    assert not page.all("img")
+
+
+def test_the_script_builds_no_markup_from_data() -> None:
+    page = parse(render_html(build_report(sample_results())))
+    script = "".join(text for kind, text in page.scripts if kind != "application/json")
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "DOMParser"):
+        assert sink not in script, sink
+    [data] = [text for kind, text in page.scripts if kind == "application/json"]
+    assert "<" not in data and ">" not in data and "&" not in data  # |tojson escapes what could close the script
 
 
 def test_the_page_is_self_contained() -> None:
@@ -79,119 +268,14 @@ def test_the_page_is_self_contained() -> None:
             href = attrs.get("href") or ""
             assert href.startswith("#") or href.startswith("https://github.com/"), href
     assert "@import" not in html and "url(" not in html
+    assert not re.search(r"https?://(?!github\.com/)", html.split('id="page-data"')[0])
 
 
-def test_labels_and_headlines() -> None:
-    records = [pairing("3.5.0", "2.16.1"), pairing("3.6.0", "2.16.1"), pairing("3.15.1", "2.21.0")]
-    labels = pairing_labels(records)
-    assert list(labels.values()) == ["keras 3.5.0", "keras 3.6.0", "keras 3.15.1"]
-    same_keras = [pairing("3.5.0", "2.16.1"), pairing("3.5.0", "2.17.0")]
-    assert list(pairing_labels(same_keras).values()) == ["tensorflow 2.16.1", "tensorflow 2.17.0"]
-    scenario = ScenarioRecord(id="s", title="S", path="s.py", signature="x")
-    cells = [Cell(scenario="s", pairing=p.id, verdict="reproduced") for p in records]
-    assert headline(scenario, cells, labels) == "reproduces on keras 3.5.0, 3.6.0, 3.15.1; passes on none"
-    mixed = [Cell(scenario="s", pairing=records[0].id, verdict="reproduced"),
-             Cell(scenario="s", pairing=records[1].id, verdict="passed"),
-             Cell(scenario="s", pairing=records[2].id, verdict="wrong_values")]
-    assert headline(scenario, mixed, labels) == (
-        "reproduces on keras 3.5.0; passes on keras 3.6.0; loads wrong values on keras 3.15.1")
-    no_signature = ScenarioRecord(id="s", title="S", path="s.py")
-    assert headline(no_signature, mixed[1:2], labels) == "passes on keras 3.6.0"
-
-
-def test_cross_headline_names_directions_and_leaves_out_skipped_loads() -> None:
-    keras2, k35, k36 = pairing("2.15.0", "2.15.1"), pairing("3.5.0", "2.16.1"), pairing("3.6.0", "2.16.1")
-    labels = pairing_labels([keras2, k35, k36])
-    cross = ScenarioRecord(id="c", title="C", path="c.py", signature="x", kind="cross")
-
-    def cell(saver: PairingRecord, loader: PairingRecord, verdict: str) -> Cell:
-        return Cell(scenario="c", pairing=loader.id, saved_with=saver.id, verdict=verdict)
-
-    # a file only Keras 2 can write: the same-pairing cells are all skipped, only directions are told
-    written_by_keras2 = [cell(keras2, keras2, "skipped"), cell(k35, k35, "skipped"), cell(k36, k36, "skipped"),
-                         cell(keras2, k36, "reproduced"), cell(keras2, k35, "reproduced"),
-                         cell(k35, keras2, "skipped")]
-    assert headline(cross, written_by_keras2, labels) == (
-        "across versions (saved → loaded): reproduces keras 2.15.0 → keras 3.5.0, 3.6.0")
-    both = [cell(k35, k35, "passed"), cell(k36, k36, "passed"),
-            cell(k36, k35, "error"), cell(k35, k36, "passed")]
-    assert headline(cross, both, labels) == (
-        "reproduces on none; passes on keras 3.5.0, 3.6.0; across versions (saved → loaded): "
-        "passes keras 3.5.0 → keras 3.6.0; fails with another error keras 3.6.0 → keras 3.5.0")
-
-
-def test_reproduce_commands_name_the_cell() -> None:
-    model = build_report(sample_results())
-    [cell] = [c for c in model.cells if c.scenario == "scenario_1" and c.pairing == "keras-3.6.0+tensorflow-2.16.1"]
-    assert cell.reproduce_nox.startswith("nox -s matrix -- --pairing keras==3.6.0,tensorflow==2.16.1 --only scenario_1")
-    assert "uv run --no-project --isolated --python 3.11.7 --with keras==3.6.0 --with tensorflow==2.16.1 python -c" in cell.reproduce_uv
-    assert cell.reproduce_uv.startswith("KERAS_BACKEND=tensorflow ")
-    [cross] = [c for c in model.cells if c.scenario == "cross_one" and c.saved_with != c.pairing][:1]
-    assert cross.reproduce_nox.count("--pairing") == 2 and " && " in cross.reproduce_uv
-
-
-def test_markdown_summary_is_a_table() -> None:
-    text = render_markdown(build_report(sample_results()))
-    rows = [line for line in text.splitlines() if line.startswith("| ")]
-    assert rows[0] == "| scenario | keras 3.5.0 | keras 3.6.0 | keras 3.15.1 |"
-    assert len(rows) == 1 + 4 + 1 + 3  # header, 4 scenarios, grid header, 3 grid rows
-    assert all(row.count(" | ") >= 3 for row in rows)
-    assert "<script>" not in text  # markup in data stays text
-
-
-def test_junit_is_standard_xml() -> None:
+def test_pairing_labels_with_imported_savers_name_their_run() -> None:
     results = sample_results()
-    root = ET.fromstring(render_junit(build_report(results)).encode())
-    cases = root.findall(".//testcase")
-    assert len(cases) == len(results.cells)
-    kinds = {c.get("classname") + "/" + c.get("name"): [child.tag for child in c if child.tag != "system-out"] for c in cases}
-    by_verdict = {cell.verdict: kinds[f"{cell.scenario}/{cell.pairing}"] for cell in results.cells if cell.saved_with is None}
-    assert by_verdict["reproduced"] == ["failure"]
-    assert by_verdict["passed"] == []
-    assert by_verdict["skipped"] == ["skipped"]
-    for verdict in ("wrong_values", "error", "crashed", "timeout", "install_failed"):
-        assert by_verdict[verdict] == ["error"], verdict
-    suites = root.findall("testsuite")
-    assert sum(int(s.get("tests")) for s in suites) == len(cases)
-    assert "\x1b" not in render_junit(build_report(results))
-
-
-def test_render_all_writes_three_files(tmp_path: Path) -> None:
-    written = render_all(sample_results(), tmp_path)
-    assert sorted(p.name for p in written) == ["index.html", "junit.xml", "summary.md"]
-    assert all(p.stat().st_size > 0 for p in written)
-
-
-def test_unknown_pairing_cells_and_missing_cells_render() -> None:
-    results = sample_results()
-    results.cells = [c for c in results.cells if not (c.scenario == "scenario_0" and c.pairing == results.pairings[0].id)]
+    imported = PairingRecord(id="keras-3.4.0+tensorflow-2.16.1", versions={"keras": "3.4.0", "tensorflow": "2.16.1"},
+                             source="earlier1 (/runs/earlier1)")
+    results.pairings.append(imported)
     model = build_report(results)
-    first_row = model.rows[0][1]
-    assert first_row[0].verdict == "missing"
-    html = render_html(model)
-    assert "no result was recorded" in html
-    assert isinstance(results.pairings[0], PairingRecord)
-
-
-def test_a_grid_where_nothing_ran_is_named_not_drawn() -> None:
-    results = sample_results()
-    for cell in results.cells:
-        if cell.scenario == "cross_one":
-            cell.verdict = "skipped"
-    model = build_report(results)
-    assert model.grids == [] and [s.id for s in model.skipped_grids] == ["cross_one"]
-    html = render_html(model)
-    assert 'id="skipped-grids"' in html and '<table class="grid"' not in html
-
-
-def test_terminal_summary_labels_grid_rows_and_columns() -> None:
-    out = io.StringIO()
-    print_summary(sample_results(), out)
-    lines = out.getvalue().splitlines()
-    start = lines.index("cross_one: saved with (rows) -> loaded with (columns)")
-    header, rows = lines[start + 1], lines[start + 2:start + 5]
-    assert header.split() == ["keras", "3.5.0", "keras", "3.6.0", "keras", "3.15.1"]
-    # rows: saver label, then one cell per loader; older savers load into newer loaders in this data
-    assert rows[0].split()[:2] == ["keras", "3.5.0"] and rows[0].count("passed") == 3
-    assert rows[2].split()[:2] == ["keras", "3.15.1"] and rows[2].count("error") == 2 and "passed Δ 0" in rows[2]
-    assert "cross_one: " in out.getvalue().split("cells)\n", 1)[1]
+    assert [p.label for p in model.all_pairings][-1] == "keras 3.4.0 (saved in run earlier1)"
+    assert len(model.pairings) == 3
