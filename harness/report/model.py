@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness.clock import format_duration
+from harness.evidence.claims import judge_all
 from harness.evidence.model import VERDICTS, Cell, FileRecord, MappingRecord, PairingRecord, Results, RunInfo, SaveRecord, ScenarioRecord
 from harness.evidence.runs import expected_keys_of
 from harness.paths import shown_path
@@ -203,6 +204,19 @@ class Counts:
 
 
 @dataclass
+class ClaimView:
+    """A scenario's upstream claim as judged from this run's cells, with links to the deciding cells."""
+
+    scenario: str
+    statement: str
+    says: str
+    link: str
+    status: str
+    detail: str
+    cells: list[tuple[str, str]] = field(default_factory=list)  # (dom id, "verdict on label")
+
+
+@dataclass
 class ReportModel:
     title: str
     run: dict[str, Any]
@@ -218,6 +232,7 @@ class ReportModel:
     all_pairings: list[PairingView] = field(default_factory=list)
     skipped_grids: list[ScenarioView] = field(default_factory=list)
     junit_missing: bool = True
+    claims: list[ClaimView] = field(default_factory=list)
 
     @property
     def rows(self) -> list[RowView]:
@@ -273,7 +288,22 @@ def build_report(results: Results, title: str = "Keras / TensorFlow compatibilit
         all_pairings=pairings,
         skipped_grids=[r.scenario for r in rows if r.grid is not None and not r.grid.drawn and not r.folded],
         junit_missing=results.run.shard is None,
+        claims=_claims(results),
     )
+
+
+def _claims(results: Results) -> list[ClaimView]:
+    """Every claim of the run's scenarios, judged from the run's own cells (:mod:`harness.evidence.claims`)."""
+    views = []
+    for judged in judge_all([results]):
+        deciding = judged.against or judged.supporting
+        views.append(ClaimView(
+            scenario=judged.scenario, statement=judged.statement, says=judged.claim.says, link=judged.claim.link,
+            status=judged.status, detail=judged.detail,
+            cells=[(_dom_id("cell", CellKey(e.scenario, e.saved_with, e.pairing).text), f"{e.verdict} on {e.label}")
+                   for e in deciding],
+        ))
+    return views
 
 
 def _row(scenario: ScenarioRecord, pairings: list[PairingView], own: list[PairingView], cells: _CellTable,

@@ -100,3 +100,17 @@ def test_malformed_claims_name_the_file_and_the_entry(tmp_path: Path, claims: st
 def test_a_good_claim_is_read() -> None:
     path = Path(__file__).resolve().parents[2] / "scenarios" / "gru_weights_into_grucell.py"
     assert read_scenario(path).id == "gru_weights_into_grucell"
+
+
+def test_the_page_and_the_summary_show_the_claims_with_links_to_their_cells() -> None:
+    from harness.report.model import build_report
+    from harness.report.render import render_html, render_markdown
+
+    results = run_of([fixed_in("3.6.0")], {"3.5.0": "reproduced", "3.6.0": "reproduced"})
+    model = build_report(results)
+    [claim] = model.claims
+    assert claim.status == DOES_NOT_HOLD and claim.cells and claim.cells[0][1] == "reproduced on keras 3.6.0"
+    page = render_html(model)
+    assert 'id="claims"' in page and page.count(f'href="#{claim.cells[0][0]}"') == 2  # the claim links the matrix's own cell
+    summary = render_markdown(model)
+    assert "**does not hold**" in summary and "fixed in keras 3.6.0" in summary
