@@ -29,7 +29,8 @@ nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
 nox.options.sessions = ["matrix"]
 
-HOST_PACKAGES = ["jinja2>=3.1", "packaging>=23", "h5py>=3.8", "numpy>=1.23", "uv>=0.4", "tomli>=1.1; python_version < '3.11'"]
+HOST_PACKAGES = ["jinja2>=3.1", "packaging>=23", "h5py>=3.8", "numpy>=1.23", "uv>=0.4", "pypi-simple>=1.5", "requests>=2.20",
+                 "tomli>=1.1; python_version < '3.11'"]
 TEST_PACKAGES = ["pytest>=8", "playwright>=1.40", "nox>=2024.4.15", "pyyaml>=6", "ruff>=0.6", "mypy>=1.10"]
 CHROMIUM = "/usr/bin/chromium"
 #: How long the tests session waits for another apt-get or dpkg to release its lock.
