@@ -19,12 +19,15 @@ from typing import Callable, Iterator
 import pytest
 
 from harness.envs.package_index import list_releases
+from harness.errors import PackageIndexError
 from support import Harness, build_wheel, write_scenario
 
 PACKAGE = "harness-fake-idx"
 MODULE = "harness_fake_idx"
 #: The most requests one loopback index answers in a test; past it every answer is 410 Gone.
 REQUEST_CAP = 400
+UV_INDEX_SETTINGS = ("UV_INDEX", "UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_FIND_LINKS", "UV_NO_INDEX",
+                     "UV_INDEX_STRATEGY")
 #: Fast and deterministic network retries: uv's own retries off, short pauses.
 FAST_RETRIES = {"UV_HTTP_RETRIES": "0", "HARNESS_NETWORK_PAUSE_S": "0.05"}
 
@@ -165,8 +168,7 @@ def releases_of(index: LoopbackIndex, folder: Path, versions: list[str], broken_
 @pytest.fixture
 def online(harness: Harness, tmp_path: Path) -> Harness:
     """The harness against loopback indexes only: no wheel folder, its own envs and uv cache."""
-    env = {k: v for k, v in harness.env.items()
-           if k not in ("UV_NO_INDEX", "UV_FIND_LINKS", "UV_INDEX", "UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL")}
+    env = {k: v for k, v in harness.env.items() if k not in UV_INDEX_SETTINGS}
     env.update(HARNESS_ENVS_DIR=str(tmp_path / "envs"), UV_CACHE_DIR=str(tmp_path / "uv-cache"))
     return Harness(env=env, tmp=tmp_path)
 
@@ -212,20 +214,25 @@ def test_uv_index_decides_where_bisect_lists_releases(online: Harness, serve_ind
     assert preferred.requests[f"/simple/{PACKAGE}/"] >= 1 and not default.requests
 
 
+@pytest.fixture
+def no_uv_settings(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """This process without any of uv's index settings (for the tests that list releases in it)."""
+    for name in UV_INDEX_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
 def test_extra_index_urls_come_before_the_default_and_an_index_without_the_package_is_passed(
-        serve_index: Callable[..., LoopbackIndex], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        serve_index: Callable[..., LoopbackIndex], tmp_path: Path, no_uv_settings: pytest.MonkeyPatch) -> None:
     empty, extra, default = serve_index(), serve_index(json_pages=True), serve_index()
     releases_of(extra, tmp_path / "extra", ["2.0", "2.1"])
     releases_of(default, tmp_path / "default", ["1.0"])
-    for name in ("UV_INDEX", "UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_FIND_LINKS", "UV_NO_INDEX",
-                 "UV_INDEX_STRATEGY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("UV_INDEX", empty.url)
-    monkeypatch.setenv("UV_EXTRA_INDEX_URL", extra.url)
-    monkeypatch.setenv("UV_INDEX_URL", default.url)
+    no_uv_settings.setenv("UV_INDEX", empty.url)
+    no_uv_settings.setenv("UV_EXTRA_INDEX_URL", extra.url)
+    no_uv_settings.setenv("UV_INDEX_URL", default.url)
     assert [str(r.version) for r in list_releases(PACKAGE)] == ["2.0", "2.1"]
     assert empty.requests[f"/simple/{PACKAGE}/"] == 1 and not default.requests
-    monkeypatch.setenv("UV_INDEX_STRATEGY", "unsafe-best-match")  # every index counts
+    no_uv_settings.setenv("UV_INDEX_STRATEGY", "unsafe-best-match")  # every index counts
     assert [str(r.version) for r in list_releases(PACKAGE)] == ["1.0", "2.0", "2.1"]
 
 
@@ -263,6 +270,21 @@ def test_a_wheel_folder_says_requires_python_in_its_wheels(tmp_path: Path) -> No
     releases = {str(r.version): r for r in list_releases(PACKAGE, find_links=folder)}
     assert releases["1.0"].supports_python("3.11.7") and not releases["1.1"].supports_python("3.11.7")
     assert releases["1.1"].python_requirement == ">=3.99"
+
+
+def test_reading_the_index_retries_a_network_failure(serve_index: Callable[..., LoopbackIndex], tmp_path: Path,
+                                                     no_uv_settings: pytest.MonkeyPatch) -> None:
+    index = serve_index()
+    releases_of(index, tmp_path / "wheels", ["1.0", "1.1"])
+    index.failing = {f"/simple/{PACKAGE}/": 1}
+    no_uv_settings.setenv("HARNESS_NETWORK_PAUSE_S", "0.05")
+    notes: list[str] = []
+    assert [str(r.version) for r in list_releases(PACKAGE, index.url, note=notes.append)] == ["1.0", "1.1"]
+    assert notes == ["try 1 of 3 failed on the network (it answered 503); trying again in 0.05 s"]
+    index.failing = {f"/simple/{PACKAGE}/": -1}
+    with pytest.raises(PackageIndexError, match=r"could not be reached \(it answered 503; 3 tries\)"):
+        list_releases(PACKAGE, index.url)
+    assert index.requests[f"/simple/{PACKAGE}/"] == 2 + 3
 
 
 # ---------------------------------------------------------------- installs and the network
