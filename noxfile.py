@@ -34,7 +34,8 @@ nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
 nox.options.sessions = ["matrix"]
 
-HOST_PACKAGES = ["jinja2>=3.1", "packaging>=23", "h5py>=3.8", "numpy>=1.23", "uv>=0.4", "tomli>=1.1; python_version < '3.11'"]
+HOST_PACKAGES = ["jinja2>=3.1", "packaging>=23", "h5py>=3.8", "numpy>=1.23", "uv>=0.4", "pypi-simple>=1.5", "requests>=2.20",
+                 "tomli>=1.1; python_version < '3.11'"]
 #: junitparser and xmlschema read junit.xml as JUnit readers do (with tests/support/junit.xsd);
 #: cmarkgfm is GitHub's own Markdown, for summary.md; the workflow's linters: actionlint (with
 #: shellcheck and pyflakes for its scripts) and zizmor.

@@ -24,7 +24,7 @@ from harness import __version__
 from harness.errors import BadInput, HarnessError, RunStopped
 
 #: What the harness imports on the host (pyproject.toml's dependencies; uv is checked where it is run).
-HOST_MODULES = ("jinja2", "packaging", "h5py", "numpy")
+HOST_MODULES = ("jinja2", "packaging", "h5py", "numpy", "pypi_simple", "requests")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -35,6 +35,12 @@ class InstallError(HarnessError):
     """An env's requirements could not be installed; the message is the installer's."""
 
 
+class InstallNetworkError(InstallError):
+    """The installer failed on the network at every one of its (bounded) tries, so the
+    requirements were never judged. The message is the installer's, and its last line says how
+    many tries failed and how the last one did."""
+
+
 class PackageIndexError(HarnessError):
     """The package index could not be read (network, format); the message says which and why."""
 

@@ -5,6 +5,11 @@ The search is :func:`harness.plan.bisection.find_transition`; this module suppli
 earlier run of the same scenario file with the same installed versions, time limit and
 isolation. A probe whose verdict says nothing about the behaviour (install failed, crash,
 timeout, outside REQUIRES) is skipped. A version probed again (``--confirm``) always runs afresh.
+
+The candidates are the releases uv would see (:mod:`harness.envs.package_index`) that can install
+on the env's Python. A probe whose install failed on the network at every try is not skipped: it
+stops the bisect with one line (:class:`~harness.errors.InstallNetworkError`), since an answer
+resting on it would be the network's, not the scenario's.
 """
 
 from __future__ import annotations
@@ -24,12 +29,13 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from harness.commands.common import add_scenario_dirs, nested_run, options_from_args, positive_float, positive_int
-from harness.envs.install import ensure_env, resolve_pairing
+from harness.envs.install import Env, ensure_env, env_python, network_failed, resolve_or_raise
 from harness.envs.package_index import index_source, list_releases
-from harness.errors import BadInput, InstallError
+from harness.envs.retry import Note
+from harness.errors import BadInput, InstallError, InstallNetworkError
 from harness.evidence.codec import write_json_atomic
 from harness.evidence.known import KnownCells
-from harness.evidence.model import SAYS_NOTHING, Cell
+from harness.evidence.model import SAYS_NOTHING, Cell, Verdict
 from harness.paths import SCENARIOS, check_output_folder, default_envs_dir, new_output_folder, runs_dir
 from harness.plan.bisection import Transition, find_transition, probe_budget
 from harness.plan.pairings import BACKENDS, parse_pairing
@@ -90,30 +96,40 @@ class BisectOptions:
     confirm: int = 1
 
 
-def candidate_versions(options: BisectOptions) -> list[str]:
+def candidate_versions(options: BisectOptions, note: Note | None = None) -> list[str]:
     """Releases from ``old`` to ``new`` inclusive, from the index: yanked never, pre-releases
-    only with ``--pre`` (or when an end is one)."""
+    only with ``--pre`` (or when an end is one), and only those whose ``Requires-Python`` admits
+    the env's Python: the others are not candidates, and ``note`` is told which. An end that is
+    not a release, or cannot install on that Python, is refused (:class:`BadInput`)."""
     try:
         old, new = Version(options.old), Version(options.new)
     except InvalidVersion as exc:
         raise BadInput(f"{exc}; --old and --new take versions such as 3.0.0.") from None
     if not old < new:
         raise BadInput(f"--old {options.old} must be an older version than --new {options.new}.")
-    releases = list_releases(options.package, options.index_url, options.find_links)
+    releases = list_releases(options.package, options.index_url, options.find_links, note)
+    python = env_python(parse_pairing(",".join([options.package, *options.with_])))
     known = {r.version: r for r in releases}
     for end, flag in ((old, "--old"), (new, "--new")):
         if end not in known or known[end].yanked:
             shown = ", ".join(str(r.version) for r in releases[-8:] if not r.yanked) or "none"
             raise BadInput(f"{flag} {end}: {options.package} {end} is not a release on the index (latest: {shown}).")
+        if not known[end].supports_python(python):
+            raise BadInput(f"{flag} {end}: {options.package} {end} cannot install on the env's Python {python} "
+                           f"(Requires-Python {known[end].python_requirement}).")
     chosen = [
         r for r in releases
         if old <= r.version <= new and not r.yanked
         and (options.pre or not r.version.is_prerelease or r.version in (old, new))
     ]
-    return [str(r.version) for r in chosen]
+    refused = [r for r in chosen if not r.supports_python(python)]
+    if refused and note is not None:
+        listed = ", ".join(f"{r.version} (Requires-Python {r.python_requirement})" for r in refused)
+        note(f"not candidates, since they cannot install on the env's Python {python}: {listed}")
+    return [str(r.version) for r in chosen if r not in refused]
 
 
-def candidate_dates(options: BisectOptions, today: datetime.date | None = None) -> list[str]:
+def candidate_dates(options: BisectOptions, today: datetime.date | None = None, note: Note | None = None) -> list[str]:
     """Every day from ``old`` to ``new`` (ISO dates), for ``--by-date``.
 
     Refused (:class:`BadInput`): dates that are not dates, a range that is not forward, a day
@@ -130,7 +146,7 @@ def candidate_dates(options: BisectOptions, today: datetime.date | None = None) 
     if new > today:
         raise BadInput(f"--new {options.new} is in the future (today is {today.isoformat()} UTC); "
                        "no index can say yet how it will stand then.")
-    releases = list_releases(options.package, options.index_url, options.find_links)
+    releases = list_releases(options.package, options.index_url, options.find_links, note)
     if not any(r.upload_time for r in releases):
         _, where = index_source(options.index_url, options.find_links)
         raise BadInput(f"--by-date needs an index that records upload times, and {where} records none for "
@@ -172,51 +188,97 @@ class Bisector:
         return f"{version}T23:59:59Z" if self.options.by_date else None
 
     def probe(self, version: str) -> str | None:
-        """Probe one version: a known cell (a first probe only) or a single-cell run of its own."""
+        """Probe one version: a known cell (a first probe only) or a single-cell run of its own.
+
+        Raises :class:`InstallNetworkError` (after writing the probe's line) when the version
+        could not be installed because the network failed at every try.
+        """
         started = time.monotonic()
         spec_text = self.spec(version)
-        pairing = resolve_pairing(parse_pairing(spec_text), self.exclude_newer(version))
-        found = None
-        packages: dict[str, str] = {}
         asked_before = sum(p.version == version for p in self.probes)
-        if pairing.resolve_error is None:
-            try:
-                env = ensure_env(pairing, self.options.envs_dir or default_envs_dir(), self.exclude_newer(version))
-                packages = env.packages
-                if not asked_before:  # asked again, it must answer again: a known cell would only repeat itself
-                    found = self.known.lookup(self.scenario.sha256, self.options.backend, env.python, env.packages,
-                                              self.options.timeout, ISOLATION)
-            except InstallError:
-                found = None
+        try:
+            env = self._env(version, spec_text)
+        except InstallNetworkError as exc:
+            reason = str(exc).strip().splitlines()[-1]
+            self._record(Probe(version, None, Verdict.INSTALL_FAILED.value, round(time.monotonic() - started, 2), reason))
+            raise self._stopped(version, reason) from None
+        found = None
+        if env is not None and not asked_before:  # asked again, it must answer again: a known cell would only repeat itself
+            found = self.known.lookup(self.scenario.sha256, self.options.backend, env.python, env.packages,
+                                      self.options.timeout, ISOLATION)
         if found is not None:
             cell, source = found
-            probe = _probe(version, cell, started, packages, reused_from=source)
+            probe = _probe(version, cell, started, dict(env.packages) if env else {}, reused_from=source)
         else:
-            again = f"-{asked_before + 1}" if asked_before else ""
-            run_dir = self.out / "probes" / f"{self.options.package}-{version}{again}"
-            results = nested_run(MatrixOptions(
-                scenario_dirs=[self.scenario.path.parent] if not self.options.scenario_dirs else self.options.scenario_dirs,
-                pairings=[spec_text], only=[self.scenario.id], out=run_dir, timeout=self.options.timeout,
-                envs_dir=self.options.envs_dir, isolation=ISOLATION, cross="same", exclude_newer=self.exclude_newer(version),
-                command=["python", "-m", "harness", "matrix", "--pairing", spec_text, "--only", self.scenario.id],
-            ), what=f"the probe of {self.label(version)}")
-            if len(results.cells) != 1:
-                raise BadInput(f"The probe of {self.label(version)} ran {len(results.cells)} cells instead of one.")
-            [ran] = results.cells
-            self.known.add(results, str(run_dir))
-            probe = _probe(version, ran, started, dict(results.pairings[0].packages), run_dir=str(run_dir.relative_to(self.out)))
+            probe = self._run_probe(version, spec_text, asked_before, started)
+        self._record(probe)
+        if probe.raw_verdict == Verdict.INSTALL_FAILED.value and network_failed(probe.reason):
+            raise self._stopped(version, probe.reason)
+        return probe.verdict
+
+    def _env(self, version: str, spec_text: str) -> Env | None:
+        """The probe's env, installed now or reused; None when it cannot be installed (the probe's
+        own run then records why). Each network retry is written as a line of its own."""
+        note = _line_writer(self.stream, f"  {self.label(version)}: ")
+        try:
+            pairing = resolve_or_raise(parse_pairing(spec_text), self.exclude_newer(version), note)
+            return ensure_env(pairing, self.options.envs_dir or default_envs_dir(), self.exclude_newer(version), note)
+        except InstallNetworkError:
+            raise
+        except InstallError:
+            return None
+
+    def _run_probe(self, version: str, spec_text: str, asked_before: int, started: float) -> Probe:
+        """A single-cell matrix run of ``version`` in a probe folder of its own."""
+        again = f"-{asked_before + 1}" if asked_before else ""
+        run_dir = self.out / "probes" / f"{self.options.package}-{version}{again}"
+        results = nested_run(MatrixOptions(
+            scenario_dirs=[self.scenario.path.parent] if not self.options.scenario_dirs else self.options.scenario_dirs,
+            pairings=[spec_text], only=[self.scenario.id], out=run_dir, timeout=self.options.timeout,
+            envs_dir=self.options.envs_dir, isolation=ISOLATION, cross="same", exclude_newer=self.exclude_newer(version),
+            command=["python", "-m", "harness", "matrix", "--pairing", spec_text, "--only", self.scenario.id],
+        ), what=f"the probe of {self.label(version)}")
+        if len(results.cells) != 1:
+            raise BadInput(f"The probe of {self.label(version)} ran {len(results.cells)} cells instead of one.")
+        [ran] = results.cells
+        self.known.add(results, str(run_dir))
+        return _probe(version, ran, started, dict(results.pairings[0].packages), run_dir=str(run_dir.relative_to(self.out)))
+
+    def _record(self, probe: Probe) -> None:
+        """Keep a probe and write its line."""
         self.probes.append(probe)
-        shown = probe.raw_verdict if probe.verdict else f"{probe.raw_verdict}, skipped"
+        if probe.verdict:
+            shown = probe.raw_verdict
+        elif network_failed(probe.reason):
+            shown = f"{probe.raw_verdict}: {probe.reason}; stopping"
+        else:
+            shown = f"{probe.raw_verdict}, skipped"
         how = f"known from {probe.reused_from}" if probe.reused_from else f"{probe.seconds:.1f} s"
         self.stream.write(f"probe {len(self.probes)} (at most {self.budget} without skips): "
-                          f"{self.label(version)} -> {shown} ({how})\n")
+                          f"{self.label(probe.version)} -> {shown} ({how})\n")
         self.stream.flush()
-        return probe.verdict
+
+    def _stopped(self, version: str, reason: str) -> InstallNetworkError:
+        """The one-line error that ends a bisect at a version the network kept from installing."""
+        return InstallNetworkError(
+            f"bisect stopped: {self.label(version)} could not be installed: {reason}; that says nothing about "
+            f"{self.scenario.id}, so no answer is given. Run the same bisect again (with a new --out, and "
+            f"--known {self.out} to reuse the probes made so far).")
 
     def label(self, version: str) -> str:
         if self.options.by_date:
             return f"{self.options.package} as of {version}"
         return f"{self.options.package}=={version}"
+
+
+def _line_writer(stream: TextIO, prefix: str = "") -> Note:
+    """A note that writes each message as a line of ``stream``, after ``prefix``."""
+
+    def write(text: str) -> None:
+        stream.write(f"{prefix}{text}\n")
+        stream.flush()
+
+    return write
 
 
 def answer_line(options: BisectOptions, transition: Transition, candidates: int) -> str:
@@ -252,7 +314,8 @@ def run_bisect(options: BisectOptions, stream: TextIO) -> tuple[int, Path]:
     [scenario] = load_scenarios(dirs, only=[options.scenario])
     if scenario.kind != "run":
         raise BadInput(f"{options.scenario} is a cross-version scenario; bisect takes single-env scenarios (run).")
-    candidates = candidate_dates(options) if options.by_date else candidate_versions(options)
+    note = _line_writer(stream)
+    candidates = candidate_dates(options, note=note) if options.by_date else candidate_versions(options, note)
     out = options.out or new_output_folder(f"bisect-{options.scenario}-{options.package}-")
     check_output_folder(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,11 @@ content: the pins, the requested Python and the installer's index settings. An e
 when its record (``harness-env.json``, written last) exists with the same key; otherwise it is
 built again from nothing. Creating an env holds a file lock on its key, so parallel runs and
 threads never build the same env twice at once.
+
+Every uv command is classified when it fails (:func:`failure_kind`): uv saying the requirements
+cannot be met is final; a failure of the network is tried again (:mod:`.retry`: at most 3 tries,
+5 s then 10 s apart, each retry noted) and, when every try failed, raises
+:class:`~harness.errors.InstallNetworkError`, whose last line says so; anything else is final.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -25,7 +31,8 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from harness.errors import BadInput, InstallError
+from harness.envs.retry import Note, Transient, with_retries
+from harness.errors import BadInput, InstallError, InstallNetworkError
 from harness.paths import WORKER_SCRIPT
 from harness.plan.pairings import Pairing, PairingSpec, pinned_pairing, resolved_pairing, unresolved_pairing
 
@@ -33,6 +40,44 @@ ENV_RECORD = "harness-env.json"
 ENV_FORMAT = 1
 INSTALL_TIMEOUT_S = 1800.0
 _ERROR_TAIL_LINES = 40
+#: The last line of an install that failed on the network at every try starts with this.
+NETWORK_FAILED = "the network failed after"
+
+#: uv's words when the requirements themselves cannot be met (no such version, no such package).
+_RESOLUTION = (
+    "no solution found when resolving",
+    "not found in the package registry",
+    "not found in the provided package locations",
+    "requirements are unsatisfiable",
+)
+#: uv's words when the network failed: the same command may well succeed later.
+_NETWORK = (
+    "error sending request",
+    "request failed after",
+    "connection reset",
+    "connection refused",
+    "connection closed",
+    "connection aborted",
+    "broken pipe",
+    "timed out",
+    "timeout",
+    "http status server error",
+    "429 too many requests",
+    "dns error",
+    "failed to lookup address",
+    "tcp connect error",
+    "network is unreachable",
+    "unexpected eof",
+    "incomplete message",
+    "request or response body error",
+    "error decoding response body",
+)
+#: uv's labels in front of each line of an error ("error: ...", "cause: ...", "Caused by: ...").
+_UV_LABEL = re.compile(r"^(error|cause|caused by)\s*:\s*", re.IGNORECASE)
+#: the URL that uv repeats at the end of an HTTP status line.
+_FOR_URL = re.compile(r"\s+for url \([^)]*\)$")
+#: uv's exit status for a request it refuses (unsatisfiable requirements, a missing file); 2 is an error.
+_UV_FAILURE_STATUS = 1
 
 #: Installer settings that change what an env contains; they are part of the env key.
 _UV_SETTINGS = (
@@ -85,13 +130,28 @@ def host_python_version() -> str:
     return platform.python_version()
 
 
-def resolve_pairing(spec: PairingSpec, exclude_newer: str | None = None) -> Pairing:
+def env_python(spec: PairingSpec) -> str:
+    """The Python version an env of ``spec`` runs: its ``python=``, else the host's."""
+    return spec.python or host_python_version()
+
+
+def resolve_pairing(spec: PairingSpec, exclude_newer: str | None = None, note: Note | None = None) -> Pairing:
     """Resolve a spec's unpinned requirements to the versions the installer would pick now.
 
     Pinned specs need no resolution. The requirements are resolved together with ``uv pip
     compile``, so "latest keras + latest tensorflow" gives a pair that installs together. A
-    failure to resolve is not raised: it becomes the pairing's ``resolve_error``.
+    failure to resolve is not raised: it becomes the pairing's ``resolve_error`` (after the
+    retries of a network failure, noted to ``note``).
     """
+    try:
+        return resolve_or_raise(spec, exclude_newer, note)
+    except InstallError as exc:
+        return unresolved_pairing(spec, str(exc))
+
+
+def resolve_or_raise(spec: PairingSpec, exclude_newer: str | None = None, note: Note | None = None) -> Pairing:
+    """:func:`resolve_pairing`, but a failure raises :class:`InstallError` (or
+    :class:`InstallNetworkError` when the network failed at every try)."""
     if spec.is_pinned:
         return pinned_pairing(spec)
     command = [
@@ -100,7 +160,7 @@ def resolve_pairing(spec: PairingSpec, exclude_newer: str | None = None) -> Pair
         "compile",
         "-",
         "--python-version",
-        _minor(spec.python or host_python_version()),
+        _minor(env_python(spec)),
         "--no-header",
         "--no-annotate",
         "--quiet",
@@ -108,16 +168,18 @@ def resolve_pairing(spec: PairingSpec, exclude_newer: str | None = None) -> Pair
     if exclude_newer:
         command += ["--exclude-newer", exclude_newer]
     stdin = "\n".join([*spec.requirements, *spec.wheels]) + "\n"
-    try:
-        proc = subprocess.run(
-            command, input=stdin, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, check=False
-        )
-    except subprocess.TimeoutExpired:
-        return unresolved_pairing(spec, f"Resolving {spec.text!r} timed out.")
-    if proc.returncode != 0:
-        return unresolved_pairing(spec, _tail(proc.stderr or proc.stdout))
+    versions = _compiled_versions(_run_uv(command, note, stdin))
+    wanted = [canonicalize_name(Requirement(r).name) for r in spec.requirements]
+    missing = [n for n in wanted if n not in versions]
+    if missing:
+        raise InstallError(f"The resolver gave no version for {', '.join(missing)}.")
+    return resolved_pairing(spec, versions)
+
+
+def _compiled_versions(output: str) -> dict[str, str]:
+    """The ``name==version`` pins of ``uv pip compile``'s output, by canonical name."""
     versions: dict[str, str] = {}
-    for line in proc.stdout.splitlines():
+    for line in output.splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -128,11 +190,7 @@ def resolve_pairing(spec: PairingSpec, exclude_newer: str | None = None) -> Pair
         for specifier in req.specifier:
             if specifier.operator == "==":
                 versions[canonicalize_name(req.name)] = specifier.version
-    wanted = [canonicalize_name(Requirement(r).name) for r in spec.requirements]
-    missing = [n for n in wanted if n not in versions]
-    if missing:
-        return unresolved_pairing(spec, f"The resolver gave no version for {', '.join(missing)}.")
-    return resolved_pairing(spec, versions)
+    return versions
 
 
 def env_key(pins: tuple[str, ...], python: str, exclude_newer: str | None = None) -> str:
@@ -149,16 +207,17 @@ def env_key(pins: tuple[str, ...], python: str, exclude_newer: str | None = None
 
 
 def ensure_env(
-    pairing: Pairing, envs_dir: Path, exclude_newer: str | None = None
+    pairing: Pairing, envs_dir: Path, exclude_newer: str | None = None, note: Note | None = None
 ) -> Env:
     """Return the env of ``pairing``, creating it with uv when no matching env exists.
 
     Raises :class:`InstallError` with the installer's message when the requirements cannot be
-    installed (a partial env is removed). Safe to call from several threads or processes.
+    installed (a partial env is removed), :class:`InstallNetworkError` when the network failed
+    at every try (each retry is noted to ``note``). Safe to call from several threads or processes.
     """
     if pairing.resolve_error is not None:
         raise InstallError(pairing.resolve_error)
-    python = pairing.spec.python or host_python_version()
+    python = env_python(pairing.spec)
     key = env_key(pairing.pins, python, exclude_newer)
     envs_dir.mkdir(parents=True, exist_ok=True)
     path = envs_dir / key
@@ -168,7 +227,7 @@ def ensure_env(
             existing = _read_record(path, key)
             if existing is not None:
                 return existing
-            return _create_env(path, key, pairing.pins, pairing.spec.python, exclude_newer)
+            return _create_env(path, key, pairing.pins, pairing.spec.python, exclude_newer, note)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
@@ -191,7 +250,7 @@ def describe_env(python_path: Path) -> dict[str, object]:
 
 
 def _create_env(
-    path: Path, key: str, pins: tuple[str, ...], python: str | None, exclude_newer: str | None
+    path: Path, key: str, pins: tuple[str, ...], python: str | None, exclude_newer: str | None, note: Note | None
 ) -> Env:
     started = time.monotonic()
     if path.exists():
@@ -199,12 +258,12 @@ def _create_env(
     uv = find_uv()
     interpreter = python or sys.executable
     try:
-        _run_uv([uv, "venv", "--quiet", "--python", interpreter, str(path)])
+        _run_uv([uv, "venv", "--quiet", "--python", interpreter, str(path)], note)
         python_path = path / "bin" / "python"
         command = [uv, "pip", "install", "--quiet", "--python", str(python_path), *pins]
         if exclude_newer:
             command += ["--exclude-newer", exclude_newer]
-        _run_uv(command)
+        _run_uv(command, note)
         described = describe_env(python_path)
     except InstallError:
         shutil.rmtree(path, ignore_errors=True)
@@ -249,15 +308,73 @@ def _env_from_record(path: Path, record: dict, reused: bool) -> Env:
     )
 
 
-def _run_uv(command: list[str]) -> None:
+def failure_kind(returncode: int | None, message: str) -> str:
+    """What a failed uv command says: ``"resolution"`` (the requirements cannot be met: no
+    such version or package), ``"network"`` (the network failed: worth trying again) or
+    ``"other"`` (anything else). ``returncode`` None: the command did not finish in time.
+
+    uv's own words decide first; a network failure also needs an exit status other than uv's 1,
+    which uv gives only to requests it refuses (a file the index does not have, say).
+    """
+    text = message.lower()
+    if any(words in text for words in _RESOLUTION):
+        return "resolution"
+    if returncode is None:
+        return "network"
+    if returncode != _UV_FAILURE_STATUS and any(words in text for words in _NETWORK):
+        return "network"
+    return "other"
+
+
+def network_failed(message: str) -> bool:
+    """True when ``message`` (an install error, a cell's reason) says the network failed at every try."""
+    lines = message.strip().splitlines()
+    return bool(lines) and lines[-1].startswith(NETWORK_FAILED)
+
+
+def _run_uv(command: list[str], note: Note | None = None, stdin: str | None = None) -> str:
+    """Run uv and return its output; a failure raises :class:`InstallError` with uv's message,
+    and a network failure is tried again (each retry noted) until it succeeds or every try failed
+    (:class:`InstallNetworkError`)."""
+
+    def attempt() -> str:
+        try:
+            proc = subprocess.run(
+                command, input=stdin, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, check=False
+            )
+        except subprocess.TimeoutExpired:
+            raise Transient(f"the installer did not finish within {INSTALL_TIMEOUT_S:.0f} s") from None
+        if proc.returncode == 0:
+            return proc.stdout
+        message = _tail(proc.stderr or proc.stdout) or f"uv exited with status {proc.returncode}."
+        if failure_kind(proc.returncode, message) == "network":
+            raise Transient(_network_cause(message), message)
+        raise InstallError(message)
+
     try:
-        proc = subprocess.run(
-            command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, check=False
-        )
-    except subprocess.TimeoutExpired:
-        raise InstallError(f"The installer did not finish within {INSTALL_TIMEOUT_S:.0f} s.") from None
-    if proc.returncode != 0:
-        raise InstallError(_tail(proc.stderr or proc.stdout) or f"uv exited with status {proc.returncode}.")
+        return with_retries(attempt, note)
+    except Transient as failure:
+        detail = failure.detail if failure.detail != failure.reason else ""
+        last = f"{NETWORK_FAILED} {failure.tries} {'try' if failure.tries == 1 else 'tries'}: {failure.reason}"
+        raise InstallNetworkError("\n".join(filter(None, [detail, last]))) from None
+
+
+def _network_cause(message: str) -> str:
+    """One line out of uv's message: what failed (its first line) and the most specific line
+    naming the network failure, without uv's ``error:`` / ``cause:`` labels, e.g. ``Failed to
+    fetch: http://…/simple/keras/: Connection reset by peer (os error 104)``."""
+    lines = [_unlabelled(line) for line in message.splitlines() if line.strip()]
+    if not lines:
+        return "no message"
+    named = [line for line in lines if any(words in line.lower() for words in _NETWORK)] or lines
+    head, cause = lines[0], named[-1]
+    if "://" in head:
+        cause = _FOR_URL.sub("", cause)
+    return cause if cause in head or head in cause else f"{head}: {cause}"
+
+
+def _unlabelled(line: str) -> str:
+    return _UV_LABEL.sub("", line.strip())
 
 
 def _pin_identity(pin: str) -> str:

@@ -147,7 +147,7 @@ class MatrixRun:
 
     def _resolve(self, specs: list[PairingSpec]) -> list[Pairing]:
         def resolve(spec: PairingSpec) -> Pairing:
-            pairing = resolve_pairing(spec, self.options.exclude_newer)
+            pairing = resolve_pairing(spec, self.options.exclude_newer, lambda text: self.progress.note(f"resolving {spec.text!r}: {text}"))
             if not spec.is_pinned:
                 shown = pairing.id if pairing.resolve_error is None else "could not be resolved"
                 self.progress.note(f"resolved {spec.text!r}: {shown}")
@@ -232,7 +232,8 @@ class MatrixRun:
     def _ensure_env(self, pairing: Pairing) -> Env | None:
         started = time.monotonic()
         try:
-            env = ensure_env(pairing, self.envs_dir, self.options.exclude_newer)
+            env = ensure_env(pairing, self.envs_dir, self.options.exclude_newer,
+                             lambda text: self.progress.note(f"env {pairing.id}: {text}"))
         except InstallError as exc:
             with self.lock:
                 self.records[pairing.id].install_error = str(exc)

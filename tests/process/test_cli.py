@@ -97,7 +97,7 @@ def test_missing_host_packages_are_one_line_not_a_traceback(tmp_path: Path) -> N
         proc = subprocess.run([str(bare / "bin" / "python"), "-m", "harness", *args], cwd=tmp_path, env=env,
                               capture_output=True, text=True, timeout=120, check=False)
         assert proc.returncode == 2, proc.stderr
-        assert proc.stderr.startswith("error: The harness needs jinja2, packaging, h5py, numpy on this machine")
+        assert proc.stderr.startswith("error: The harness needs jinja2, packaging, h5py, numpy, pypi_simple, requests on this machine")
         assert len(proc.stderr.strip().splitlines()) == 1
 
 
