@@ -17,6 +17,15 @@ SIGNATURE = r"(?s)ValueError: .*Layer 'gru_cell' expected 3 variables, but recei
 LINKS = ["https://github.com/keras-team/keras/issues/20407"]
 TAGS = ("seed", "rnn", "cell")
 REQUIRES = {"keras": ">=3.0"}
+CLAIMS = [
+    {
+        "link": "https://github.com/keras-team/keras/issues/20407",
+        "says": "does not reproduce with Keras 3.6.0",
+        "kind": "fixed_in",
+        "package": "keras",
+        "version": "3.6.0",
+    },
+]
 
 
 def run(workdir):
