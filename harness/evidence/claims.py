@@ -14,7 +14,8 @@ never rests on a version number alone.
   ``loaded_with`` fails, and there is one.
 
 For the first three, a cross-version scenario's cells count where the file was read by the
-pairing that wrote it; ``not_supported`` counts the loads across pairings.
+pairing that wrote it, or, when no pairing both wrote and read it (a file only Keras 2 writes),
+every load, by the loading pairing's versions; ``not_supported`` counts the loads across pairings.
 """
 
 from __future__ import annotations
@@ -89,6 +90,8 @@ def judge_all(runs: Sequence[Results]) -> list[Judgement]:
 def judge(scenario: ScenarioRecord, claim: Claim, runs: Sequence[Results]) -> Judgement:
     """One claim of ``scenario`` against the cells of ``runs``."""
     counted = list(_counted(scenario, runs, across=claim.kind == "not_supported"))
+    if not counted and claim.kind != "not_supported":  # files only ever written elsewhere (e.g. by Keras 2)
+        counted = list(_counted(scenario, runs, across=True))
     if claim.kind in ("fixed_in", "broken_since"):
         wanted = SpecifierSet(f">={claim.version}")
         inside = [(cell, ev) for cell, ev, loader, _ in counted if _meets(loader, claim.package, wanted)]

@@ -114,3 +114,11 @@ def test_the_page_and_the_summary_show_the_claims_with_links_to_their_cells() ->
     assert 'id="claims"' in page and page.count(f'href="#{claim.cells[0][0]}"') == 2  # the claim links the matrix's own cell
     summary = render_markdown(model)
     assert "**does not hold**" in summary and "fixed in keras 3.6.0" in summary
+
+
+def test_a_workaround_for_files_written_elsewhere_is_judged_by_its_loads() -> None:
+    claim = Claim(link=LINK, says="use TFSMLayer", kind="works_with", pairing="keras==3.15.1")
+    runs = run_of([claim], {"3.5.0": "skipped", "3.15.1": "skipped"}, kind="cross",
+                  across={("3.5.0", "3.15.1"): "passed"})  # only the writer's (Keras 2's) file is loaded
+    [judged] = judge_all([runs])
+    assert judged.status == HOLDS and "keras 3.5.0 → keras 3.15.1" in judged.detail
