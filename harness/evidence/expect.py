@@ -41,7 +41,7 @@ _NOTE_FIELDS = ("spec", "id")
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 HEADER = """\
-# Expected verdicts of a keras-compat matrix (checked with: matrix --expect FILE; see README, "Expected verdicts").
+# Expected verdicts of a keras-compat matrix (checked with: matrix --expect FILE; see README, "Expected verdicts, and a gate").
 # [expect.<scenario>]: "<pairing>" for a single-env cell, "<saved with> -> <loaded with>" for a cross-version cell.
 # A value is a verdict, or { verdict = "...", reason = "why", until = "YYYY-MM-DD" } (past that day it fails the gate).
 """
@@ -251,14 +251,14 @@ def expectations_text(expectations: Expectations) -> str:
     if expectations.pairings:
         lines.append("[pairings]")
         for name, note in sorted(expectations.pairings.items()):
-            lines.append(f"{_toml_key(name)} = {{ spec = {_toml_string(note.spec)}, id = {_toml_string(note.id)} }}")
+            lines.append(f"{_toml_string(name)} = {{ spec = {_toml_string(note.spec)}, id = {_toml_string(note.id)} }}")
         lines.append("")
     by_scenario: dict[str, list[tuple[str, Expectation]]] = {}
     for key, expectation in expectations.cells.items():
         by_scenario.setdefault(key.scenario, []).append((key.cell, expectation))
     for scenario in sorted(by_scenario):
         lines.append(f"[expect.{_toml_key(scenario)}]")
-        lines.extend(f"{_toml_key(cell)} = {_entry_text(e)}" for cell, e in sorted(by_scenario[scenario], key=lambda item: item[0]))
+        lines.extend(f"{_toml_string(cell)} = {_entry_text(e)}" for cell, e in sorted(by_scenario[scenario], key=lambda item: item[0]))
         lines.append("")
     return "\n".join(lines)
 
@@ -281,6 +281,7 @@ def _entry_text(expectation: Expectation) -> str:
 
 
 def _toml_key(text: str) -> str:
+    """A table name: bare when TOML allows it (a scenario id always is)."""
     return text if _BARE_KEY.match(text) else _toml_string(text)
 
 
