@@ -23,6 +23,7 @@ from harness.evidence.expect import (
     Expectations,
     compare,
     expectations_of,
+    pairing_keys,
     parse_verdicts,
     read_expectations,
     write_expectations,
@@ -148,7 +149,7 @@ def _expect_section(gate: Gate, results: Results, today: datetime.date) -> Secti
     section = Section(heading=f"expect: the cells that differ from {gate.expect} (was -> now):",
                       columns=("change", "scenario", "cell", "was", "now", "reason"),
                       rows=[(c.kind, c.key.scenario, c.key.cell, c.was or _NONE, c.now or _NONE, c.reason) for c in found.changes],
-                      notes=_expect_notes(found), failed=bool(found.changes))
+                      notes=_expect_notes(found, gate.expected, results), failed=bool(found.changes))
     if found.changes:
         counts = ", ".join(f"{n} {kind}" for kind, n in found.counts().items())
         differ = "differs" if len(found.changes) == 1 else "differ"
@@ -158,8 +159,18 @@ def _expect_section(gate: Gate, results: Results, today: datetime.date) -> Secti
     return section
 
 
-def _expect_notes(found: Comparison) -> list[str]:
+def _expect_notes(found: Comparison, expected: Expectations, results: Results) -> list[str]:
+    """Lines before the table: pairings that stand for other versions now, pairings the run
+    lacks or adds (a pairing swapped makes every one of its cells gone or new), and what was
+    left out."""
     notes = [f"expect: {key} is {now} in this run; the file was written with {then}." for key, then, now in found.moved]
+    in_file = {k.pairing for k in expected.cells} | {k.saved_with for k in expected.cells if k.saved_with is not None}
+    in_run = set(pairing_keys(results).values())
+    gone, new = found.by_pairing("gone"), found.by_pairing("new")
+    notes += [f"expect: {key} is in the file but not in this run: its {_cells(gone[key])} are gone."
+              for key in sorted(in_file - in_run) if key in gone]
+    notes += [f"expect: {key} is in this run but not in the file: its {_cells(new[key])} are new."
+              for key in sorted(in_run - in_file) if key in new]
     if found.outside:
         notes.append(f"expect: {found.outside} expectations lie outside this run (--only, --tag or --shard) and were not compared.")
     return notes

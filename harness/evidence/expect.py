@@ -162,6 +162,15 @@ class Comparison:
     outside: int = 0
     moved: list[tuple[str, str, str]] = field(default_factory=list)
 
+    def by_pairing(self, kind: str) -> dict[str, int]:
+        """Pairing key → how many changes of ``kind`` involve it (as the loader or the saver)."""
+        counts: dict[str, int] = {}
+        for change in self.changes:
+            if change.kind == kind:
+                for key in {change.key.pairing, change.key.saved_with} - {None}:
+                    counts[str(key)] = counts.get(str(key), 0) + 1
+        return counts
+
     def counts(self) -> dict[str, int]:
         """How many changes of each kind, in a fixed order, leaving out the kinds with none."""
         kinds = ("changed", "new", "gone", "expired")

@@ -108,6 +108,7 @@ def test_a_pairing_left_out_shows_its_cells_as_gone(harness: Harness, scenarios:
     gone = [line.split()[:5] for line in proc.stdout.splitlines() if line.startswith("  gone ")]
     assert ["gone", "flips", "harness-fake-3.0", "passed", "—"] in gone and len(gone) == 5
     assert last_lines(proc, 1) == [f"expect: 5 cells differ from {expect} (5 gone)."]
+    assert "expect: harness-fake-3.0 is in the file but not in this run: its 5 cells are gone.\n" in proc.stdout
     # narrowed on purpose (--only), the other scenarios' expectations are left out, not gone
     narrowed = harness.run("matrix", "--scenarios", str(scenarios), *PAIRINGS, "--only", "passes", "--out", str(tmp_path / "c"),
                            "--expect", str(expect), check_code=0)

@@ -114,6 +114,7 @@ def test_changed_new_gone_and_expired_fail_and_are_sorted() -> None:
         ("expired", "single", LATEST_KEY, "passed", "passed"),
     ]
     assert found.counts() == {"changed": 1, "new": 1, "gone": 1, "expired": 1}
+    assert found.by_pairing("new") == {OLD_KEY: 1} and found.by_pairing("gone") == {"keras-3.6.0_tensorflow-2.16.1": 1}
     assert "expected until 2026-05-31 (r)" in found.changes[-1].reason
     assert found.changes[1].reason == "ran clean"  # the cell's own reason
 
