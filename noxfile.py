@@ -9,6 +9,7 @@ a version with underscores.
     nox -s matrix -- --pairing keras==3.15.1,tensorflow==2.21.0 --only gru_weights_into_grucell
     nox -s matrix-keras_3_5_0_tensorflow_2_16_1
     nox -k keras_3_5_0                 the per-pairing sessions with keras 3.5.0
+    nox -s matrix -- --expect ci/expect.toml    a changed verdict fails the session, its table last
     nox -s report -- reports/runs/<run>/results.json
     nox -s tests
 """
@@ -24,6 +25,7 @@ import time
 from pathlib import Path
 
 import nox
+from nox.command import CommandFailed
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
@@ -49,17 +51,26 @@ APT_RETRY_S = 5.0
 
 
 def _harness(session: nox.Session, *args: str) -> None:
-    """Run the harness; on bad input, end the session with the harness's one-line message."""
+    """Run the harness. On bad input (exit 2), end the session with the harness's one-line
+    message; when a matrix's gate fails (exit 1: --expect found changes, a --fail-on verdict),
+    with the table of what failed, so that it is the last thing printed. Any other exit 1
+    (bisect found nothing, readiness said no) fails the session as it is."""
     session.install(*HOST_PACKAGES)
     error_file = Path(session.create_tmp()) / "harness-error.txt"
     error_file.unlink(missing_ok=True)
-    session.run(
-        "python", "-m", "harness", *args,
-        env={"HARNESS_ERROR_FILE": str(error_file)},
-        success_codes=[0, 2],
-    )  # exit 1 (bisect found nothing, readiness said no) fails the session as it should
+    try:
+        session.run("python", "-m", "harness", *args, env={"HARNESS_ERROR_FILE": str(error_file)}, success_codes=[0, 2])
+    except CommandFailed as failed:
+        if failed.return_code == 1 and error_file.exists():
+            session.error(_last_words(error_file))
+        raise
     if error_file.exists():
-        session.error(error_file.read_text().strip().rstrip("."))  # nox adds its own full stop
+        session.error(_last_words(error_file))
+
+
+def _last_words(error_file: Path) -> str:
+    """What the harness left for the session to end on (nox adds its own full stop)."""
+    return error_file.read_text(encoding="utf-8").strip().rstrip(".")
 
 
 @nox.session

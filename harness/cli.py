@@ -1,19 +1,20 @@
 """The command line: ``python -m harness <command> ...``: parse, dispatch, and turn errors into exit
 codes. The only place that does the last.
 
-Exit statuses: 0 the command completed (whatever the verdicts), 1 a question answered "no"
-(bisect found no transition, readiness found a regression), 2 bad input (one line on stderr,
-no traceback), 130 interrupted (what finished is kept and rendered).
+Exit statuses: 0 the command completed (whatever the verdicts, unless a gate was asked for), 1 a
+question answered "no" (bisect found no transition, readiness found a regression, a matrix
+differs from its ``--expect`` file or has a ``--fail-on`` verdict), 2 bad input (one line on
+stderr, no traceback), 130 interrupted (what finished is kept and rendered).
 
-When ``HARNESS_ERROR_FILE`` is set, the one-line error is also written there, so a caller such
-as the noxfile can repeat it as its own last line.
+When ``HARNESS_ERROR_FILE`` is set, the one-line error is also written there
+(:func:`harness.errors.tell_caller`), so a caller such as the noxfile can repeat it as its own
+last line.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
 import signal
 import sys
 from pathlib import Path
@@ -21,7 +22,7 @@ from types import ModuleType
 from typing import NoReturn, Sequence
 
 from harness import __version__
-from harness.errors import BadInput, HarnessError, RunStopped
+from harness.errors import BadInput, HarnessError, RunStopped, tell_caller
 
 #: What the harness imports on the host (pyproject.toml's dependencies; uv is checked where it is run).
 HOST_MODULES = ("jinja2", "packaging", "h5py", "numpy", "pypi_simple", "requests")
@@ -119,10 +120,5 @@ def _stop(signum: int, frame: object) -> None:
 def _fail(message: str) -> int:
     line = " ".join(message.split())
     print(f"error: {line}", file=sys.stderr)
-    error_file = os.environ.get("HARNESS_ERROR_FILE")
-    if error_file:
-        try:
-            Path(error_file).write_text(line + "\n")
-        except OSError:
-            pass
+    tell_caller(line)
     return 2

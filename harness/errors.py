@@ -6,9 +6,30 @@ valid choices. Only :mod:`harness.cli` turns these into exit statuses:
 - :class:`BadInput` (and its kinds) → 2, one line on stderr;
 - :class:`RunStopped` → 130, what finished is kept;
 - any other :class:`HarnessError` → 2.
+
+A caller that runs the harness (the noxfile) can ask for the words to end on: when
+``HARNESS_ERROR_FILE`` is set, :func:`tell_caller` writes there the one-line error of exit 2, or
+the table of a gate that failed (exit 1).
 """
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: The environment variable naming the file :func:`tell_caller` writes.
+CALLER_FILE_VARIABLE = "HARNESS_ERROR_FILE"
+
+
+def tell_caller(text: str) -> None:
+    """Write ``text`` to ``$HARNESS_ERROR_FILE`` when it is set (a file that cannot be written is
+    left alone: the text is on the harness's own output too)."""
+    target = os.environ.get(CALLER_FILE_VARIABLE)
+    if target:
+        try:
+            Path(target).write_text(text + "\n", encoding="utf-8")
+        except OSError:
+            pass
 
 
 class HarnessError(Exception):

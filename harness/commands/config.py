@@ -3,19 +3,21 @@
 the command line, which overrides them.
 
 A key of the table names an option (``pairings``, ``scenarios``, ``timeout``, ``jobs``, ``out``,
-``cross``). Folders in it are relative to the file's own folder. An unknown key, a wrong type or a
+``cross``, ``expect``, ``fail_on``, ``fail_on_claim_change``). Folders and files in it are relative to
+the file's own folder. An unknown key, a wrong type or a
 file that cannot be read is :class:`BadInput` naming the key and the file.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from harness.errors import BadInput
+from harness.evidence.expect import parse_toml, verdict_list
+from harness.evidence.model import Verdict
 from harness.plan.cells import CROSS_MODES
 
 TABLE = "tool.keras-compat"
@@ -64,6 +66,18 @@ def _cross(key: str, value: Any, where: str) -> str:
     return str(value)
 
 
+def _verdicts(key: str, value: Any, where: str) -> tuple[Verdict, ...]:
+    if not isinstance(value, list):
+        raise BadInput(f"{where}: {key} must be a list of verdicts, e.g. {key} = [\"crashed\", \"timeout\"].")
+    return verdict_list(value, f"{where}: {key}")
+
+
+def _flag(key: str, value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise BadInput(f"{where}: {key} must be true or false.")
+    return value
+
+
 #: Each key: the option (argparse ``dest``) it sets, and how its value is checked.
 KEYS: dict[str, tuple[str, Callable[[str, Any, str], Any]]] = {
     "pairings": ("pairings", _strings),
@@ -72,8 +86,12 @@ KEYS: dict[str, tuple[str, Callable[[str, Any, str], Any]]] = {
     "jobs": ("jobs", _positive_int),
     "out": ("out", _text),
     "cross": ("cross", _cross),
+    "expect": ("expect", _text),
+    "fail_on": ("fail_on", _verdicts),
+    "fail_on_claim_change": ("fail_on_claim_change", _flag),
 }
-_FOLDERS = ("scenario_dirs", "out")
+#: Options whose values are paths, taken relative to the config file's folder.
+_PATHS = ("scenario_dirs", "out", "expect")
 
 
 def find_config(start: Path | None = None) -> Config:
@@ -92,20 +110,13 @@ def find_config(start: Path | None = None) -> Config:
 
 
 def _read(path: Path, own: bool) -> Config:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.9 and 3.10
-        try:
-            import tomli as tomllib
-        except ImportError:
-            raise BadInput("Reading a config file needs the tomli package on Python < 3.11: python -m pip install tomli.") from None
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = parse_toml(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise BadInput(f"The config file {str(path)!r} cannot be read: {exc.strerror or exc}.") from None
     except UnicodeDecodeError:
         raise BadInput(f"The config file {str(path)!r} is not UTF-8 text.") from None
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # the TOML parser's error
         raise BadInput(f"The config file {str(path)!r} is not valid TOML ({exc}).") from None
     table = data if own else data.get("tool", {}).get("keras-compat")
     if table is None:
@@ -122,14 +133,14 @@ def _read(path: Path, own: bool) -> Config:
     return Config(path=path, values=values)
 
 
-def apply_config(args: argparse.Namespace, config: Config) -> None:
-    """Fill the options the command line left unset from the config table (folders made
-    relative to the file's folder); what the command line gave wins."""
+def apply_config(args: argparse.Namespace, config: Config, only: tuple[str, ...] | None = None) -> None:
+    """Fill the options the command line left unset from the config table (paths made relative
+    to the file's folder); what the command line gave wins. ``only`` limits it to those options."""
     for dest, value in config.values.items():
         given = getattr(args, dest, None)
-        if given not in (None, []):
+        if given not in (None, []) or (only is not None and dest not in only):
             continue
-        if dest in _FOLDERS and config.folder is not None:
+        if dest in _PATHS and config.folder is not None:
             value = [config.folder / v for v in value] if isinstance(value, list) else config.folder / value
         if dest in ("pairings", "scenario_dirs") and not isinstance(value, list):
             value = [value]

@@ -13,6 +13,7 @@ Layout of a run folder::
     phases/<slug>/<op>/      a phase's result.json and output.log
     logs/worker-<pairing>.log   worker logs
     results.json, index.html, summary.md, junit.xml   written at the end
+    expect.md                the run against its expected verdicts (--expect, --fail-on), when asked for
 
 A run killed at any moment keeps every cell file already written; :meth:`RunStore.assemble`
 rebuilds the results from whatever is there. A scenario can write anywhere, so a file in
@@ -48,6 +49,7 @@ from harness.plan.cells import CellKey
 RUN_FILE = "run.json"
 RESULTS_FILE = "results.json"
 HTML_FILE, MARKDOWN_FILE, JUNIT_FILE = "index.html", "summary.md", "junit.xml"
+EXPECT_FILE = "expect.md"
 SAVE_RECORD = "save.json"
 _SLUG_RE = re.compile(r"[^A-Za-z0-9._+-]+")
 

@@ -48,3 +48,27 @@ def test_malformed_claims_are_one_line_naming_the_file_and_the_entry(harness: Ha
     proc = harness.run("list", "--scenarios", str(folder))
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "claimed.py: CLAIMS entry 1: kind 'fixed' is not one of" in proc.stderr
+
+
+def test_a_claim_whose_status_changes_fails_the_gate_when_asked(harness: Harness, tmp_path: Path) -> None:
+    folder = tmp_path / "scenarios"
+    write_scenario(folder, "flips", FLIPS)
+    pairings = ["--pairing", f"{FAKE}==1.0", "--pairing", f"{FAKE}==3.0"]
+    expect = tmp_path / "expect.toml"
+    harness.run("matrix", "--scenarios", str(folder), *pairings, "--out", str(tmp_path / "a"), "--write-expect", str(expect),
+                check_code=0)
+    assert '"flips: fixed in harness-fake 3.0" = "holds"' in expect.read_text()
+    old = '"kind": "fixed_in", "package": "harness-fake", "version": "3.0"'
+    text = (folder / "flips.py").read_text().replace(old, old.replace('"3.0"', '"4.0"'))
+    (folder / "flips.py").write_text(text)  # the same verdicts; one claim now says something else
+    harness.run("matrix", "--scenarios", str(folder), *pairings, "--out", str(tmp_path / "b"), "--expect", str(expect),
+                check_code=0)
+    proc = harness.run("matrix", "--scenarios", str(folder), *pairings, "--out", str(tmp_path / "c"), "--expect", str(expect),
+                       "--fail-on-claim-change")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    tail = proc.stdout.strip().splitlines()
+    assert "claims: 2 claims have another status than" in tail[-1]
+    assert any("flips: fixed in harness-fake 4.0" in line and "not enough evidence" in line for line in tail)
+    assert any("flips: fixed in harness-fake 3.0" in line and "holds" in line for line in tail)
+    proc = harness.run("matrix", "--scenarios", str(folder), *pairings, "--fail-on-claim-change")
+    assert proc.returncode == 2 and "give --expect FILE too" in proc.stderr
