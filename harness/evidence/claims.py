@@ -113,13 +113,18 @@ def _all_of(scenario: str, claim: Claim, inside: list[tuple[Cell, Evidence]], fa
     agree = [ev for cell, ev in inside if (cell.verdict in FAILS) == fails]
     disagree = [ev for cell, ev in inside if (cell.verdict in FAILS) != fails]
     if disagree:
-        named = ", ".join(f"{ev.verdict} on {ev.label}" for ev in disagree[:8])
-        more = f" and {len(disagree) - 8} more" if len(disagree) > 8 else ""
-        return Judgement(scenario, claim, DOES_NOT_HOLD, f"{named}{more}", disagree, agree)
+        return Judgement(scenario, claim, DOES_NOT_HOLD, _named(disagree), disagree, agree)
     if not agree:
         return Judgement(scenario, claim, NOT_ENOUGH, f"no cell decides it: {wanted} would")
-    shown = ", ".join(f"{ev.verdict} on {ev.label}" for ev in agree[:8])
-    return Judgement(scenario, claim, HOLDS, shown, [], agree)
+    return Judgement(scenario, claim, HOLDS, _named(agree), [], agree)
+
+
+def _named(evidence: list[Evidence], most: int = 8) -> str:
+    """``reproduced on keras 3.6.0, reproduced on keras 3.15.1``: each verdict and versions once
+    (several runs may hold the same cell), at most ``most`` of them."""
+    texts = list(dict.fromkeys(f"{ev.verdict} on {ev.label}" for ev in evidence))
+    more = f" and {len(texts) - most} more" if len(texts) > most else ""
+    return ", ".join(texts[:most]) + more
 
 
 def _counted(scenario: ScenarioRecord, runs: Sequence[Results], across: bool
