@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness.clock import format_duration
-from harness.evidence.claims import judge_all
+from harness.evidence.claims import STATUSES, judge_all
 from harness.evidence.model import VERDICTS, Cell, FileRecord, MappingRecord, PairingRecord, Results, RunInfo, SaveRecord, ScenarioRecord
 from harness.evidence.runs import expected_keys_of
 from harness.paths import shown_path
@@ -233,6 +233,11 @@ class ReportModel:
     skipped_grids: list[ScenarioView] = field(default_factory=list)
     junit_missing: bool = True
     claims: list[ClaimView] = field(default_factory=list)
+
+    @property
+    def claim_counts(self) -> list[tuple[str, int]]:
+        """How many claims have each status, in the order of :data:`harness.evidence.claims.STATUSES`."""
+        return [(status, n) for status in STATUSES if (n := sum(c.status == status for c in self.claims))]
 
     @property
     def rows(self) -> list[RowView]:
