@@ -8,6 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from harness.commands import gate
 from harness.errors import BadInput
 from harness.evidence.codec import write_results
 from harness.evidence.run_folder import RESULTS_FILE
@@ -35,22 +36,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     merge.add_argument("--out", type=Path, metavar="DIR", help="the merged run's folder (default: reports/runs/merged-<id>)")
     merge.add_argument("--allow-missing", action="store_true",
                        help="exit 0 even when planned cells are missing (they are still listed)")
+    gate.add_arguments(merge)
 
 
 def run(args: argparse.Namespace) -> int:
-    return merge(args.results, args.out, args.allow_missing) if args.verb == "merge" else render(args.results, args.out)
+    if args.verb != "merge":
+        return render(args.results, args.out)
+    judged_by = gate.prepare_gate(args)  # the expectations are read before anything is merged
+    return merge(args.results, args.out, args.allow_missing, judged_by)
 
 
 #: At most this many missing or conflicting cells are named one per line (every conflict is in results.json).
 LISTED = 20
 
 
-def merge(folders: list[Path], out: Path | None, allow_missing: bool = False) -> int:
+def merge(folders: list[Path], out: Path | None, allow_missing: bool = False, judged_by: gate.Gate | None = None) -> int:
     """Join the parts of a run into one; returns 0, or 1 when planned cells are missing (no part
     holds them; with ``allow_missing`` that alone still gives 0) or when parts hold one cell with
-    different verdicts. Missing and conflicting cells are printed one a line (at most
-    :data:`LISTED` of each, then how many more), the report is written either way, and the last
-    lines say why the status is 1."""
+    different verdicts, or when ``judged_by`` (``--expect``, ``--fail-on``) finds the merged run
+    differing. Missing and conflicting cells are printed one a line (at most :data:`LISTED` of
+    each, then how many more), the report is written either way, and the last lines say why the
+    status is 1."""
     if not folders:
         raise BadInput("report merge needs the run folders (or results.json files) of the shards.")
     outcome = merge_folders(folders)
@@ -76,6 +82,8 @@ def merge(folders: list[Path], out: Path | None, allow_missing: bool = False) ->
     if outcome.conflicts:
         print(f"merge: {len(outcome.conflicts)} cells hold different verdicts in different parts; "
               "the parts disagree, so the merged run is not one answer")
+        failed = True
+    if judged_by is not None and gate.close_gate(judged_by, merged, out, sys.stdout):
         failed = True
     return 1 if failed else 0
 

@@ -276,3 +276,20 @@ def test_through_nox_a_changed_verdict_fails_the_session_with_the_table_last(sce
     assert output[-2].split()[:5] == ["changed", "flips", "harness-fake-1.0-wheel", "passed", "error"]
     # nox ends the line with its own full stop, after how long the session took (when it took a while)
     assert re.fullmatch(rf"expect: 1 cell differs from {re.escape(str(expect))} \(1 changed\)( \(took [^)]*\))?\.", output[-1]), output[-1]
+
+
+def test_a_merge_is_judged_by_the_same_gate(harness: Harness, tmp_path: Path) -> None:
+    """The merge of a run's shards is compared with the expectations of the whole run."""
+    folder = tmp_path / "scenarios"
+    for name in ("one", "two", "three"):
+        write_scenario(folder, name, '"""Passes"""\ndef run(workdir):\n    return {"expected": 1.0, "actual": 1.0}\n')
+    common = ["--scenarios", str(folder), "--pairing", f"{FAKE}==1.0"]
+    expect = tmp_path / "expect.toml"
+    harness.run("matrix", *common, "--out", str(tmp_path / "whole"), "--write-expect", str(expect), check_code=0)
+    for k in (1, 2):
+        harness.run("matrix", *common, "--shard", f"{k}/2", "--out", str(tmp_path / f"s{k}"), check_code=0)
+    parts = [str(tmp_path / "s1"), str(tmp_path / "s2")]
+    harness.run("report", "merge", *parts, "--out", str(tmp_path / "m1"), "--expect", str(expect), check_code=0)
+    expect.write_text(expect.read_text().replace('"harness-fake-1.0" = "passed"', '"harness-fake-1.0" = "reproduced"', 1))
+    proc = harness.run("report", "merge", *parts, "--out", str(tmp_path / "m2"), "--expect", str(expect))
+    assert proc.returncode == 1 and "1 cell differs" in proc.stdout.strip().splitlines()[-1], proc.stdout[-2000:]
