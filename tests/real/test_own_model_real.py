@@ -7,11 +7,11 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from harness.envs.install import find_uv
 from support import ROOT
 
 pytestmark = pytest.mark.real
@@ -53,11 +53,11 @@ def build():
 def tool(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``keras-compat`` from the wheel built of this checkout, in a fresh venv."""
     tmp = tmp_path_factory.mktemp("tool")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp / "dist"), str(ROOT)],
-                   check=True, capture_output=True, text=True, timeout=600)
+    uv = find_uv()  # the tests' own venv may have no pip (nox makes it with uv): uv builds the wheel
+    subprocess.run([uv, "build", "--wheel", "--quiet", "--out-dir", str(tmp / "dist"), str(ROOT)],
+                   check=True, capture_output=True, text=True, timeout=900)
     shutil.rmtree(ROOT / "build", ignore_errors=True)
     [wheel] = list((tmp / "dist").glob("keras_compat_harness-*.whl"))
-    uv = shutil.which("uv") or "uv"
     subprocess.run([uv, "venv", "-q", str(tmp / "venv")], check=True, timeout=600)
     subprocess.run([uv, "pip", "install", "-q", "--python", str(tmp / "venv" / "bin" / "python"), str(wheel)],
                    check=True, timeout=900)
