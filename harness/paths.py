@@ -150,6 +150,90 @@ def copy_tree(source: Path, target: Path, max_depth: int = MAX_TREE_DEPTH) -> No
             os.symlink(os.readlink(item.path), copied)
 
 
+#: ``FICLONE`` from linux/fs.h: the ioctl that makes a reflink (a copy-on-write clone of a file).
+_FICLONE = 0x40049409
+
+
+@dataclass(frozen=True)
+class LinkedFile:
+    """A file :func:`link_tree` made in a target folder, sharing ``source``'s bytes: what the
+    source looked like when it was linked (inode, size, modification time), to tell later whether
+    anything wrote into it. ``how`` is ``link``, ``reflink`` or ``copy``."""
+
+    path: Path
+    source: Path
+    inode: int
+    size: int
+    mtime_ns: int
+    how: str
+
+    def changed(self) -> str | None:
+        """How the source changed since it was linked (None when it did not): cheap, no byte read."""
+        try:
+            now = os.lstat(self.source)
+        except OSError as exc:
+            return f"it can no longer be read ({exc.strerror})"
+        if now.st_ino != self.inode:
+            return "it was replaced by another file"
+        if now.st_size != self.size:
+            return f"its size changed from {self.size} to {now.st_size} bytes"
+        if now.st_mtime_ns != self.mtime_ns:
+            return "it was written to (its modification time changed)"
+        return None
+
+
+def link_tree(source: Path, target: Path, max_depth: int = MAX_TREE_DEPTH) -> list[LinkedFile]:
+    """Make the folder ``target`` hold what ``source`` holds without copying bytes where the
+    filesystem allows it: each regular file is a hard link to the source file, else a reflink,
+    else (another filesystem) a copy; folders are made, symbolic links copied as links, anything
+    else left out. A hard link shares the file itself, so whoever writes into it writes into the
+    source: callers keep what is returned and ask :meth:`LinkedFile.changed` afterwards.
+    Raises :class:`TreeTooDeep` as :func:`walk_tree`."""
+    target.mkdir(parents=True, exist_ok=True)
+    linked: list[LinkedFile] = []
+    for item in walk_tree(source, max_depth):
+        made = target / item.relative
+        if item.kind == "dir":
+            made.mkdir(exist_ok=True)
+        elif item.kind == "link":
+            os.symlink(os.readlink(item.path), made)
+        elif item.kind == "file":
+            how = _share_file(item.path, made)
+            state = os.lstat(item.path)
+            linked.append(LinkedFile(made, item.path, state.st_ino, state.st_size, state.st_mtime_ns, how))
+    return linked
+
+
+def _share_file(source: Path, target: Path) -> str:
+    """Hard link ``target`` to ``source``; else a reflink; else a copy. Returns which."""
+    try:
+        os.link(source, target, follow_symlinks=False)
+        return "link"
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+    try:
+        import fcntl
+
+        with open(source, "rb") as src, open(target, "xb") as dst:
+            fcntl.ioctl(dst.fileno(), _FICLONE, src.fileno())
+        shutil.copystat(source, target, follow_symlinks=False)
+        return "reflink"
+    except OSError:
+        target.unlink(missing_ok=True)
+    shutil.copy2(source, target, follow_symlinks=False)
+    return "copy"
+
+
+def make_writable(top: Path) -> None:
+    """Give the owner write permission on every file and folder below ``top`` (a private copy
+    of read-only files, made to be written)."""
+    for item in walk_tree(top):
+        if item.kind in ("file", "dir"):
+            mode = os.lstat(item.path).st_mode
+            os.chmod(item.path, (mode | 0o200) & 0o7777)
+
+
 def remove_tree(path: Path) -> None:
     """Remove ``path`` and everything below it, however deep, never following a symbolic link.
 

@@ -22,13 +22,30 @@ from pathlib import Path
 from typing import IO, Any, Callable, Union
 
 from harness.errors import ResultsError
-from harness.evidence.model import SAFE_ID, SCHEMA_VERSION, VERDICTS, Cell, PairingRecord, Results, RunInfo, ScenarioRecord
+from harness.evidence.anatomy_table import DIGEST, pack_cells, side_name, unpack_cell
+from harness.evidence.model import (
+    READABLE_SCHEMAS,
+    SAFE_ID,
+    SCHEMA_VERSION,
+    VERDICTS,
+    AnatomyEntry,
+    Cell,
+    FileRecord,
+    PairingRecord,
+    Results,
+    RunInfo,
+    ScenarioRecord,
+)
 from harness.plan.cells import CellKey
 from harness.plan.claims import KINDS
 from harness.plan.pairings import BACKENDS
 from harness.plan.scenarios import LINK, SCENARIO_ID
 
 MAX_RESULTS_BYTES = 256 * 1024 * 1024
+#: What results.json should stay within: its anatomy table is kept inside it up to
+#: :data:`ANATOMY_INLINE_BYTES`, the rest goes to side files beside it.
+RESULTS_BUDGET_BYTES = 5 * 1024 * 1024
+ANATOMY_INLINE_BYTES = 1024 * 1024
 #: A JSON escape of a UTF-16 surrogate: the only way JSON text read as UTF-8 can hold a lone one.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 
@@ -83,9 +100,53 @@ def write_json_atomic(path: Path, data: Any) -> None:
     write_atomic(path, lambda handle: handle.write(text.encode("ascii")))
 
 
-def write_results(path: Path, results: Results) -> None:
-    """Write a results.json atomically."""
-    write_json_atomic(path, to_dict(results))
+def write_results(path: Path, results: Results, inline_bytes: int = ANATOMY_INLINE_BYTES) -> None:
+    """Write a results.json atomically, in its stored form (:func:`stored_results`); anatomies
+    past ``inline_bytes`` are side files in ``anatomy/`` beside it."""
+    write_json_atomic(path, to_dict(stored_results(results, path.parent, inline_bytes)))
+
+
+def stored_results(results: Results, folder: Path, inline_bytes: int = ANATOMY_INLINE_BYTES) -> Results:
+    """The stored form of a run: cells refer to a table of distinct file anatomies by sha256.
+    The table holds each anatomy itself until their JSON reaches ``inline_bytes``; each one after
+    that is a side file ``anatomy/<sha256>.json`` in ``folder`` (written unless already there,
+    as a run folder has them from its cells) and its entry names that file."""
+    cells, table = pack_cells(results.cells)
+    entries: dict[str, AnatomyEntry] = {}
+    used = 0
+    for digest in sorted(table):
+        record = table[digest]
+        size = len(json.dumps(to_dict(record)))
+        if used + size <= inline_bytes:
+            used += size
+            entries[digest] = AnatomyEntry(record=record)
+            continue
+        write_anatomy_side(folder, record)
+        entries[digest] = AnatomyEntry(side=side_name(digest))
+    return dataclasses.replace(results, cells=cells, anatomies=entries, schema=SCHEMA_VERSION)
+
+
+def write_anatomy_side(folder: Path, record: FileRecord) -> Path:
+    """Keep one anatomy as ``anatomy/<sha256>.json`` in ``folder`` (a side file written once)."""
+    digest = record.sha256 or ""
+    path = folder / side_name(digest)
+    if not path.is_file():
+        path.parent.mkdir(exist_ok=True)
+        write_json_atomic(path, to_dict(record))
+    return path
+
+
+def read_anatomy_side(folder: Path, digest: str) -> FileRecord | None:
+    """The anatomy of a digest from its side file in ``folder``, checked (it must be the
+    record of that digest); None when it is missing or does not check out."""
+    if not DIGEST.match(digest):
+        return None
+    path = folder / side_name(digest)
+    try:
+        record: FileRecord = build_model(FileRecord, read_json_file(path, "anatomy file"), str(path))
+    except ResultsError:
+        return None
+    return record if record.sha256 == digest else None
 
 
 def read_json_file(path: Path, what: str = "results file") -> Any:
@@ -148,20 +209,26 @@ def _visible_strings(data: Any) -> Any:
 
 
 def read_results(path: Path) -> Results:
-    """Load and validate a results.json (see :func:`results_from_dict`)."""
-    return results_from_dict(read_json_file(path), str(path))
+    """Load and validate a results.json (see :func:`results_from_dict`); side files are read
+    from its folder."""
+    return results_from_dict(read_json_file(path), str(path), path.parent)
 
 
-def results_from_dict(data: Any, where: str) -> Results:
-    """Build :class:`Results` from untrusted data, checking every field's type."""
+def _schema_error(where: str, schema: Any) -> ResultsError:
+    readable = " and ".join(str(v) for v in READABLE_SCHEMAS)
+    return ResultsError(f"{where}: schema version {schema!r} is not supported; this harness reads schema {readable}.")
+
+
+def results_from_dict(data: Any, where: str, folder: Path | None = None) -> Results:
+    """Build :class:`Results` from untrusted data, checking every field's type, with every
+    cell's files whole again (from the anatomy table, and side files in ``folder``)."""
     if not isinstance(data, dict):
         raise ResultsError(f"{where}: the top level must be a JSON object.")
     schema = data.get("schema")
-    if schema != SCHEMA_VERSION:
-        raise ResultsError(
-            f"{where}: schema version {schema!r} is not supported; this harness reads schema {SCHEMA_VERSION}."
-        )
+    if isinstance(schema, bool) or schema not in READABLE_SCHEMAS:
+        raise _schema_error(where, schema)
     results = build_model(Results, data, where)
+    _unpack(results, folder, where)
     check_records(results.run, results.pairings, results.scenarios, where)
     kinds = {s.id: s.kind for s in results.scenarios}
     pairings = {p.id for p in results.pairings}
@@ -177,9 +244,41 @@ def results_from_dict(data: Any, where: str) -> Results:
     return results
 
 
+def _unpack(results: Results, folder: Path | None, where: str) -> None:
+    """Every cell's files whole again; a side file is read at most once."""
+    inline: dict[str, FileRecord] = {}
+    sides: dict[str, str] = {}
+    for digest, entry in results.anatomies.items():
+        if not DIGEST.match(digest):
+            raise ResultsError(f"{where}: the anatomy table has a key that is not a sha256 digest: {digest[:80]!r}.")
+        if entry.record is not None:
+            inline[digest] = entry.record
+        elif entry.side is not None:
+            if entry.side != side_name(digest):
+                raise ResultsError(f"{where}: the anatomy of {digest[:12]}… names the side file {entry.side[:80]!r}, "
+                                   f"which is not {side_name(digest)}.")
+            sides[digest] = entry.side
+    read: dict[str, FileRecord | None] = {}
+
+    def lookup(digest: str) -> FileRecord | None:
+        if digest in inline:
+            return inline[digest]
+        if digest not in sides or folder is None:
+            return None
+        if digest not in read:
+            read[digest] = read_anatomy_side(folder, digest)
+        return read[digest]
+
+    for cell in results.cells:
+        unpack_cell(cell, lookup)
+    results.anatomies = {}
+
+
 def cell_from_dict(data: Any, where: str) -> Cell:
-    if isinstance(data, dict) and data.get("schema", SCHEMA_VERSION) != SCHEMA_VERSION:
-        raise ResultsError(f"{where}: schema version {data.get('schema')!r} is not supported; this harness reads schema {SCHEMA_VERSION}.")
+    """A stored cell record (its files still as references: see
+    :func:`harness.evidence.anatomy_table.unpack_cell`)."""
+    if isinstance(data, dict) and data.get("schema", SCHEMA_VERSION) not in READABLE_SCHEMAS:
+        raise _schema_error(where, data.get("schema"))
     if isinstance(data, dict):
         data = {k: v for k, v in data.items() if k != "schema"}
     cell = build_model(Cell, data, where)

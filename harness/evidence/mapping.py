@@ -96,12 +96,14 @@ def mapping_text(entries: Sequence[MappingRecord]) -> str:
 
 
 def file_evidence(
-    workdir: Path, probe: dict[str, Any] | None, shown: Callable[[Path], str]
+    workdir: Path, probe: dict[str, Any] | None, shown: Callable[[Path], str],
+    anatomy_of: Callable[[Path, str], FileRecord] = anatomy_or_error,
 ) -> tuple[list[FileRecord], list[MappingRecord], str]:
     """What a cell leaves as evidence about files: the anatomy of every saved model file in its
-    work folder, and, when the worker probed a failed load, the mapping of the layers that found
-    nothing onto the loaded file (``shown`` turns paths into what the report prints)."""
-    files = [anatomy_or_error(path, shown(path)) for path in saved_files(workdir)]
+    work folder (read by ``anatomy_of``, given the path and how it is shown), and, when the worker
+    probed a failed load, the mapping of the layers that found nothing onto the loaded file
+    (``shown`` turns paths into what the report prints)."""
+    files = [anatomy_of(path, shown(path)) for path in saved_files(workdir)]
     if not probe or not probe.get("layers"):
         return files, [], ""
     own = _probe_anatomy(probe.get("own_file"))

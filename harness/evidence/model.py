@@ -16,7 +16,10 @@ from typing import Any, Union
 from harness.plan.cells import CellKey
 from harness.plan.claims import Claim
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: The schema versions read back: 1 (file anatomies inline in every cell) and 2 (file anatomies
+#: stored once per distinct file, in :attr:`Results.anatomies` or side files, cells naming them).
+READABLE_SCHEMAS: tuple[int, ...] = (1, 2)
 #: What an id may be: it names files and folders, so never a path.
 SAFE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+@-]*$")
 
@@ -102,6 +105,7 @@ class ScenarioRecord:
     atol: float = 1e-5
     sha256: str = ""
     claims: list[Claim] = field(default_factory=list)
+    load_writes: bool = False
 
 
 @dataclass
@@ -138,6 +142,29 @@ class FileRecord:
     groups: list[GroupRecord] = field(default_factory=list)
     truncated: bool = False
     error: Union[str, None] = None
+    sha256: Union[str, None] = None
+
+
+@dataclass
+class FileRef:
+    """A saved file of a cell, as stored: where the cell's work folder held it, and the sha256 of
+    its bytes, which names its anatomy in the table (:attr:`Results.anatomies`, or the run
+    folder's ``anatomy/<sha256>.json``). A file that could not be hashed has no digest and
+    carries its anatomy (an error record) in ``record``."""
+
+    path: str
+    sha256: str = ""
+    record: Union[FileRecord, None] = None
+
+
+@dataclass
+class AnatomyEntry:
+    """One distinct file's anatomy in results.json: the record itself, or, past the size budget
+    of results.json, ``side``: the run-folder-relative path of the side file holding it
+    (``anatomy/<sha256>.json``)."""
+
+    record: Union[FileRecord, None] = None
+    side: Union[str, None] = None
 
 
 @dataclass
@@ -208,7 +235,7 @@ class Cell(PhaseEvidence, _CellName):
     ``reason`` is one sentence saying why the verdict is what it is. The :class:`PhaseEvidence`
     fields come from the phase that decided the verdict. ``save`` holds the save phase's evidence
     for cross-version cells. ``files`` is the anatomy of the saved model files the cell's work
-    folder held; ``probe``/``mapping`` say, for a load that found no variables, what the model
+    folder held (stored as ``file_refs`` into the anatomy table; read back whole); ``probe``/``mapping`` say, for a load that found no variables, what the model
     looked for and which groups of the file would fit. ``compared`` tells whether values were
     compared; ``max_abs_diff`` is their largest absolute difference (None when not compared or
     infinite).
@@ -223,6 +250,7 @@ class Cell(PhaseEvidence, _CellName):
     workdir: Union[str, None] = None
     save: Union[SaveRecord, None] = None
     files: list[FileRecord] = field(default_factory=list)
+    file_refs: list[FileRef] = field(default_factory=list)
     probe: Union[dict[str, Any], None] = None
     mapping: list[MappingRecord] = field(default_factory=list)
     mapping_text: str = ""
@@ -253,13 +281,19 @@ class RunInfo:
 
 @dataclass
 class Results:
-    """A whole run. ``schema`` is :data:`SCHEMA_VERSION` for everything this code writes."""
+    """A whole run. ``schema`` is :data:`SCHEMA_VERSION` for everything this code writes.
+
+    ``anatomies`` is the stored form's table of file anatomies by sha256; a run read back (or
+    assembled) has every cell's ``files`` whole and this table empty (see
+    :mod:`harness.evidence.anatomy_table`).
+    """
 
     run: RunInfo
     pairings: list[PairingRecord] = field(default_factory=list)
     scenarios: list[ScenarioRecord] = field(default_factory=list)
     cells: list[Cell] = field(default_factory=list)
     schema: int = SCHEMA_VERSION
+    anatomies: dict[str, AnatomyEntry] = field(default_factory=dict)
 
     def pairing(self, pairing_id: str) -> PairingRecord | None:
         return next((p for p in self.pairings if p.id == pairing_id), None)

@@ -6,10 +6,15 @@ Layout of a run folder::
     run.json                 what was asked: options, pairings, scenarios (written at start, updated)
     cells/<slug>.json        one file per finished cell, written atomically
     cells/rejected/          files found in cells/ that are not this run's cells, set aside
-    artifacts/<scenario>/<pairing>/files/   what a cross-version save wrote (never modified later)
+    artifacts/<scenario>/<pairing>/files/   what a cross-version save wrote (never modified later):
+                             each file a read-only hard link to its blob
+    artifacts/<scenario>/<pairing>/manifest.json  each file of files/ with its size and sha256
     artifacts/<scenario>/<pairing>/save.json     how the save ended, with a content hash of files/
     artifacts/<scenario>/<pairing>/reference.json, reference.npz   the values save() returned
-    work/<slug>/             a cell's private work folder
+    blobs/sha256/<ab>/<abcd…>  every saved file's bytes, once per distinct content
+    anatomy/<sha256>.json    the anatomy of one distinct saved file (cells and results.json name it)
+    work/<slug>/             a cell's private work folder; a load's holds hard links to the save's
+                             files (a LOAD_WRITES load gets a copy, removed once its evidence is taken)
     phases/<slug>/<op>/      a phase's result.json and output.log
     logs/worker-<pairing>.log   worker logs
     results.json, index.html, summary.md, junit.xml   written at the end
@@ -27,22 +32,30 @@ import hashlib
 import os
 import re
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from harness.errors import BadInput, ResultsError
+from harness.evidence.anatomy import anatomy_or_error
+from harness.evidence.anatomy_table import as_seen, pack_cell, unpack_cell
+from harness.evidence.blobs import BlobStore
 from harness.evidence.codec import (
+    READABLE_SCHEMAS,
     build_model,
     cell_from_dict,
     cell_misfit,
     check_records,
+    read_anatomy_side,
     read_json_file,
     to_dict,
     visible,
+    write_anatomy_side,
     write_json_atomic,
+    write_results,
 )
-from harness.evidence.model import SCHEMA_VERSION, Cell, PairingRecord, Results, RunInfo, ScenarioRecord
+from harness.evidence.model import SCHEMA_VERSION, Cell, FileRecord, PairingRecord, Results, RunInfo, ScenarioRecord
 from harness.paths import check_output_folder, remove_tree, walk_tree
 from harness.plan.cells import CellKey
 
@@ -142,6 +155,9 @@ class RunStore:
         self.work_dir = root / "work"
         self.phases_dir = root / "phases"
         self.logs_dir = root / "logs"
+        self.blobs = BlobStore(root / "blobs")
+        self._anatomies: dict[str, FileRecord] = {}
+        self._anatomy_lock = threading.Lock()
 
     @classmethod
     def create(cls, root: Path) -> RunStore:
@@ -193,10 +209,9 @@ class RunStore:
         data = read_json_file(self.root / RUN_FILE, "run file")
         if not isinstance(data, dict):
             raise ResultsError(f"{where}: the top level must be a JSON object.")
-        if data.get("schema") != SCHEMA_VERSION:
-            raise ResultsError(
-                f"{where}: schema version {data.get('schema')!r} is not supported; this harness reads schema {SCHEMA_VERSION}."
-            )
+        if isinstance(data.get("schema"), bool) or data.get("schema") not in READABLE_SCHEMAS:
+            readable = " and ".join(str(v) for v in READABLE_SCHEMAS)
+            raise ResultsError(f"{where}: schema version {data.get('schema')!r} is not supported; this harness reads schema {readable}.")
         run = build_model(RunInfo, data.get("run"), where)
         pairings = [build_model(PairingRecord, p, where) for p in _list(data.get("pairings"), where)]
         scenarios = [build_model(ScenarioRecord, s, where) for s in _list(data.get("scenarios"), where)]
@@ -206,8 +221,13 @@ class RunStore:
     # ------------------------------------------------------------------ cells
 
     def write_cell(self, cell: Cell) -> None:
-        """Persist a finished cell atomically (replacing an earlier file of the same cell)."""
-        data = {"schema": SCHEMA_VERSION, **to_dict(cell)}
+        """Persist a finished cell atomically (replacing an earlier file of the same cell). Its
+        files' anatomies go to ``anatomy/`` once per distinct file; the cell file names them."""
+        table: dict[str, FileRecord] = {}
+        stored = pack_cell(cell, table)
+        for record in table.values():
+            write_anatomy_side(self.root, record)
+        data = {"schema": SCHEMA_VERSION, **to_dict(stored)}
         write_json_atomic(self.cells_dir / f"{cell_slug(cell.key)}.json", data)
 
     def read_cells(self) -> list[Cell]:
@@ -230,6 +250,13 @@ class RunStore:
         kinds = {s.id: s.kind for s in scenarios}
         pairing_ids = {p.id for p in pairings}
         cells: list[Cell] = []
+        sides: dict[str, FileRecord | None] = {}
+
+        def lookup(digest: str) -> FileRecord | None:
+            if digest not in sides:
+                sides[digest] = read_anatomy_side(self.root, digest)
+            return sides[digest]
+
         for path in sorted(self.cells_dir.glob("*.json")):
             try:
                 cell = cell_from_dict(read_json_file(path, "cell file"), str(path))
@@ -241,6 +268,7 @@ class RunStore:
             except ResultsError as exc:
                 self._set_aside(path, str(exc))
                 continue
+            unpack_cell(cell, lookup)
             cells.append(cell)
         return cells
 
@@ -277,9 +305,32 @@ class RunStore:
         return Results(run=run, pairings=pairings, scenarios=scenarios, cells=ordered)
 
     def write_results(self, results: Results) -> Path:
+        """results.json in its stored form (anatomies once per distinct file; past the budget,
+        the side files of ``anatomy/``)."""
         path = self.root / RESULTS_FILE
-        write_json_atomic(path, to_dict(results))
+        write_results(path, results)
         return path
+
+    def anatomy_of(self, path: Path, shown: str) -> FileRecord:
+        """The anatomy of a saved file as a cell shows it (see
+        :func:`~harness.evidence.anatomy.anatomy_or_error`), with the sha256 of its bytes. A
+        file whose bytes were already read (another cell's link to the same save) is not read
+        again. A file that cannot be hashed has no digest."""
+        try:
+            digest: str | None = self.blobs.digest(path)
+        except OSError:
+            digest = None
+        if digest is not None:
+            with self._anatomy_lock:
+                known = self._anatomies.get(digest)
+            if known is not None:
+                return as_seen(known, visible(shown))
+        record = anatomy_or_error(path, shown)
+        record.sha256 = digest
+        if digest is not None:
+            with self._anatomy_lock:
+                self._anatomies.setdefault(digest, record)
+        return record
 
     # ------------------------------------------------------------------ folders
 

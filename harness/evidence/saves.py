@@ -2,9 +2,11 @@
 an earlier run (``--load-artifacts RUN_DIR``).
 
 A save lives in ``artifacts/<scenario>/<pairing>/``: ``files/`` (what ``save(workdir)`` wrote,
-never modified afterwards: every load gets a fresh copy), ``reference.json`` / ``reference.npz``
-(the values ``save`` returned) and ``save.json`` (how the save ended, with the sha256 of
-``files/``). An imported run folder is untrusted: anything that is not a regular file, a hash
+never modified afterwards: its files are read-only hard links to the run folder's
+content-addressed blobs, :mod:`harness.evidence.blobs`, listed in ``manifest.json``; loads read
+them through links of their own, or a private copy for a ``LOAD_WRITES`` scenario),
+``reference.json`` / ``reference.npz`` (the values ``save`` returned) and ``save.json`` (how the
+save ended, with the sha256 of ``files/``). An imported run folder is untrusted: anything that is not a regular file, a hash
 that does not match, or a record that does not check out is refused with one sentence, and
 nothing is read outside it or written outside this run's folder. Trees are walked, copied and
 removed without recursion (:mod:`harness.paths`): a save may leave a tree of any depth.
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Sequence
 
 from harness.errors import ResultsError
+from harness.evidence.blobs import MANIFEST_FILE, Manifest, read_manifest, write_manifest
 from harness.evidence.codec import build_model, read_json_file, to_dict, write_json_atomic
 from harness.evidence.model import SAFE_ID, PairingRecord, SaveRecord
 from harness.evidence.phase import PhaseOutcome
@@ -44,8 +47,26 @@ def record_save(store: RunStore, scenario: Scenario, pairing_id: str, outcome: P
     """
     folder = store.save_folder(scenario.id, pairing_id)
     evidence = save_record(outcome, scenario, pairing_id, store.relative(folder.files), _hash_or_empty(folder.files))
+    if evidence.sha256:
+        store_blobs(store, folder)
     write_json_atomic(folder.record, to_dict(evidence))
     return SaveState(outcome=outcome, evidence=evidence)
+
+
+def store_blobs(store: RunStore, folder: SaveFolder) -> Manifest | None:
+    """Keep a save's files in the run's blob store (each file a link to its blob) and write its
+    manifest; None when they cannot be (the files then stay as they are, as plain files)."""
+    try:
+        manifest = store.blobs.ingest(folder.files)
+        write_manifest(folder.root / MANIFEST_FILE, manifest)
+    except OSError:
+        return None
+    return manifest
+
+
+def save_manifest(folder: SaveFolder) -> Manifest | None:
+    """The manifest of a save's files (None for a save stored without one)."""
+    return read_manifest(folder.root / MANIFEST_FILE)
 
 
 def read_save_record(folder: SaveFolder) -> SaveRecord:
@@ -136,6 +157,8 @@ def _import_one(folder: SaveFolder, scenario: Scenario, store: RunStore | None, 
     target = store.save_folder(scenario.id, new_id)
     remove_tree(target.root)
     copy_tree(folder.root, target.root)
+    (target.root / MANIFEST_FILE).unlink(missing_ok=True)  # the source's own is not trusted: made again
+    store_blobs(store, target)
     evidence = replace(evidence, pairing=new_id, artifact=store.relative(target.files), imported_from=str(folder.root))
     write_json_atomic(target.record, to_dict(evidence))
     return SaveState(outcome=save_outcome(evidence), evidence=evidence)

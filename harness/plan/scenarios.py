@@ -9,6 +9,9 @@ here. Module-level names of the contract must be literals, so they can be read t
 - ``REQUIRES``: ``{"distribution": "PEP 440 specifier"}``;
 - ``SAVE_REQUIRES`` (cross-version scenarios only): the same, for the pairings ``save`` runs in
   (default: ``REQUIRES``), e.g. a file written by Keras 2 and read by Keras 3;
+- ``LOAD_WRITES`` (cross-version scenarios only): ``True`` when ``load`` modifies or appends to
+  the saved files; each load then gets a private copy of them instead of read-only links to the
+  one stored save;
 - ``TAGS``: group names (lowercase letters, digits, ``-`` and ``_``);
 - ``RTOL`` / ``ATOL``: non-negative numbers (default 1e-5);
 - ``BACKENDS``: the Keras backends it runs on (default all); a cell of another backend is skipped;
@@ -47,14 +50,15 @@ _TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 SCENARIO_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: What a link to an upstream report may be.
 LINK = re.compile(r"^https?://[^\s\"'<>]+$")
-_CONTRACT_NAMES = ("SIGNATURE", "LINKS", "REQUIRES", "SAVE_REQUIRES", "TAGS", "RTOL", "ATOL", "BACKENDS", "CLAIMS")
+_CONTRACT_NAMES = ("SIGNATURE", "LINKS", "REQUIRES", "SAVE_REQUIRES", "LOAD_WRITES", "TAGS", "RTOL", "ATOL", "BACKENDS", "CLAIMS")
 
 
 @dataclass(frozen=True)
 class Scenario:
     """A scenario module as read from its file.
 
-    ``kind`` is ``"run"`` (single env) or ``"cross"`` (``save``/``load``). ``sha256`` hashes the
+    ``kind`` is ``"run"`` (single env) or ``"cross"`` (``save``/``load``). ``load_writes``: its
+    load writes into the saved files, so each load needs a copy of its own. ``sha256`` hashes the
     file and the ``_*.py`` helpers it imports from its folder, so results can tell whether they
     came from the same scenario text.
     """
@@ -74,6 +78,7 @@ class Scenario:
     sha256: str = ""
     backends: tuple[str, ...] = ()
     claims: tuple[Claim, ...] = ()
+    load_writes: bool = False
 
 
 def discover_scenarios(folders: Sequence[Path]) -> list[Scenario]:
@@ -150,6 +155,11 @@ def read_scenario(path: Path) -> Scenario:
         if kind != "cross":
             raise ContractError(f"{path}: SAVE_REQUIRES is for cross-version scenarios (save and load) only.")
         save_requires = _requires(path, literals["SAVE_REQUIRES"], "SAVE_REQUIRES")
+    load_writes = literals.get("LOAD_WRITES", False)
+    if not isinstance(load_writes, bool):
+        raise ContractError(f"{path}: LOAD_WRITES must be True or False.")
+    if load_writes and kind != "cross":
+        raise ContractError(f"{path}: LOAD_WRITES is for cross-version scenarios (save and load) only.")
     return Scenario(
         id=path.stem,
         title=title.strip(),
@@ -166,6 +176,7 @@ def read_scenario(path: Path) -> Scenario:
         sha256=_content_hash(path, source, tree),
         backends=_backends(path, literals.get("BACKENDS")),
         claims=read_claims(str(path), literals.get("CLAIMS")),
+        load_writes=load_writes,
     )
 
 

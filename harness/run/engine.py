@@ -15,6 +15,7 @@ import signal
 import threading
 import time
 import uuid
+from dataclasses import dataclass, field
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
@@ -29,8 +30,8 @@ from harness.evidence.phase import PhaseOutcome
 from harness.evidence.records import cell_record, pairing_from_record, pairing_record, scenario_record
 from harness.evidence.run_folder import RunStore
 from harness.evidence.runs import savers_without_saves
-from harness.evidence.saves import SaveState, existing_save, import_saves, record_save
-from harness.paths import copy_tree, default_envs_dir, remove_tree
+from harness.evidence.saves import SaveState, existing_save, import_saves, record_save, save_manifest
+from harness.paths import LinkedFile, copy_tree, default_envs_dir, link_tree, make_writable, remove_tree
 from harness.plan.cells import CellKey, PlannedCell, expand_cells, select_shard
 from harness.plan.pairings import Pairing, PairingSpec
 from harness.plan.scenarios import Scenario, unmet_requirement
@@ -38,6 +39,22 @@ from harness.run.options import MatrixOptions
 from harness.run.progress import Progress
 from harness.run.verdict import Decision, decide_verdict
 from harness.run.workers import WorkerPool
+
+
+class SaveWrittenByLoad(RuntimeError):
+    """A load wrote into the save it shares with every other load of it (through hard links)."""
+
+
+@dataclass
+class PreparedPhase:
+    """A phase's request, with how its work folder holds the save (for a load): ``linked``, the
+    files shared with the stored save (checked afterwards for writes), or ``private``, a copy of
+    its own (a ``LOAD_WRITES`` scenario), removed once the cell's evidence is taken."""
+
+    request: dict[str, Any]
+    workdir: Path
+    linked: list[LinkedFile] = field(default_factory=list)
+    private: bool = False
 
 
 class MatrixRun:
@@ -61,6 +78,8 @@ class MatrixRun:
         self.todo: set[CellKey] = set()
         self.phase_two = False
         self.needed_saves: set[tuple[str, str]] = set()
+        #: Blob digests a load was found to have written into, with what it did (refused for later loads).
+        self.damaged: dict[str, str] = {}
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.progress = Progress(0, stream)
@@ -309,14 +328,61 @@ class MatrixRun:
             if self.stopping.is_set():
                 return
             self.running[planned.key] = planned
+        damaged = self._damaged_save(planned)
+        if damaged is not None:
+            self._finish_cell(planned, self._host_failure("load the shared save", SaveWrittenByLoad(damaged)), save=save)
+            return
         try:
-            request = self._phase_request(planned)
+            prepared = self._phase_request(planned)
         except Exception as exc:  # what an earlier attempt left there: this cell's error, not the run's end
             self._finish_cell(planned, self._host_failure("prepare the cell's work folder", exc), save=save)
             return
-        outcome = self.workers.get(planned.pairing, self.envs[planned.pairing.id]).run_phase(request, self.options.timeout)
-        decision = decide_verdict(signature, save=save.outcome if save else None, saved_with=planned.saved_with, outcome=outcome)
-        self._finish_cell(planned, decision, outcome, save)
+        try:
+            outcome = self.workers.get(planned.pairing, self.envs[planned.pairing.id]).run_phase(prepared.request, self.options.timeout)
+            decision = decide_verdict(signature, save=save.outcome if save else None, saved_with=planned.saved_with, outcome=outcome)
+            written = self._written_into_save(planned, prepared.linked)
+            if written is not None:
+                decision = self._host_failure("keep the shared save unchanged", SaveWrittenByLoad(written), decision)
+            self._finish_cell(planned, decision, outcome, save)
+        finally:
+            if prepared.private:  # the copy served its cell; its evidence is taken
+                try:
+                    remove_tree(prepared.workdir)
+                except OSError:
+                    pass
+
+    def _damaged_save(self, planned: PlannedCell) -> str | None:
+        """Why a load cannot use its save: an earlier load wrote into bytes this save shares."""
+        if planned.saved_with is None or not self.damaged:
+            return None
+        manifest = save_manifest(self.store.save_folder(planned.scenario.id, planned.saved_with))
+        hit = sorted(manifest.digests & set(self.damaged)) if manifest is not None else []
+        if not hit:
+            return None
+        return f"an earlier load wrote into this save's files ({self.damaged[hit[0]]}), so it is refused"
+
+    def _written_into_save(self, planned: PlannedCell, linked: list[LinkedFile]) -> str | None:
+        """What a load wrote into the save files it was linked to (None when nothing changed).
+        The changed bytes are taken out of the blob store, and later loads of any save holding
+        them are refused (:meth:`_damaged_save`); a resumed run makes such saves again."""
+        changed = [(item, why) for item in linked for why in [item.changed()] if why is not None]
+        if not changed:
+            return None
+        saved = self.store.save_folder(planned.scenario.id, planned.saved_with or "")
+        manifest = save_manifest(saved)
+        digests = {entry.path: entry.sha256 for entry in manifest.files} if manifest is not None else {}
+        first, why = changed[0]
+        name = first.source.relative_to(saved.files).as_posix() if first.source.is_relative_to(saved.files) else first.source.name
+        what = f"{name}: {why}"
+        with self.lock:
+            for item, _ in changed:
+                relative = item.source.relative_to(saved.files).as_posix() if item.source.is_relative_to(saved.files) else ""
+                digest = digests.get(relative)
+                if digest is not None:
+                    self.damaged.setdefault(digest, f"{planned.key.text} wrote into {relative}")
+                    self.store.blobs.forget(digest)
+        return (f"the load wrote into the shared save ({what}); a scenario whose load modifies or appends to "
+                "the saved files must declare LOAD_WRITES = True, so each load gets a copy of its own")
 
     def _save_decision(self, planned: PlannedCell, save: SaveState | None) -> Decision | None:
         """The verdict of a cross-version cell whose save is missing or failed (else None)."""
@@ -333,9 +399,11 @@ class MatrixRun:
             return decide_verdict(signature, save=save.outcome, saved_with=saver)
         return None
 
-    def _phase_request(self, planned: PlannedCell) -> dict[str, Any]:
-        """The worker's request for the cell's phase, with a fresh work folder (holding a copy of
-        the save, for a load) and fresh phase files."""
+    def _phase_request(self, planned: PlannedCell) -> PreparedPhase:
+        """The worker's request for the cell's phase, with a fresh work folder and fresh phase
+        files. A load's folder holds the save's files as read-only hard links to the stored save
+        (checked afterwards: see :meth:`_written_into_save`), or, for a ``LOAD_WRITES`` scenario,
+        a writable copy of its own."""
         scenario = planned.scenario
         workdir = self.store.fresh_workdir(planned.key)
         op = "run" if planned.saved_with is None else "load"
@@ -349,11 +417,17 @@ class MatrixRun:
             "output": str(paths.output),
             **self._limits(scenario),
         }
+        prepared = PreparedPhase(request=request, workdir=workdir)
         if planned.saved_with is not None:
             saved = self.store.save_folder(scenario.id, planned.saved_with)
-            copy_tree(saved.files, workdir)
+            if scenario.load_writes:
+                copy_tree(saved.files, workdir)
+                make_writable(workdir)
+                prepared.private = True
+            else:
+                prepared.linked = link_tree(saved.files, workdir)
             request["reference"] = str(saved.reference)
-        return request
+        return prepared
 
     def _limits(self, scenario: Scenario) -> dict[str, Any]:
         """What every phase request of a scenario carries besides its paths."""
@@ -370,7 +444,8 @@ class MatrixRun:
             workdir = self.store.workdir_path(planned.key)
             cell.workdir = self.store.relative(workdir)
             try:
-                cell.files, cell.mapping, cell.mapping_text = file_evidence(workdir, cell.probe, self.store.shown)
+                cell.files, cell.mapping, cell.mapping_text = file_evidence(
+                    workdir, cell.probe, self.store.shown, self.store.anatomy_of)
             except Exception as exc:  # what the scenario left (a tree too deep to walk): its own cell's error
                 failed = self._host_failure("read the cell's work folder", exc, decision)
                 cell.verdict, cell.reason = failed.verdict.value, failed.reason
