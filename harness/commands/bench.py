@@ -38,7 +38,9 @@ from harness.evidence.model import (
     ScenarioRecord,
     WantedVariable,
 )
-from harness.paths import default_envs_dir
+from harness.evidence.codec import RESULTS_BUDGET_BYTES
+from harness.evidence.run_folder import RESULTS_FILE
+from harness.paths import default_envs_dir, disk_usage
 from harness.plan.pairings import parse_pairing
 from harness.report.render import render_all
 from harness.run.launch import parse_pairings, run_matrix
@@ -103,7 +105,32 @@ def bench_matrix(options: MatrixOptions, stream: TextIO, floor: float | None = N
     stream.write(f"  scenario time (all phases)         {cells:8.2f} s\n")
     stream.write(f"  floor{' (of the fork run)' if floor != own_floor else '':<30}{floor:8.2f} s\n")
     stream.write(f"  ratio wall / floor                 {wall / floor if floor else float('nan'):8.2f}\n")
+    if options.out is not None:
+        bench_run_folder(options.out, stream)
     return own_floor
+
+
+#: The run folder's budget: at most this many times the bytes of its distinct saves (its blobs),
+#: plus a fixed allowance for records, logs and pages; and results.json within
+#: :data:`~harness.evidence.codec.RESULTS_BUDGET_BYTES`.
+FOLDER_BUDGET_RATIO = 1.5
+FOLDER_BUDGET_SLACK_MB = 64.0
+
+
+def bench_run_folder(folder: Path, stream: TextIO) -> bool:
+    """Print the run folder's size on disk (real blocks, hard links counted once) and
+    results.json's, and whether both are within budget; returns that."""
+    total = disk_usage(folder)
+    saves = disk_usage(folder / "blobs")
+    results = (folder / RESULTS_FILE).stat().st_size if (folder / RESULTS_FILE).is_file() else 0
+    budget = FOLDER_BUDGET_RATIO * saves + FOLDER_BUDGET_SLACK_MB * 2**20
+    within = total <= budget and results <= RESULTS_BUDGET_BYTES
+    mib = 2**20
+    stream.write(f"  run folder on disk                 {total / mib:8.1f} MiB (its saves, each content once: {saves / mib:.1f} MiB)\n")
+    stream.write(f"  results.json                       {results / mib:8.2f} MiB\n")
+    stream.write(f"  size budget                        {'within' if within else 'OVER'} (folder <= {FOLDER_BUDGET_RATIO:g} x saves "
+                 f"+ {FOLDER_BUDGET_SLACK_MB:g} MiB = {budget / mib:.1f} MiB; results.json <= {RESULTS_BUDGET_BYTES / mib:g} MiB)\n")
+    return within
 
 
 #: The report bench's page: 50 scenarios x 40 pairings, a tenth of them cross-version (40 x 40 grids).

@@ -21,6 +21,7 @@ import h5py
 import pytest
 
 from harness.errors import BadInput
+from harness.evidence.codec import read_results, to_dict
 from harness.evidence.run_folder import RunStore
 from support import FAKE, GRU_FILE, ROOT, Harness, keras3_weights, local_index_env, write_scenario
 
@@ -46,7 +47,8 @@ def _matrix(harness: Harness, folder: Path, out: Path, *extra: str) -> subproces
 
 
 def _cells(out: Path) -> dict[tuple[str, str | None], dict[str, Any]]:
-    data = json.loads((out / "results.json").read_text())
+    """The cells as results.json gives them back (each cell's file anatomies whole again)."""
+    data = to_dict(read_results(out / "results.json"))
     return {(c["scenario"], c["saved_with"]): c for c in data["cells"]}
 
 

@@ -153,7 +153,7 @@ def test_evidence_is_kept(verdict_run: dict) -> None:
 
 
 def test_results_have_the_stable_shape(verdict_run: dict) -> None:
-    assert verdict_run["schema"] == 1
+    assert verdict_run["schema"] == 2
     [pairing] = verdict_run["pairings"]
     assert pairing["id"] == "harness-fake-1.0"
     assert pairing["packages"]["harness-fake"] == "1.0"
