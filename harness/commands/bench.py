@@ -25,6 +25,7 @@ from harness.commands.common import add_run_options
 from harness.commands.matrix import matrix_options
 from harness.envs.install import ensure_env, resolve_pairing
 from harness.errors import RunStopped
+from harness.evidence.codec import RESULTS_BUDGET_BYTES
 from harness.evidence.model import (
     ArrayRecord,
     Cell,
@@ -38,7 +39,6 @@ from harness.evidence.model import (
     ScenarioRecord,
     WantedVariable,
 )
-from harness.evidence.codec import RESULTS_BUDGET_BYTES
 from harness.evidence.run_folder import RESULTS_FILE
 from harness.paths import default_envs_dir, disk_usage
 from harness.plan.pairings import parse_pairing

@@ -11,6 +11,7 @@ from an exception message or a file name) is kept with those characters escaped 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -18,6 +19,7 @@ import re
 import tempfile
 import typing
 from enum import Enum
+from functools import partial
 from pathlib import Path
 from typing import IO, Any, Callable, Union
 
@@ -35,6 +37,7 @@ from harness.evidence.model import (
     Results,
     RunInfo,
     ScenarioRecord,
+    SideText,
 )
 from harness.plan.cells import CellKey
 from harness.plan.claims import KINDS
@@ -46,6 +49,13 @@ MAX_RESULTS_BYTES = 256 * 1024 * 1024
 #: :data:`ANATOMY_INLINE_BYTES`, the rest goes to side files beside it.
 RESULTS_BUDGET_BYTES = 5 * 1024 * 1024
 ANATOMY_INLINE_BYTES = 1024 * 1024
+#: When results.json would still pass its budget, every cell text longer than this goes to a side
+#: file ``evidence/<sha256>.txt`` (each distinct text once).
+SIDE_TEXT_BYTES = 2048
+TEXT_DIR = "evidence"
+#: The cell texts that may be kept in side files (``save.`` ones are the save record's).
+SIDE_FIELDS = ("output_tail", "traceback", "message", "save.output_tail", "save.traceback", "save.message")
+_SIDE_TEXT = re.compile(r"^evidence/[0-9a-f]{64}\.txt$")
 #: A JSON escape of a UTF-16 surrogate: the only way JSON text read as UTF-8 can hold a lone one.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 
@@ -100,10 +110,65 @@ def write_json_atomic(path: Path, data: Any) -> None:
     write_atomic(path, lambda handle: handle.write(text.encode("ascii")))
 
 
-def write_results(path: Path, results: Results, inline_bytes: int = ANATOMY_INLINE_BYTES) -> None:
+def write_results(path: Path, results: Results, inline_bytes: int = ANATOMY_INLINE_BYTES,
+                  budget: int = RESULTS_BUDGET_BYTES) -> None:
     """Write a results.json atomically, in its stored form (:func:`stored_results`); anatomies
-    past ``inline_bytes`` are side files in ``anatomy/`` beside it."""
-    write_json_atomic(path, to_dict(stored_results(results, path.parent, inline_bytes)))
+    past ``inline_bytes`` are side files in ``anatomy/`` beside it, and when the file would still
+    be larger than ``budget``, so are the cells' long texts (in ``evidence/``)."""
+    stored = stored_results(results, path.parent, inline_bytes)
+    if len(json.dumps(to_dict(stored), indent=1)) > budget:
+        stored = dataclasses.replace(stored, cells=[_texts_aside(cell, path.parent) for cell in stored.cells])
+    write_json_atomic(path, to_dict(stored))
+
+
+def _texts_aside(cell: Cell, folder: Path) -> Cell:
+    """A stored cell with its texts longer than :data:`SIDE_TEXT_BYTES` in side files."""
+    sides = list(cell.side_texts)
+    changes: dict[str, Any] = {}
+    save_changes: dict[str, Any] = {}
+    for name in SIDE_FIELDS:
+        owner, _, attr = name.rpartition(".")
+        holder = cell.save if owner else cell
+        text = getattr(holder, attr, None) if holder is not None else None
+        if not isinstance(text, str) or len(text.encode("utf-8", "backslashreplace")) <= SIDE_TEXT_BYTES:
+            continue
+        data = text.encode("utf-8", "backslashreplace")
+        digest = hashlib.sha256(data).hexdigest()
+        side = f"{TEXT_DIR}/{digest}.txt"
+        target = folder / side
+        if not target.is_file():
+            target.parent.mkdir(exist_ok=True)
+            write_atomic(target, partial(_write_bytes, data))
+        sides.append(SideText(field=name, side=side))
+        (save_changes if owner else changes)[attr] = ""
+    if save_changes and cell.save is not None:
+        changes["save"] = dataclasses.replace(cell.save, **save_changes)
+    return dataclasses.replace(cell, side_texts=sides, **changes) if sides != cell.side_texts else cell
+
+
+def _write_bytes(data: bytes, handle: IO[bytes]) -> None:
+    handle.write(data)
+
+
+def _texts_back(cell: Cell, folder: Path | None, where: str) -> None:
+    """Put a stored cell's side texts back (in place); a missing one says where it was."""
+    for item in cell.side_texts:
+        if item.field not in SIDE_FIELDS or not _SIDE_TEXT.match(item.side):
+            raise ResultsError(f"{where}: the cell {cell.key.text!r} names the side text {item.side[:80]!r} "
+                               f"for {item.field[:40]!r}, which is not one.")
+        text = f"(kept in {item.side}, which is missing)"
+        if folder is not None:
+            try:
+                data = (folder / item.side).read_bytes() if (folder / item.side).stat().st_size <= MAX_RESULTS_BYTES else b""
+                if hashlib.sha256(data).hexdigest() == item.side[len(TEXT_DIR) + 1:-4]:
+                    text = data.decode("utf-8", "replace")
+            except OSError:
+                pass
+        owner, _, attr = item.field.rpartition(".")
+        holder = cell.save if owner else cell
+        if holder is not None:
+            setattr(holder, attr, text)
+    cell.side_texts = []
 
 
 def stored_results(results: Results, folder: Path, inline_bytes: int = ANATOMY_INLINE_BYTES) -> Results:
@@ -271,6 +336,7 @@ def _unpack(results: Results, folder: Path | None, where: str) -> None:
 
     for cell in results.cells:
         unpack_cell(cell, lookup)
+        _texts_back(cell, folder, where)
     results.anatomies = {}
 
 

@@ -168,6 +168,16 @@ class AnatomyEntry:
 
 
 @dataclass
+class SideText:
+    """A long text of a cell kept out of results.json when it would pass its size budget:
+    ``field`` names it (``output_tail``, ``traceback``, ``message``, or the same under ``save.``)
+    and ``side`` is the run-folder-relative side file holding it (``evidence/<sha256>.txt``)."""
+
+    field: str
+    side: str
+
+
+@dataclass
 class WantedVariable:
     name: str
     shape: list[int]
@@ -235,8 +245,9 @@ class Cell(PhaseEvidence, _CellName):
     ``reason`` is one sentence saying why the verdict is what it is. The :class:`PhaseEvidence`
     fields come from the phase that decided the verdict. ``save`` holds the save phase's evidence
     for cross-version cells. ``files`` is the anatomy of the saved model files the cell's work
-    folder held (stored as ``file_refs`` into the anatomy table; read back whole); ``probe``/``mapping`` say, for a load that found no variables, what the model
-    looked for and which groups of the file would fit. ``compared`` tells whether values were
+    folder held (stored as ``file_refs`` into the anatomy table, and long texts past the size
+    budget as ``side_texts``; read back whole); ``probe``/``mapping`` say, for a load that found
+    no variables, what the model looked for and which groups of the file would fit. ``compared`` tells whether values were
     compared; ``max_abs_diff`` is their largest absolute difference (None when not compared or
     infinite).
     """
@@ -251,6 +262,7 @@ class Cell(PhaseEvidence, _CellName):
     save: Union[SaveRecord, None] = None
     files: list[FileRecord] = field(default_factory=list)
     file_refs: list[FileRef] = field(default_factory=list)
+    side_texts: list[SideText] = field(default_factory=list)
     probe: Union[dict[str, Any], None] = None
     mapping: list[MappingRecord] = field(default_factory=list)
     mapping_text: str = ""

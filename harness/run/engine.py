@@ -15,9 +15,9 @@ import signal
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TextIO
 

@@ -170,3 +170,22 @@ def test_the_stored_form_does_not_change_the_results_in_memory() -> None:
     results = _scenario_results([_cell("p1", [_anatomy("work/a/m.weights.h5", digest)])])
     stored = stored_results(results, Path("/nonexistent"), inline_bytes=1 << 20)
     assert stored.cells[0].files == [] and results.cells[0].files[0].sha256 == digest
+
+
+def test_past_the_budget_long_texts_go_to_side_files_and_come_back(tmp_path: Path) -> None:
+    from harness.evidence.model import SaveRecord
+
+    tail = "\n".join(f"line {i} of a long output" for i in range(400))
+    cells = [dataclasses.replace(_cell(p, []), output_tail=tail, traceback="short", save=SaveRecord(output_tail=tail + "!"))
+             for p in ("p1", "p2")]
+    path = tmp_path / "results.json"
+    write_results(path, _scenario_results(cells))  # within the budget: nothing moves
+    assert not (tmp_path / "evidence").exists()
+    write_results(path, _scenario_results(cells), budget=len(tail))
+    data = json.loads(path.read_text())
+    assert path.stat().st_size < len(tail)
+    assert [s["field"] for s in data["cells"][0]["side_texts"]] == ["output_tail", "save.output_tail"]
+    assert len(list((tmp_path / "evidence").glob("*.txt"))) == 2  # each distinct text once
+    back = read_results(path)
+    assert [(c.output_tail, c.traceback, c.save.output_tail if c.save else None) for c in back.cells] == [
+        (tail, "short", tail + "!")] * 2
