@@ -67,6 +67,8 @@ def test_cross_scenarios_and_helpers(tmp_path: Path) -> None:
         ('"""T"""\nTAGS = "rnn"\ndef run(workdir): pass\n', "TAGS must be a tuple"),
         ('"""T"""\nSAVE_REQUIRES = {"keras": "<3"}\ndef run(workdir): pass\n', "SAVE_REQUIRES is for cross-version"),
         ('"""T"""\nSAVE_REQUIRES = {"keras": "old"}\ndef save(w): pass\ndef load(w): pass\n', "SAVE_REQUIRES entry"),
+        ('"""T"""\nLOAD_WRITES = True\ndef run(workdir): pass\n', "LOAD_WRITES is for cross-version"),
+        ('"""T"""\nLOAD_WRITES = 1\ndef save(w): pass\ndef load(w): pass\n', "LOAD_WRITES must be True or False"),
         ('"""T"""\nTAGS = ("Has Space",)\ndef run(workdir): pass\n', "TAGS entry"),
         ('"""T"""\nRTOL = -1\ndef run(workdir): pass\n', "RTOL must be a finite non-negative number"),
         ('"""T"""\n', "defines neither run"),
@@ -149,3 +151,9 @@ def test_the_readme_lists_every_shipped_scenario() -> None:
     readme = (ROOT / "README.md").read_text()
     for scenario in discover_scenarios([ROOT / "scenarios"]):
         assert f"| `{scenario.id}` |" in readme, f"README.md's scenario table lacks {scenario.id}"
+
+
+def test_load_writes_is_read_without_importing_and_defaults_to_false(tmp_path: Path) -> None:
+    declared = write_scenario(tmp_path, "writes", '"""T"""\nLOAD_WRITES = True\ndef save(w): pass\ndef load(w): pass\n')
+    plain = write_scenario(tmp_path, "reads", '"""T"""\ndef save(w): pass\ndef load(w): pass\n')
+    assert read_scenario(declared).load_writes is True and read_scenario(plain).load_writes is False
