@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from harness.errors import BadInput, ResultsError
-from harness.evidence.anatomy import anatomy_or_error
+from harness.evidence.anatomy import MAX_BYTES, anatomy_or_error
 from harness.evidence.anatomy_table import as_seen, pack_cell, unpack_cell
 from harness.evidence.blobs import BlobStore
 from harness.evidence.codec import (
@@ -315,9 +315,10 @@ class RunStore:
         """The anatomy of a saved file as a cell shows it (see
         :func:`~harness.evidence.anatomy.anatomy_or_error`), with the sha256 of its bytes. A
         file whose bytes were already read (another cell's link to the same save) is not read
-        again. A file that cannot be hashed has no digest."""
+        again. A file that cannot be hashed, or that is over the anatomy's cap (never read), has
+        no digest."""
         try:
-            digest: str | None = self.blobs.digest(path)
+            digest: str | None = self.blobs.digest(path) if os.lstat(path).st_size <= MAX_BYTES else None
         except OSError:
             digest = None
         if digest is not None:
