@@ -379,7 +379,8 @@ class MatrixRun:
                 relative = item.source.relative_to(saved.files).as_posix() if item.source.is_relative_to(saved.files) else ""
                 digest = digests.get(relative)
                 if digest is not None:
-                    self.damaged.setdefault(digest, f"{planned.key.text} wrote into {relative}")
+                    who = f"the load of {planned.saved_with}'s save in {planned.pairing.id}"
+                    self.damaged.setdefault(digest, f"{who} wrote into {relative}")
                     self.store.blobs.forget(digest)
         return (f"the load wrote into the shared save ({what}); a scenario whose load modifies or appends to "
                 "the saved files must declare LOAD_WRITES = True, so each load gets a copy of its own")
