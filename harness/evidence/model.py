@@ -192,6 +192,7 @@ class SaveRecord(PhaseEvidence):
     artifact: str = ""
     sha256: str = ""
     imported_from: Union[str, None] = None
+    reused_from: Union[str, None] = None
 
 
 @dataclass
@@ -211,7 +212,8 @@ class Cell(PhaseEvidence, _CellName):
     folder held; ``probe``/``mapping`` say, for a load that found no variables, what the model
     looked for and which groups of the file would fit. ``compared`` tells whether values were
     compared; ``max_abs_diff`` is their largest absolute difference (None when not compared or
-    infinite).
+    infinite). ``reused_from`` names the earlier run whose measurement of the very same cell (see
+    :mod:`harness.evidence.cache`) this one carries, its evidence unchanged; None when it ran here.
     """
 
     saved_with: Union[str, None] = None
@@ -227,6 +229,7 @@ class Cell(PhaseEvidence, _CellName):
     mapping: list[MappingRecord] = field(default_factory=list)
     mapping_text: str = ""
     warnings: list[str] = field(default_factory=list)
+    reused_from: Union[str, None] = None
 
     @property
     def key(self) -> CellKey:
