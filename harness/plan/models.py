@@ -166,7 +166,7 @@ def model_scenarios(model: ModelFile) -> dict[str, str]:
             "        model = build(MODEL, FUNCTION, seed=2)  # other weights: a load that sets nothing fails\n"
             "        model.load_weights(f)\n")
         for i, (name, (_, _, call)) in enumerate(_FORMATS.items()))
-    sources[f"{model.stem}_formats.py"] = f'''"""{model.stem}.{model.function}: saved as .keras, .weights.h5 and legacy .h5, loaded in every pairing
+    sources[f"{model.stem}_formats.py"] = f'''"""{model.stem}.{model.function}: saved in three formats, loaded in every pairing
 
 Generated for ``--model {model.path}:{model.function}``: the model is built once in one pairing
 and saved in every format (FORMATS: each has its own verdicts), and loaded in another; the

@@ -18,13 +18,15 @@ Modes
 
 Requests (``op`` is ``run``, ``save`` or ``load``) name the scenario file, a private work
 folder, where to write the result and the cell's output, the timeout, and the comparison
-tolerances. A request with a ``format`` (a scenario with ``FORMATS``) passes it as the second
-argument of ``save``/``load``; a save request with ``formats`` (a list of ``format``, ``workdir``,
-``result``, ``values_out``) calls ``save(workdir, format)`` for each in turn in the same child,
-each writing its own result file (see :func:`run_request`). The child writes a result file (what the scenario did: returned, raised, or broke
+tolerances. The child writes a result file (what the scenario did: returned, raised, or broke
 the contract at run time, plus the comparison of values); the serving parent replies with how
 the child ended (``done``, ``died`` with exit status or signal, ``timed_out``). Deciding the
 verdict is the harness's job, not this file's.
+
+A request with a ``format`` (a scenario with ``FORMATS``) passes it as the second argument of
+``save``/``load``; a save request with ``formats`` (a list of ``format``, ``workdir``,
+``result``, ``values_out``) calls ``save(workdir, format)`` for each in turn in the same child,
+each writing its own result file (see :func:`run_request`).
 """
 
 from __future__ import annotations
