@@ -22,7 +22,9 @@ reproduced, Bidirectional "lstm_cell expected 3 variables", on 3.1.1); legacy_h5
 3.6.0 and 3.15.1, and on 3.1.1 the save itself fails ("Unable to synchronously create dataset
 (name already exists)": the two LSTMs inside Bidirectional collide, keras#19375). The "save as
 .h5 instead" advice of keras#18913 therefore trades a loud error for silently wrong outputs on
-3.3.3-3.5.0.
+3.3.3-3.5.0. Across 3.5.0, 3.6.0 and 3.15.1: weights_h5 loads in every direction; the .keras and
+legacy .h5 files of 3.15.1 fail to load in 3.5.0 and 3.6.0 ("could not be deserialized
+properly"), and the legacy .h5 of 3.6.0 loads into 3.5.0 with wrong values (0.217).
 """
 from _formats import build_mixed_model, load_model_quietly, seeded_training_data, trained_mixed_model
 
