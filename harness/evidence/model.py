@@ -86,7 +86,8 @@ class PairingRecord:
 
 @dataclass
 class ScenarioRecord:
-    """A scenario as the run saw it (``sha256`` identifies the file's text)."""
+    """A scenario as the run saw it (``sha256`` identifies the file's text; ``format``: the format
+    of a scenario with ``FORMATS``, whose id is ``<module>[<format>]``)."""
 
     id: str
     title: str
@@ -102,6 +103,7 @@ class ScenarioRecord:
     atol: float = 1e-5
     sha256: str = ""
     claims: list[Claim] = field(default_factory=list)
+    format: Union[str, None] = None
 
 
 @dataclass

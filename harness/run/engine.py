@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import shutil
 import signal
 import threading
 import time
@@ -286,9 +287,14 @@ class MatrixRun:
             return
         if self.stopping.is_set():  # no new work (and no new worker) once a stop began
             return
+        if (scenario.id, pairing.id) in self.saves:  # made already, by the save phase of its sibling formats
+            return
         kept = existing_save(self.store, scenario, pairing.id)
         if kept is not None:  # a resumed run reuses the save it already made
             self.saves[(scenario.id, pairing.id)] = kept
+            return
+        if scenario.format is not None:  # FORMATS: one save phase for every format still to be saved
+            self._save_formats(scenario, pairing, env)
             return
         folder = self.store.save_folder(scenario.id, pairing.id)
         key = self._ingredients("save", scenario, pairing, env)
@@ -299,7 +305,7 @@ class MatrixRun:
         request = {
             "op": "save",
             "scenario": str(scenario.path),
-            "scenario_id": scenario.id,
+            "scenario_id": scenario.module,
             "workdir": str(folder.files),
             "result": str(folder.result),
             "output": str(folder.output),
@@ -337,6 +343,44 @@ class MatrixRun:
             return False
         self.saves[(scenario.id, pairing.id)] = state
         return True
+
+    def _save_formats(self, first: Scenario, pairing: Pairing, env: Env) -> None:
+        """One save phase for ``first`` and every sibling format (same module, ``FORMATS``) that
+        this run still has to save in ``pairing``: the worker calls ``save(workdir, format)`` for
+        each in one process, each into the format's own save folder, and each format's save is
+        recorded on its own (its result; the phase's output, copied into every folder)."""
+        group = [first]
+        for sibling in self.scenarios:
+            key = (sibling.id, pairing.id)
+            if sibling.module != first.module or sibling.id == first.id or key not in self.needed_saves or key in self.saves:
+                continue
+            kept = existing_save(self.store, sibling, pairing.id)
+            if kept is not None:
+                self.saves[key] = kept
+            else:
+                group.append(sibling)
+        folders = [self.store.save_folder(s.id, pairing.id) for s in group]
+        for folder in folders:
+            remove_tree(folder.root)
+            folder.files.mkdir(parents=True)
+        targets = [{"format": s.format, "workdir": str(f.files), "result": str(f.result), "values_out": str(f.reference)}
+                   for s, f in zip(group, folders)]
+        request = {
+            "op": "save",
+            "scenario": str(first.path),
+            "scenario_id": first.module,
+            **targets[-1],  # the phase is done when the last format's result is there
+            "output": str(folders[0].output),
+            "formats": targets,
+            **self._limits(first),
+        }
+        outcomes = self.workers.get(pairing, env).run_phases(request, self.options.timeout)
+        if self.stopping.is_set():  # a save cut short by the stop is not evidence; a resume makes it again
+            return
+        for scenario, folder, outcome in zip(group, folders, outcomes):
+            if folder is not folders[0] and folders[0].output.is_file():
+                shutil.copyfile(folders[0].output, folder.output)
+            self.saves[(scenario.id, pairing.id)] = record_save(self.store, scenario, pairing.id, outcome)
 
     def _run_cell(self, planned: PlannedCell, unmet: str | None) -> None:
         signature = planned.scenario.signature
@@ -429,7 +473,7 @@ class MatrixRun:
         request: dict[str, Any] = {
             "op": op,
             "scenario": str(scenario.path),
-            "scenario_id": scenario.id,
+            "scenario_id": scenario.module,
             "workdir": str(workdir),
             "result": str(paths.result),
             "output": str(paths.output),
@@ -442,9 +486,10 @@ class MatrixRun:
         return request
 
     def _limits(self, scenario: Scenario) -> dict[str, Any]:
-        """What every phase request of a scenario carries besides its paths."""
+        """What every phase request of a scenario carries besides its paths (``format``: the
+        second argument of ``save``/``load`` of a scenario with ``FORMATS``, else None)."""
         return {"rtol": scenario.rtol, "atol": scenario.atol, "signature": scenario.signature,
-                "max_output": self.options.max_output}
+                "max_output": self.options.max_output, "format": scenario.format}
 
     def _finish_cell(
         self, planned: PlannedCell, decision: Decision, outcome: PhaseOutcome | None = None, save: SaveState | None = None,
