@@ -293,13 +293,13 @@ class MatrixRun:
         if kept is not None:  # a resumed run reuses the save it already made
             self.saves[(scenario.id, pairing.id)] = kept
             return
+        key = self._ingredients("save", scenario, pairing, env)
+        if self._reuse_save(key, scenario, pairing):
+            return
         if scenario.format is not None:  # FORMATS: one save phase for every format still to be saved
             self._save_formats(scenario, pairing, env)
             return
         folder = self.store.save_folder(scenario.id, pairing.id)
-        key = self._ingredients("save", scenario, pairing, env)
-        if self._reuse_save(key, scenario, pairing):
-            return
         remove_tree(folder.root)
         folder.files.mkdir(parents=True)
         request = {
@@ -315,12 +315,17 @@ class MatrixRun:
         outcome = self.workers.get(pairing, env).run_phase(request, self.options.timeout)
         if self.stopping.is_set():  # a save cut short by the stop is not evidence; a resume makes it again
             return
+        self._keep_save(key, scenario, pairing, outcome)
+
+    def _keep_save(self, key: CellIngredients, scenario: Scenario, pairing: Pairing, outcome: PhaseOutcome) -> None:
+        """Record a save that ran here, and keep it in the cell cache (not a lost worker's, nor
+        files the cache could not give back exactly)."""
+        folder = self.store.save_folder(scenario.id, pairing.id)
         state = record_save(self.store, scenario, pairing.id, outcome)
         self.saves[(scenario.id, pairing.id)] = state
-        if outcome.status != "worker_lost" and (not outcome.ok or (state.evidence is not None and state.evidence.sha256
-                                                                   and _plain_tree(folder.files))):
-            self.cache.store(key, outcome, HostEvidence(), self._source(), folder.root,
-                             state.evidence.sha256 if state.evidence else "")
+        sha = state.evidence.sha256 if state.evidence is not None else ""
+        if outcome.status != "worker_lost" and (not outcome.ok or (sha and _plain_tree(folder.files))):
+            self.cache.store(key, outcome, HostEvidence(), self._source(), folder.root, sha)
 
     def _reuse_save(self, key: CellIngredients, scenario: Scenario, pairing: Pairing) -> bool:
         """Take a save from the cell cache, its files put in this run's save folder; False on a miss
@@ -357,7 +362,7 @@ class MatrixRun:
             kept = existing_save(self.store, sibling, pairing.id)
             if kept is not None:
                 self.saves[key] = kept
-            else:
+            elif not self._reuse_save(self._ingredients("save", sibling, pairing, env), sibling, pairing):
                 group.append(sibling)
         folders = [self.store.save_folder(s.id, pairing.id) for s in group]
         for folder in folders:
@@ -380,7 +385,7 @@ class MatrixRun:
         for scenario, folder, outcome in zip(group, folders, outcomes):
             if folder is not folders[0] and folders[0].output.is_file():
                 shutil.copyfile(folders[0].output, folder.output)
-            self.saves[(scenario.id, pairing.id)] = record_save(self.store, scenario, pairing.id, outcome)
+            self._keep_save(self._ingredients("save", scenario, pairing, env), scenario, pairing, outcome)
 
     def _run_cell(self, planned: PlannedCell, unmet: str | None) -> None:
         signature = planned.scenario.signature
