@@ -164,6 +164,15 @@ def build_atlas(results: Results, releases: Sequence[tuple[str, str]], package: 
 
 def atlas_record(atlas: Atlas) -> dict[str, Any]:
     """``atlas.json``: the atlas as JSON, each transition with its one-line ``text``."""
-    record = asdict(atlas)
-    record["transitions"] = [{**asdict(t), "text": t.text} for t in atlas.transitions]
+    record: dict[str, Any] = _plain(asdict(atlas))
+    record["transitions"] = [{**_plain(asdict(t)), "text": t.text} for t in atlas.transitions]
     return record
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with every tuple a list, as JSON reads it back."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
