@@ -117,6 +117,10 @@ def test_the_atlas_finds_every_transition_and_a_bisect_answers_from_it(atlas_env
     report = json.loads((bisect_out / "bisect.json").read_text())
     assert all(p["run_dir"] is None and p["reused_from"] == str(out) for p in report["probes"])
     assert report["answer"]["last_old"] == "1.1" and report["answer"]["first_new"] == "1.3"
+    # the atlas in a folder of runs (as under reports/runs/, which bisect reads by default) is found too
+    third = harness.run("bisect", "--scenario", "fake_fixed", *common, "--known", str(tmp_path), "--out",
+                        str(tmp_path / "third"), check_code=0)
+    assert third.stdout.count(f"known from {out}") == len(probes) and not (tmp_path / "third" / "probes").exists()
 
 
 def test_bad_atlas_input_is_one_line(harness: Harness, tmp_path: Path) -> None:
