@@ -72,7 +72,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="fork: import once per env (default); spawn: a fresh interpreter per cell")
     parser.add_argument("--cross", choices=CROSS_MODES,
                         help="cross-version scenarios: load every pairing's save (all, the default), only its own (same), "
-                             "or only the saves of --load-artifacts, running nothing else (imported)")
+                             "only the saves of --load-artifacts, running nothing else (imported), "
+                             "or the save of the pairing listed before it and its own (adjacent)")
     parser.add_argument("--load-artifacts", action="append", default=[], type=Path, metavar="RUN_DIR",
                         help="also load the cross-version saves of an earlier run (repeatable)")
     parser.add_argument("--max-output", type=mebibytes, metavar="MIB",
