@@ -103,6 +103,7 @@ def scenario_record(scenario: Scenario) -> ScenarioRecord:
         sha256=scenario.sha256,
         claims=list(scenario.claims),
         load_writes=scenario.load_writes,
+        format=scenario.format,
     )
 
 

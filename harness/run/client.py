@@ -20,7 +20,7 @@ from typing import Any
 
 from harness.envs.install import Env
 from harness.errors import ResultsError, WorkerError
-from harness.evidence.phase import EXITED, PhaseFacts, PhaseOutcome, read_phase_facts
+from harness.evidence.phase import CONTRACT, EXITED, RAISED, RETURNED, UNCOMPARABLE, PhaseFacts, PhaseOutcome, read_phase_facts
 from harness.paths import WORKER_SCRIPT
 from harness.run.options import ISOLATIONS
 
@@ -106,6 +106,32 @@ class Worker:
         so the worker is taken as lost (and started again for the next phase).
         """
         request = {**request, "timeout": timeout, "nonce": uuid.uuid4().hex}
+        reply, started_wall, duration = self._exchange(request, timeout)
+        return _outcome(request["op"], reply, str(reply.get("status")), Path(request["result"]),
+                        Path(request["output"]), started_wall, duration)
+
+    def run_phases(self, request: dict[str, Any], timeout: float) -> list[PhaseOutcome]:
+        """Run one save phase of a scenario with ``FORMATS``: ``request["formats"]`` names each
+        format's own result file; returns one outcome per format, in that order (all with the
+        phase's one output file).
+
+        A format whose result file is final (its save returned, raised or broke the contract, and
+        any SIGNATURE match finished) is ``done`` even when the phase ended otherwise after it (a
+        later format crashed or ran out of time); the others end as the phase did.
+        """
+        request = {**request, "timeout": timeout, "nonce": uuid.uuid4().hex}
+        reply, started_wall, duration = self._exchange(request, timeout)
+        outcomes = []
+        for target in request["formats"]:
+            path = Path(target["result"])
+            status = str(reply.get("status"))
+            if status in ("died", "timed_out") and _final_result(path, bool(request.get("signature"))):
+                status = "done"
+            outcomes.append(_outcome(request["op"], reply, status, path, Path(request["output"]), started_wall, duration))
+        return outcomes
+
+    def _exchange(self, request: dict[str, Any], timeout: float) -> tuple[dict[str, Any], str, float]:
+        """Send one request and wait for its reply: the reply, when it started, how long it took."""
         started_wall = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         started = time.monotonic()
         with self._phase:
@@ -113,27 +139,7 @@ class Worker:
                 reply = self._run_spawned(request, timeout)
             else:
                 reply = self._run_forked(request, timeout)
-        duration = float(reply.get("duration_s", time.monotonic() - started))
-        status = str(reply.get("status"))
-        facts, detail = _phase_facts(Path(request["result"]), status)
-        exit_status = reply.get("exit_status")
-        if facts is not None and facts.outcome == EXITED:  # sys.exit() in the scenario: the process ended
-            status, exit_status = "died", facts.exit_code
-            detail = f"SystemExit: {facts.message}" if facts.message not in (None, "None", str(facts.exit_code)) else ""
-            facts = None
-        elif status == "done" and facts is None:
-            status, exit_status = "died", 0
-        return PhaseOutcome(
-            op=request["op"],
-            status=status,
-            detail=detail or str(reply.get("detail") or ""),
-            duration_s=round(duration, 3),
-            facts=facts,
-            exit_status=exit_status,
-            signal=reply.get("signal"),
-            output_tail=read_tail(Path(request["output"])),
-            started=started_wall,
-        )
+        return reply, started_wall, float(reply.get("duration_s", time.monotonic() - started))
 
     def close(self) -> None:
         """Let the worker end on its own (stdin closed), killing it after 5 s."""
@@ -271,6 +277,42 @@ class Worker:
         if self._reply_fd is not None:
             os.close(self._reply_fd)
             self._reply_fd = None
+
+
+def _outcome(
+    op: str, reply: dict[str, Any], status: str, result: Path, output: Path, started_wall: str, duration: float,
+) -> PhaseOutcome:
+    """A phase's outcome from the worker's reply (``status``: how the phase ended) and its result file."""
+    facts, detail = _phase_facts(result, status)
+    exit_status = reply.get("exit_status")
+    if facts is not None and facts.outcome == EXITED:  # sys.exit() in the scenario: the process ended
+        status, exit_status = "died", facts.exit_code
+        detail = f"SystemExit: {facts.message}" if facts.message not in (None, "None", str(facts.exit_code)) else ""
+        facts = None
+    elif status == "done" and facts is None:
+        status, exit_status = "died", 0
+    return PhaseOutcome(
+        op=op,
+        status=status,
+        detail=detail or str(reply.get("detail") or ""),
+        duration_s=round(duration, 3),
+        facts=facts,
+        exit_status=exit_status,
+        signal=reply.get("signal"),
+        output_tail=read_tail(output),
+        started=started_wall,
+    )
+
+
+def _final_result(path: Path, signature: bool) -> bool:
+    """The result file holds what the scenario did, to the end (a SIGNATURE match finished)."""
+    try:
+        facts = read_phase_facts(path)
+    except ResultsError:
+        return False
+    if facts.outcome not in (RETURNED, RAISED, CONTRACT, UNCOMPARABLE):
+        return False
+    return not (signature and facts.outcome == RAISED and facts.signature_matched is None)
 
 
 def read_tail(path: Path) -> str:
