@@ -13,6 +13,7 @@ Layout of a run folder::
     artifacts/<scenario>/<pairing>/reference.json, reference.npz   the values save() returned
     blobs/sha256/<ab>/<abcd…>  every saved file's bytes, once per distinct content
     anatomy/<sha256>.json    the anatomy of one distinct saved file (cells and results.json name it)
+    evidence/<sha256>.txt    a long cell text kept out of results.json past its size budget
     work/<slug>/             a cell's private work folder; a load's holds hard links to the save's
                              files (a LOAD_WRITES load gets a copy, removed once its evidence is taken)
     phases/<slug>/<op>/      a phase's result.json and output.log
