@@ -29,6 +29,7 @@ from typing import Sequence, TextIO
 
 from harness.envs.install import ensure_env, resolve_pairing
 from harness.envs.releases import ReleaseRange, candidate_versions
+from harness.evidence.cache import cache_enabled
 from harness.evidence.codec import read_results
 from harness.evidence.model import Results
 from harness.paths import SCENARIOS, default_envs_dir
@@ -54,7 +55,7 @@ ADDED_SCENARIO_TEXT = '''"""Bench: one scenario added to a cached run.
 
 Adds two numbers; the bench measures what one added scenario costs a run whose other cells are cached.
 """
-
+{tags}
 
 def run(workdir):
     assert 1 + 1 == 2
@@ -229,6 +230,9 @@ def bench_cache(options: MatrixOptions, root: Path, stream: TextIO) -> None:
     """The cache figures: (a) a warm rerun against ``--fresh``; (b) one added scenario's extra
     wall time against its own cells plus one import per env. Runs are folders under ``root``."""
     root.mkdir(parents=True, exist_ok=True)
+    if not cache_enabled():
+        stream.write("\ncell cache figures: not measured, $HARNESS_CACHE is off\n")
+        return
     _checked(run_child(matrix_argv(options, root / "cache-fill")), "cache filling run", root / "cache-fill")
     warm = _checked(run_child(matrix_argv(options, root / "cache-warm")), "warm run", root / "cache-warm")
     fresh = _checked(run_child(matrix_argv(options, root / "cache-fresh", fresh=True)), "fresh run", root / "cache-fresh")
@@ -247,7 +251,8 @@ def bench_cache(options: MatrixOptions, root: Path, stream: TextIO) -> None:
     # the copy without the added scenario, cached (its cells are the same as the originals')
     base = _checked(run_child(matrix_argv(options, root / "added-base", scenario_dirs=[copy])), "run of the copy",
                     root / "added-base")
-    (copy / f"{ADDED_SCENARIO}.py").write_text(ADDED_SCENARIO_TEXT, encoding="utf-8")
+    tags = f"TAGS = {tuple(options.tags)!r}\n" if options.tags else ""  # selected by the same --tag
+    (copy / f"{ADDED_SCENARIO}.py").write_text(ADDED_SCENARIO_TEXT.format(tags=tags), encoding="utf-8")
     added = _checked(run_child(matrix_argv(options, root / "added-one", scenario_dirs=[copy], only=only)),
                      "run with the added scenario", root / "added-one")
     results = read_results(root / "added-one" / "results.json")
