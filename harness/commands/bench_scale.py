@@ -238,8 +238,9 @@ def bench_cache(options: MatrixOptions, root: Path, stream: TextIO) -> None:
     fresh = _checked(run_child(matrix_argv(options, root / "cache-fresh", fresh=True)), "fresh run", root / "cache-fresh")
     warm_results = read_results(root / "cache-warm" / "results.json")
     reused = sum(1 for c in warm_results.cells if c.reused_from is not None)
-    stream.write(f"\ncell cache: the matrix again, nothing changed ({len(warm_results.cells)} cells, "
-                 f"{reused} reused; wall time of the whole command, report included)\n")
+    skipped = sum(1 for c in warm_results.cells if c.reused_from is None and c.verdict == "skipped")
+    stream.write(f"\ncell cache: the matrix again, nothing changed ({len(warm_results.cells)} cells: {reused} reused, "
+                 f"{skipped} skipped without running; wall time of the whole command, report included)\n")
     stream.write(f"  warm cache                         {warm.wall_s:8.2f} s   (target 5 s)\n")
     stream.write(f"  --fresh                            {fresh.wall_s:8.2f} s\n")
     stream.write(f"  ratio warm / fresh                 {ratio(warm.wall_s, fresh.wall_s):8.3f}\n")
