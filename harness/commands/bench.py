@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Sequence, TextIO
 
 from harness.clock import format_duration
+from harness.commands.bench_scale import bench_cache, bench_scale, scratch_root
 from harness.commands.common import add_run_options
 from harness.commands.matrix import matrix_options
 from harness.envs.install import ensure_env, resolve_pairing
@@ -273,10 +274,28 @@ def run_bench(options: MatrixOptions, cold: bool, spawn: bool, stream: TextIO) -
             options.out = root / "spawn"
             options.isolation = "spawn"
             bench_matrix(options, stream, floor=floor)
+        bench_cache(options, root / "cache", stream)
     if kept is not None:
         stream.write(f"\nruns kept in {kept}\n")
     bench_report(stream)
     stream.write(f"\nbench took {format_duration(time.monotonic() - started)}\n")
+
+
+def run_scale(options: MatrixOptions, scenarios: Sequence[str], stream: TextIO, cache: bool = False) -> int:
+    """``bench --scale``: the scale figures only; ``bench --cache`` (``cache``): the cell cache
+    figures only. Their runs are kept under ``--out`` when given."""
+    started = time.monotonic()
+    root, scratch = scratch_root(options.out)
+    try:
+        if cache:
+            bench_cache(options, root, stream)
+        else:
+            bench_scale(options, scenarios, root, stream)
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
+    stream.write(f"\nbench took {format_duration(time.monotonic() - started)}\n")
+    return 0
 
 
 def _timed(action: object) -> float:
@@ -291,11 +310,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spawn", action="store_true", help="also run the matrix with a fresh interpreter per cell, for comparison")
     parser.add_argument("--report-only", action="store_true",
                         help="only the report's figures: page size and time to interactive (no env, no matrix run)")
+    parser.add_argument("--scale", action="store_true",
+                        help="only the scale figures: 3, 10 and 40 keras releases with tensorflow==2.16.1, --fresh")
+    parser.add_argument("--cache", action="store_true",
+                        help="only the cell cache figures: a warm rerun against --fresh, and one added scenario")
+    parser.add_argument("--scale-only", action="append", default=[], metavar="ID",
+                        help="a scenario of the scale runs (repeatable; default two cheap single-env ones)")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.report_only:
         bench_report(sys.stdout)
         return 0
+    if args.scale:
+        return run_scale(matrix_options(args), args.scale_only, sys.stdout)
+    if args.cache:
+        return run_scale(matrix_options(args), args.scale_only, sys.stdout, cache=True)
     run_bench(matrix_options(args), cold=not args.no_cold, spawn=args.spawn, stream=sys.stdout)
     return 0

@@ -113,3 +113,22 @@ def test_bench_prints_its_figures_and_keeps_its_runs_with_out(harness: Harness, 
     for isolation in ("fork", "spawn"):
         [cell] = harness.results(out / isolation)["cells"]
         assert cell["verdict"] == "passed"
+
+
+def test_bench_cache_figures_reuse_every_cell_but_the_added_scenario(wheelhouse: Path, one_scenario: Path,
+                                                                     tmp_path: Path) -> None:
+    """`bench --cache` on a fake package: the warm run takes every cell from the cache, the
+    --fresh run none, and the run with the added scenario runs only that scenario's cells."""
+    from support import local_index_env
+
+    harness = Harness(env=local_index_env(wheelhouse, tmp_path / "envs", cache="on"), tmp=tmp_path)
+    out = tmp_path / "bench"
+    proc = harness.run("bench", "--cache", "--scenarios", str(one_scenario), "--pairing", f"{FAKE}==1.0",
+                       "--out", str(out), check_code=0)
+    for figure in ("ratio warm / fresh", "ratio extra / (cells + imports)", "bench took"):
+        assert figure in proc.stdout, proc.stdout
+    reused = {run: [c["reused_from"] is not None for c in harness.results(out / run)["cells"]]
+              for run in ("cache-warm", "cache-fresh")}
+    assert reused == {"cache-warm": [True], "cache-fresh": [False]}
+    added = {c["scenario"]: c["reused_from"] is not None for c in harness.results(out / "added-one")["cells"]}
+    assert added == {"ok": True, "bench_added_scenario": False}
