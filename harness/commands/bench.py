@@ -5,7 +5,10 @@ just that part).
 
 The floor of a matrix run is what it cannot avoid: one framework import per env plus the time
 the scenarios themselves take. The ratio wall / floor shows the harness's own overhead
-(goal: at most 1.5 with warm envs).
+(goal: at most 1.5 with warm envs). The matrix runs again with ``--jobs 2`` (or the ``--jobs``
+given), and both are run on its first pairing alone too: the speed-up ``--jobs 1`` wall /
+``--jobs N`` wall shows what cells in flight side by side buy (goal: at least 1.7 at 2 on 2 cores,
+also with a single pairing).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence, TextIO
 
@@ -39,7 +43,7 @@ from harness.evidence.model import (
     WantedVariable,
 )
 from harness.paths import default_envs_dir
-from harness.plan.pairings import parse_pairing
+from harness.plan.pairings import DEFAULT_PAIRINGS, parse_pairing
 from harness.report.render import render_all
 from harness.run.launch import parse_pairings, run_matrix
 from harness.run.options import MatrixOptions
@@ -73,8 +77,16 @@ def bench_env_creation(spec_text: str, envs_dir: Path, cold: bool, stream: TextI
         stream.write(f"  {label:<34} {seconds:8.2f} s\n")
 
 
-def bench_matrix(options: MatrixOptions, stream: TextIO, floor: float | None = None) -> float:
-    """Run the matrix (envs warm) and compare its wall time with its floor; returns the floor.
+@dataclass
+class MatrixFigures:
+    """One bench run of the matrix: its wall time and its own floor (seconds)."""
+
+    wall: float
+    floor: float
+
+
+def bench_matrix(options: MatrixOptions, stream: TextIO, floor: float | None = None) -> MatrixFigures:
+    """Run the matrix (envs warm) and compare its wall time with its floor; returns both.
 
     ``floor`` given (from a fork-isolation run) is used instead of this run's own, so that a
     spawn run, which pays the import in every cell, is compared with the same floor.
@@ -97,13 +109,32 @@ def bench_matrix(options: MatrixOptions, stream: TextIO, floor: float | None = N
     )
     own_floor = imports + cells
     floor = floor or own_floor
-    stream.write(f"\nmatrix ({len(results.cells)} cells, {len(results.pairings)} pairings, isolation {options.isolation})\n")
+    stream.write(f"\nmatrix ({len(results.cells)} cells, {len(results.pairings)} pairings, isolation {options.isolation}, "
+                 f"jobs {options.jobs})\n")
     stream.write(f"  wall time                          {wall:8.2f} s\n")
     stream.write(f"  framework imports (one per env)    {imports:8.2f} s\n")
     stream.write(f"  scenario time (all phases)         {cells:8.2f} s\n")
     stream.write(f"  floor{' (of the fork run)' if floor != own_floor else '':<30}{floor:8.2f} s\n")
     stream.write(f"  ratio wall / floor                 {wall / floor if floor else float('nan'):8.2f}\n")
-    return own_floor
+    return MatrixFigures(wall=wall, floor=own_floor)
+
+
+def bench_jobs(options: MatrixOptions, jobs: int, root: Path, name: str, stream: TextIO,
+               one_job: MatrixFigures | None = None) -> float:
+    """Run the matrix of ``options`` with ``--jobs 1`` (unless ``one_job`` holds that run's figures)
+    and with ``--jobs jobs``, into ``root/<name>-jobs<N>``; print and return the speed-up (the
+    ``--jobs 1`` wall time over the other's)."""
+    if one_job is None:
+        one_job = bench_matrix(replace(options, jobs=1, out=root / f"{name}-jobs1"), stream)
+    many = bench_matrix(replace(options, jobs=jobs, out=root / f"{name}-jobs{jobs}"), stream)
+    speedup = one_job.wall / many.wall if many.wall else float("nan")
+    pairings = len(options.pairings or DEFAULT_PAIRINGS)
+    stream.write(f"\n--jobs {jobs} against --jobs 1 ({name}: {pairings} pairing{'s' if pairings > 1 else ''}, "
+                 f"{os.cpu_count()} cores)\n")
+    stream.write(f"  wall time, --jobs 1                {one_job.wall:8.2f} s\n")
+    stream.write(f"  wall time, --jobs {jobs:<17}{many.wall:8.2f} s\n")
+    stream.write(f"  speed-up (jobs 1 wall / jobs {jobs} wall) {speedup:5.2f}x\n")
+    return speedup
 
 
 #: The report bench's page: 50 scenarios x 40 pairings, a tenth of them cross-version (40 x 40 grids).
@@ -235,17 +266,18 @@ def time_to_interactive(page: Path, chromium: str) -> tuple[float, float] | str:
 
 def run_bench(options: MatrixOptions, cold: bool, spawn: bool, stream: TextIO) -> None:
     started = time.monotonic()
-    specs: Sequence[str] = options.pairings or ["keras==3.5.0,tensorflow==2.16.1"]
+    specs: Sequence[str] = options.pairings or DEFAULT_PAIRINGS
     bench_env_creation(specs[0], options.envs_dir or default_envs_dir(), cold, stream)
-    kept = options.out  # --out keeps the bench's runs (fork/, spawn/) for a look at their reports
+    kept = options.out  # --out keeps the bench's runs (fork/, spawn/, ...) for a look at their reports
+    jobs = options.jobs if options.jobs > 1 else 2  # the --jobs compared with --jobs 1
     with tempfile.TemporaryDirectory() as scratch:
         root = kept if kept is not None else Path(scratch)
-        options.out = root / "fork"
-        floor = bench_matrix(options, stream)
+        first = bench_matrix(replace(options, jobs=1, out=root / "fork"), stream)
         if spawn:
-            options.out = root / "spawn"
-            options.isolation = "spawn"
-            bench_matrix(options, stream, floor=floor)
+            bench_matrix(replace(options, jobs=1, out=root / "spawn", isolation="spawn"), stream, floor=first.floor)
+        bench_jobs(options, jobs, root, "matrix", stream, one_job=first)
+        if len(specs) > 1:
+            bench_jobs(replace(options, pairings=[specs[0]]), jobs, root, "single-pairing", stream)
     if kept is not None:
         stream.write(f"\nruns kept in {kept}\n")
     bench_report(stream)

@@ -13,6 +13,7 @@ import pytest
 
 import harness.run.client as client
 from harness.envs.install import ensure_env, resolve_pairing
+from harness.errors import WorkerError
 from harness.evidence.phase import PhaseOutcome
 from harness.plan.pairings import parse_pairing
 from harness.run.client import Worker
@@ -193,3 +194,25 @@ def test_a_silent_worker_times_out_its_phase_and_runs_the_sibling_again(
     assert isinstance(stopped, PhaseOutcome) and isinstance(other, PhaseOutcome), ended
     assert stopped.status == "timed_out", stopped
     assert decide_verdict(None, outcome=other).verdict == "passed", other
+
+
+def test_a_worker_script_of_another_protocol_does_not_start(
+        wheelhouse: Path, shared_envs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in local_index_env(wheelhouse, shared_envs).items():
+        monkeypatch.setenv(key, value)
+    env = ensure_env(resolve_pairing(parse_pairing(f"{FAKE}==1.0")), shared_envs)
+    older = tmp_path / "worker.py"
+    source = client.WORKER_SCRIPT.read_text()
+    older.write_text(source.replace(f"PROTOCOL_VERSION = {client.PROTOCOL_VERSION}\n", "PROTOCOL_VERSION = 1\n", 1))
+    assert older.read_text() != source
+    monkeypatch.setattr(client, "WORKER_SCRIPT", older)
+    worker = Worker(env, "tensorflow", [], tmp_path / "worker.log", "fork")
+    with pytest.raises(WorkerError):
+        worker.start()
+    assert worker.start_error is not None and "speaks protocol 1" in worker.start_error, worker.start_error
+    work = tmp_path / "phase"
+    request = {"op": "run", "scenario": str(tmp_path / "none.py"), "scenario_id": "none", "workdir": str(work),
+               "result": str(work / "result.json"), "output": str(tmp_path / "output.log"), "rtol": 1e-5, "atol": 1e-5}
+    outcome = worker.run_phase(request, 30)
+    assert outcome.status == "worker_lost" and "speaks protocol 1" in outcome.detail
+    worker.close()
