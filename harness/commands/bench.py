@@ -17,6 +17,7 @@ import argparse
 import io
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -119,6 +120,27 @@ def bench_matrix(options: MatrixOptions, stream: TextIO, floor: float | None = N
     return MatrixFigures(wall=wall, floor=own_floor)
 
 
+#: A CPU-bound loop for :func:`machine_ceiling` (about a second of one core on a quiet machine).
+_BUSY = "x = 0\nfor i in range(20_000_000):\n    x += i\n"
+
+
+def machine_ceiling(jobs: int) -> float:
+    """What ``jobs`` processes side by side can gain on this machine now: ``jobs`` CPU-bound
+    interpreters run one after the other, then all at once; the ratio of the two wall times.
+    On an idle machine with ``jobs`` cores it is about ``jobs``; on a machine busy with other
+    work it is lower, and no ``--jobs`` can do better than it."""
+    command = [sys.executable, "-c", _BUSY]
+    serial = _timed(lambda: [subprocess.run(command, check=True) for _ in range(jobs)])
+    parallel = _timed(lambda: _all_at_once(command, jobs))
+    return serial / parallel if parallel else float("nan")
+
+
+def _all_at_once(command: list[str], count: int) -> None:
+    procs = [subprocess.Popen(command) for _ in range(count)]
+    for proc in procs:
+        proc.wait()
+
+
 def bench_jobs(options: MatrixOptions, jobs: int, root: Path, name: str, stream: TextIO,
                one_job: MatrixFigures | None = None) -> float:
     """Run the matrix of ``options`` with ``--jobs 1`` (unless ``one_job`` holds that run's figures)
@@ -128,12 +150,14 @@ def bench_jobs(options: MatrixOptions, jobs: int, root: Path, name: str, stream:
         one_job = bench_matrix(replace(options, jobs=1, out=root / f"{name}-jobs1"), stream)
     many = bench_matrix(replace(options, jobs=jobs, out=root / f"{name}-jobs{jobs}"), stream)
     speedup = one_job.wall / many.wall if many.wall else float("nan")
+    ceiling = machine_ceiling(jobs)
     pairings = len(options.pairings or DEFAULT_PAIRINGS)
     stream.write(f"\n--jobs {jobs} against --jobs 1 ({name}: {pairings} pairing{'s' if pairings > 1 else ''}, "
                  f"{os.cpu_count()} cores)\n")
     stream.write(f"  wall time, --jobs 1                {one_job.wall:8.2f} s\n")
     stream.write(f"  wall time, --jobs {jobs:<17}{many.wall:8.2f} s\n")
     stream.write(f"  speed-up (jobs 1 wall / jobs {jobs} wall) {speedup:5.2f}x\n")
+    stream.write(f"  this machine's own ceiling now      {ceiling:5.2f}x   ({jobs} busy processes at once against one after the other)\n")
     return speedup
 
 
