@@ -209,7 +209,7 @@ class Worker:
             _stop_process(proc)
         if session is not None:
             session.end("died")
-            session.close_channel()
+            session.join_reader()  # a start in progress releases its channel itself
 
     def _run_forked(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
         if self.start_error is not None:  # a framework import that kills the worker is not retried per cell
@@ -337,10 +337,11 @@ class _Session:
         """Send a request; its waiter (answered at once when the session has ended)."""
         waiter = _Waiter(request["nonce"])
         with self._lock:
-            if self.ended is None:
+            accepted = self.ended is None
+            if accepted:
                 self._waiters[waiter.nonce] = waiter
-        if self.ended is not None and not waiter.done.is_set():
-            waiter.answer({"status": "worker_lost"})
+        if not accepted:  # it ended since this phase found it alive: the phase never ran
+            waiter.answer({"status": _RETRY, "detail": "its worker had just been stopped"})
             return waiter
         try:
             with self._write:
@@ -395,12 +396,18 @@ class _Session:
         self.close_channel()
 
     def close_channel(self) -> None:
-        """Wait (bounded) for the reader to let the channel go, or close it here when no reader runs."""
+        """Wait (bounded) for the reader to let the channel go, or close it here when no reader
+        runs (only the thread that started the session, or closes it, calls this)."""
         if self._reader is not None:
-            self._reader.join(TEARDOWN_WAIT_S)
+            self.join_reader()
         elif self.reply_fd is not None:
             os.close(self.reply_fd)
             self.reply_fd = None
+
+    def join_reader(self) -> None:
+        """Wait (bounded) for the reader, once the session has ended, to close the channel."""
+        if self._reader is not None:
+            self._reader.join(TEARDOWN_WAIT_S)
 
     def _read(self) -> None:
         assert self.reply_fd is not None
