@@ -119,6 +119,12 @@ def bisect(session: nox.Session) -> None:
 
 
 @nox.session
+def atlas(session: nox.Session) -> None:
+    """Every release of a package in a range, every scenario on each: a timeline per scenario."""
+    _harness(session, "atlas", *session.posargs)
+
+
+@nox.session
 def readiness(session: nox.Session) -> None:
     """A candidate (nightly, pre-release, wheel) against a baseline; regressions fail the session."""
     _harness(session, "readiness", *session.posargs)

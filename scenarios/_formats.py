@@ -1,7 +1,7 @@
 """Shared pieces of the save-format scenarios (not a scenario: the name starts with '_').
 
-The model of the formats_mixed_model_* scenarios, the same in each so that verdicts are per
-format: an adapted Normalization, a Bidirectional(LSTM(return_sequences=True)), an LSTM,
+The model of the formats_mixed_model scenario (one model saved in every format of its FORMATS, so
+that verdicts are per format): an adapted Normalization, a Bidirectional(LSTM(return_sequences=True)), an LSTM,
 BatchNormalization and a Dense head, compiled (adam/mse) and fitted one epoch on fixed data.
 Also load_model() with its warnings silenced.
 """

@@ -8,7 +8,7 @@ used. tensorflow/tensorflow#70263 ("Can't load my model.h5", 2024-06) shows a Ty
 the same load_model call. A tiny Dense model compiled with the string loss "mse" and
 fitted one epoch is saved with model.save("model.h5") and reloaded with the default
 compile=True; predictions are compared if the load succeeds. The common advice is
-load_model(..., compile=False) (see formats_mixed_model_legacy_h5, which loads that way).
+load_model(..., compile=False) (see formats_mixed_model[legacy_h5], which loads that way).
 
 Measured (TensorFlow backend, Python 3.11, CPU): load_model() fails on every measured
 version: "TypeError: Could not locate function 'mse'" on 3.1.1, 3.3.3, 3.5.0, 3.6.0, and

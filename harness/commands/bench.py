@@ -47,7 +47,7 @@ from harness.paths import default_envs_dir
 from harness.plan.pairings import DEFAULT_PAIRINGS, parse_pairing
 from harness.report.render import render_all
 from harness.run.launch import parse_pairings, run_matrix
-from harness.run.options import MatrixOptions
+from harness.run.options import FRESH_ALL, MatrixOptions
 
 NAME = "bench"
 HELP = "print figures: env creation, matrix wall time vs its floor, report size and time to interactive"
@@ -90,8 +90,10 @@ def bench_matrix(options: MatrixOptions, stream: TextIO, floor: float | None = N
     """Run the matrix (envs warm) and compare its wall time with its floor; returns both.
 
     ``floor`` given (from a fork-isolation run) is used instead of this run's own, so that a
-    spawn run, which pays the import in every cell, is compared with the same floor.
+    spawn run, which pays the import in every cell, is compared with the same floor. Every cell
+    runs (``--fresh``): a cell taken from the cell cache would measure nothing.
     """
+    options = replace(options, fresh=[FRESH_ALL])
     for spec in parse_pairings(options.pairings):  # warm the envs first: creation is measured above
         pairing = resolve_pairing(spec)
         if pairing.resolve_error is None:

@@ -6,7 +6,7 @@ earlier run of the same scenario file with the same installed versions, time lim
 isolation. A probe whose verdict says nothing about the behaviour (install failed, crash,
 timeout, outside REQUIRES) is skipped. A version probed again (``--confirm``) always runs afresh.
 
-The candidates are the releases uv would see (:mod:`harness.envs.package_index`) that can install
+The candidates are the releases uv would see (:mod:`harness.envs.releases`) that can install
 on the env's Python. A probe whose install failed on the network at every try is not skipped: it
 stops the bisect with one line (:class:`~harness.errors.InstallNetworkError`), since an answer
 resting on it would be the network's, not the scenario's.
@@ -26,11 +26,11 @@ from typing import TextIO
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
 
 from harness.commands.common import add_scenario_dirs, nested_run, options_from_args, positive_float, positive_int
-from harness.envs.install import Env, ensure_env, env_python, network_failed, resolve_or_raise
+from harness.envs.install import Env, ensure_env, network_failed, resolve_or_raise
 from harness.envs.package_index import index_source, list_releases
+from harness.envs.releases import ReleaseRange, candidate_versions
 from harness.envs.retry import Note
 from harness.errors import BadInput, InstallError, InstallNetworkError
 from harness.evidence.codec import write_json_atomic
@@ -96,37 +96,10 @@ class BisectOptions:
     confirm: int = 1
 
 
-def candidate_versions(options: BisectOptions, note: Note | None = None) -> list[str]:
-    """Releases from ``old`` to ``new`` inclusive, from the index: yanked never, pre-releases
-    only with ``--pre`` (or when an end is one), and only those whose ``Requires-Python`` admits
-    the env's Python: the others are not candidates, and ``note`` is told which. An end that is
-    not a release, or cannot install on that Python, is refused (:class:`BadInput`)."""
-    try:
-        old, new = Version(options.old), Version(options.new)
-    except InvalidVersion as exc:
-        raise BadInput(f"{exc}; --old and --new take versions such as 3.0.0.") from None
-    if not old < new:
-        raise BadInput(f"--old {options.old} must be an older version than --new {options.new}.")
-    releases = list_releases(options.package, options.index_url, options.find_links, note)
-    python = env_python(parse_pairing(",".join([options.package, *options.with_])))
-    known = {r.version: r for r in releases}
-    for end, flag in ((old, "--old"), (new, "--new")):
-        if end not in known or known[end].yanked:
-            shown = ", ".join(str(r.version) for r in releases[-8:] if not r.yanked) or "none"
-            raise BadInput(f"{flag} {end}: {options.package} {end} is not a release on the index (latest: {shown}).")
-        if not known[end].supports_python(python):
-            raise BadInput(f"{flag} {end}: {options.package} {end} cannot install on the env's Python {python} "
-                           f"(Requires-Python {known[end].python_requirement}).")
-    chosen = [
-        r for r in releases
-        if old <= r.version <= new and not r.yanked
-        and (options.pre or not r.version.is_prerelease or r.version in (old, new))
-    ]
-    refused = [r for r in chosen if not r.supports_python(python)]
-    if refused and note is not None:
-        listed = ", ".join(f"{r.version} (Requires-Python {r.python_requirement})" for r in refused)
-        note(f"not candidates, since they cannot install on the env's Python {python}: {listed}")
-    return [str(r.version) for r in chosen if r not in refused]
+def release_range(options: BisectOptions) -> ReleaseRange:
+    """The releases a bisect of ``options`` searches (:func:`~harness.envs.releases.candidate_versions`)."""
+    return ReleaseRange(options.package, options.old, options.new, tuple(options.with_), options.pre,
+                        options.index_url, options.find_links)
 
 
 def candidate_dates(options: BisectOptions, today: datetime.date | None = None, note: Note | None = None) -> list[str]:
@@ -315,7 +288,7 @@ def run_bisect(options: BisectOptions, stream: TextIO) -> tuple[int, Path]:
     if scenario.kind != "run":
         raise BadInput(f"{options.scenario} is a cross-version scenario; bisect takes single-env scenarios (run).")
     note = _line_writer(stream)
-    candidates = candidate_dates(options, note=note) if options.by_date else candidate_versions(options, note)
+    candidates = candidate_dates(options, note=note) if options.by_date else candidate_versions(release_range(options), note)
     out = options.out or new_output_folder(f"bisect-{options.scenario}-{options.package}-")
     check_output_folder(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -357,20 +330,28 @@ def run_bisect(options: BisectOptions, stream: TextIO) -> tuple[int, Path]:
 
 
 def _check(options: BisectOptions) -> None:
-    if options.index_url is not None and not options.index_url.startswith(("http://", "https://", "file://")):
-        raise BadInput(f"--index-url {options.index_url!r} is not an http(s) or file URL.")
-    if not PROJECT_NAME.fullmatch(options.package):
-        raise BadInput(f"--package {options.package!r} is not a bare project name such as keras "
+    check_release_options(options.package, options.backend, options.with_, options.index_url)
+
+
+def check_release_options(package: str, backend: str, with_: list[str], index_url: str | None,
+                          role: str = "bisected package") -> None:
+    """Refuse (:class:`BadInput`) what a command over a package's releases (bisect, atlas) cannot
+    take: an index that is no URL, a package that is not a bare name, an unknown backend, a
+    ``--with`` that is no requirement or names the package itself (the ``role`` it has there)."""
+    if index_url is not None and not index_url.startswith(("http://", "https://", "file://")):
+        raise BadInput(f"--index-url {index_url!r} is not an http(s) or file URL.")
+    if not PROJECT_NAME.fullmatch(package):
+        raise BadInput(f"--package {package!r} is not a bare project name such as keras "
                        "(no version, extras or marker: the versions are --old and --new).")
-    if options.backend not in BACKENDS:
-        raise BadInput(f"--backend {options.backend!r} is not one of {', '.join(BACKENDS)}.")
-    for item in options.with_:
+    if backend not in BACKENDS:
+        raise BadInput(f"--backend {backend!r} is not one of {', '.join(BACKENDS)}.")
+    for item in with_:
         try:
             requirement = Requirement(item)
         except InvalidRequirement:
             raise BadInput(f"--with {item!r} is not a requirement such as tensorflow==2.16.1.") from None
-        if canonicalize_name(requirement.name) == canonicalize_name(options.package):
-            raise BadInput(f"--with {item!r} names the bisected package itself.")
+        if canonicalize_name(requirement.name) == canonicalize_name(package):
+            raise BadInput(f"--with {item!r} names the {role} itself.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -396,11 +377,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="search days instead of releases: --old/--new are dates; each probe resolves everything as of that day")
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.index_url:
-        os.environ["UV_DEFAULT_INDEX"] = args.index_url
-    if args.find_links:
-        os.environ["UV_FIND_LINKS"] = str(args.find_links.resolve())
+def use_index(index_url: str | None, find_links: Path | None) -> None:
+    """Make every install of this process (uv) read ``--index-url`` or ``--find-links``."""
+    if index_url:
+        os.environ["UV_DEFAULT_INDEX"] = index_url
+    if find_links:
+        os.environ["UV_FIND_LINKS"] = str(find_links.resolve())
         os.environ["UV_NO_INDEX"] = "1"
+
+
+def run(args: argparse.Namespace) -> int:
+    use_index(args.index_url, args.find_links)
     status, _ = run_bisect(options_from_args(BisectOptions, args), sys.stdout)
     return status

@@ -15,7 +15,7 @@ from harness.evidence.model import Results
 from harness.plan.cells import CROSS_MODES
 from harness.report.render import render_all
 from harness.run.launch import run_matrix
-from harness.run.options import ISOLATIONS, MatrixOptions
+from harness.run.options import FRESH_ALL, ISOLATIONS, MatrixOptions
 
 T = TypeVar("T")
 
@@ -72,11 +72,15 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="fork: import once per env (default); spawn: a fresh interpreter per cell")
     parser.add_argument("--cross", choices=CROSS_MODES,
                         help="cross-version scenarios: load every pairing's save (all, the default), only its own (same), "
-                             "or only the saves of --load-artifacts, running nothing else (imported)")
+                             "only the saves of --load-artifacts, running nothing else (imported), "
+                             "or the save of the pairing listed before it and its own (adjacent)")
     parser.add_argument("--load-artifacts", action="append", default=[], type=Path, metavar="RUN_DIR",
                         help="also load the cross-version saves of an earlier run (repeatable)")
     parser.add_argument("--max-output", type=mebibytes, metavar="MIB",
                         help="keep at most this much of a cell's output: its head and its tail (default 64)")
+    parser.add_argument("--fresh", action="append", nargs="?", const=FRESH_ALL, metavar="SCENARIO",
+                        help="run cells again instead of reusing the cell cache: every cell, or only this scenario's "
+                             "(repeatable); the new results replace the cached ones")
 
 
 def options_from_args(cls: type[T], args: argparse.Namespace, **given: Any) -> T:

@@ -30,7 +30,7 @@ NAME = "matrix"
 HELP = "install every pairing and run every scenario"
 #: Options that define a run; a resumed run takes its own, so none of these may be given with --resume.
 _RUN_DEFINING = ("scenario_dirs", "pairings", "only", "tags", "out", "load_artifacts", "shard", "timeout", "isolation", "cross",
-                 "max_output")
+                 "max_output", "fresh")
 #: The gate's options, which the config table also sets for a resumed run.
 _GATE = ("expect", "fail_on", "fail_on_claim_change")
 

@@ -11,6 +11,7 @@ from an exception message or a file name) is kept with those characters escaped 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -238,17 +239,26 @@ def _check_id(value: str, pattern: re.Pattern[str], where: str, what: str) -> No
         raise ResultsError(f"{where}: the {what} {value[:80]!r} is not a plain name.")
 
 
+@functools.cache
+def _fields_of(cls: type) -> tuple[tuple[str, Any, bool], ...]:
+    """(name, type hint, required) of each field of a model class, worked out once per class."""
+    hints = typing.get_type_hints(cls)
+    return tuple(
+        (f.name, hints[f.name], f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+        for f in dataclasses.fields(cls)
+    )
+
+
 def build_model(cls: type, data: Any, where: str) -> Any:
     if not isinstance(data, dict):
         raise ResultsError(f"{where}: expected an object for {cls.__name__}.")
-    hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in data:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise ResultsError(f"{where}: {cls.__name__} lacks the field {f.name!r}.")
+    for name, hint, required in _fields_of(cls):
+        if name not in data:
+            if required:
+                raise ResultsError(f"{where}: {cls.__name__} lacks the field {name!r}.")
             continue
-        kwargs[f.name] = _check(hints[f.name], data[f.name], f"{where}: {cls.__name__}.{f.name}")
+        kwargs[name] = _check(hint, data[name], f"{where}: {cls.__name__}.{name}")
     return cls(**kwargs)
 
 

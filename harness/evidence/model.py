@@ -86,7 +86,8 @@ class PairingRecord:
 
 @dataclass
 class ScenarioRecord:
-    """A scenario as the run saw it (``sha256`` identifies the file's text)."""
+    """A scenario as the run saw it (``sha256`` identifies the file's text; ``format``: the format
+    of a scenario with ``FORMATS``, whose id is ``<module>[<format>]``)."""
 
     id: str
     title: str
@@ -102,6 +103,7 @@ class ScenarioRecord:
     atol: float = 1e-5
     sha256: str = ""
     claims: list[Claim] = field(default_factory=list)
+    format: Union[str, None] = None
 
 
 @dataclass
@@ -192,6 +194,7 @@ class SaveRecord(PhaseEvidence):
     artifact: str = ""
     sha256: str = ""
     imported_from: Union[str, None] = None
+    reused_from: Union[str, None] = None
 
 
 @dataclass
@@ -211,7 +214,8 @@ class Cell(PhaseEvidence, _CellName):
     folder held; ``probe``/``mapping`` say, for a load that found no variables, what the model
     looked for and which groups of the file would fit. ``compared`` tells whether values were
     compared; ``max_abs_diff`` is their largest absolute difference (None when not compared or
-    infinite).
+    infinite). ``reused_from`` names the earlier run whose measurement of the very same cell (see
+    :mod:`harness.evidence.cache`) this one carries, its evidence unchanged; None when it ran here.
     """
 
     saved_with: Union[str, None] = None
@@ -227,6 +231,7 @@ class Cell(PhaseEvidence, _CellName):
     mapping: list[MappingRecord] = field(default_factory=list)
     mapping_text: str = ""
     warnings: list[str] = field(default_factory=list)
+    reused_from: Union[str, None] = None
 
     @property
     def key(self) -> CellKey:

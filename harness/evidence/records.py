@@ -102,6 +102,7 @@ def scenario_record(scenario: Scenario) -> ScenarioRecord:
         atol=scenario.atol,
         sha256=scenario.sha256,
         claims=list(scenario.claims),
+        format=scenario.format,
     )
 
 

@@ -35,8 +35,10 @@ class SaveState:
     evidence: SaveRecord | None = None
 
 
-def record_save(store: RunStore, scenario: Scenario, pairing_id: str, outcome: PhaseOutcome) -> SaveState:
-    """Write save.json (with the content hash of files/) and return the save's state.
+def record_save(store: RunStore, scenario: Scenario, pairing_id: str, outcome: PhaseOutcome,
+                reused_from: str | None = None) -> SaveState:
+    """Write save.json (with the content hash of files/) and return the save's state
+    (``reused_from``: the earlier run whose save the cell cache gave back).
 
     Files that cannot be hashed (a tree deeper than the harness walks, a folder the save locked)
     get an empty hash, which no tree matches: such a save is made again on ``--resume``, and the
@@ -44,6 +46,7 @@ def record_save(store: RunStore, scenario: Scenario, pairing_id: str, outcome: P
     """
     folder = store.save_folder(scenario.id, pairing_id)
     evidence = save_record(outcome, scenario, pairing_id, store.relative(folder.files), _hash_or_empty(folder.files))
+    evidence.reused_from = reused_from
     write_json_atomic(folder.record, to_dict(evidence))
     return SaveState(outcome=outcome, evidence=evidence)
 

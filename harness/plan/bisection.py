@@ -108,7 +108,7 @@ def _next_index(low: int, high: int, skipped: set[int]) -> int | None:
     """The untried index closest to the middle of (low, high), as ``git bisect skip`` does."""
     middle = (low + high) // 2
     for offset in range(high - low):
-        for index in (middle - offset, middle + offset + 1) if offset else (middle,):
+        for index in (middle - offset, middle + offset) if offset else (middle,):
             if low < index < high and index not in skipped:
                 return index
     return None

@@ -14,10 +14,11 @@ from harness.errors import BadInput
 from harness.plan.pairings import Pairing
 from harness.plan.scenarios import Scenario
 
-#: How cross-version scenarios pick their savers: every pairing of the run, only the loader itself, or
+#: How cross-version scenarios pick their savers: every pairing of the run, only the loader itself,
 #: only the savers imported from other runs (``--load-artifacts``: no single-env cell and no save
-#: of this run's own; the second stage of a run split across machines).
-CROSS_MODES = ("all", "same", "imported")
+#: of this run's own; the second stage of a run split across machines), or the pairing listed just
+#: before the loader and the loader itself (``adjacent``: consecutive releases, as an atlas runs them).
+CROSS_MODES = ("all", "same", "imported", "adjacent")
 
 
 class CellKey(NamedTuple):
@@ -70,9 +71,14 @@ def plan_keys(
 
 def own_savers(cross: str, pairings: Sequence[str], loader: str) -> list[str]:
     """The pairings of the run itself whose saves ``loader`` loads: every one (``"all"``: an
-    N x N grid), only itself (``"same"``), or none (``"imported"``: only imported saves)."""
+    N x N grid), only itself (``"same"``), none (``"imported"``: only imported saves), or the
+    pairing listed just before it, then itself (``"adjacent"``; the first pairing loads only its
+    own save)."""
     if cross == "all":
         return list(pairings)
+    if cross == "adjacent":
+        place = list(pairings).index(loader)
+        return [pairings[place - 1], loader] if place > 0 else [loader]
     return [loader] if cross == "same" else []
 
 

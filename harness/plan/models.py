@@ -5,10 +5,11 @@ Pure: this module only writes the text of scenario modules (and of their shared 
 the command writes them into the run folder and the run treats them like any other scenario. The
 user's file runs only inside the tested envs; here it is only named.
 
-``--model FILE.py:FUNCTION`` gives one cross-version scenario per format (``.keras``,
-``.weights.h5``, legacy ``.h5``, and the TensorFlow SavedModel export where the backend is
-TensorFlow): saved in every pairing, loaded in every pairing, comparing the outputs on the same
-inputs and the weights array by array. ``--file SAVED`` gives one scenario that loads that file
+``--model FILE.py:FUNCTION`` gives one cross-version scenario with ``FORMATS`` (``.keras``,
+``.weights.h5``, legacy ``.h5``: built once and saved in every format in each pairing, loaded in
+every pairing, each format with its own verdicts), and one for the TensorFlow SavedModel export
+where the backend is TensorFlow, comparing the outputs on the same inputs and the weights array
+by array. ``--file SAVED`` gives one scenario that loads that file
 in every pairing: against ``--reference`` outputs when given (a single-env scenario), else against
 the outputs of the pairing that wrote the file, or, when no pairing did, of each pairing.
 """
@@ -141,26 +142,35 @@ def _identifier(text: str) -> str:
     return name if re.match(r"^[A-Za-z_]", name) else f"m_{name}"
 
 
+#: The formats of the ``--model`` scenario: its file's suffix, and how it is saved and loaded.
 _FORMATS = {
-    "keras_file": (".keras", "model.save(f)", "load_model(f)", ("model", "keras-file")),
-    "weights_h5": (".weights.h5", "model.save_weights(f)", None, ("model", "weights-h5")),
-    "legacy_h5": (".h5", "model.save(f)", "load_model(f)", ("model", "legacy-h5")),
+    "keras": (".keras", "model.save(f)", "load_model(f)"),
+    "weights_h5": (".weights.h5", "model.save_weights(f)", None),
+    "legacy_h5": (".h5", "model.save(f)", "load_model(f)"),
 }
 
 
 def model_scenarios(model: ModelFile) -> dict[str, str]:
-    """The scenario modules for ``--model``, by file name (the helper module included)."""
+    """The scenario modules for ``--model``, by file name (the helper module included): one
+    scenario with ``FORMATS`` (``<stem>_formats``: the model is built once per saving pairing and
+    saved in every format) and the SavedModel export (TensorFlow backend only)."""
     assert model.function is not None
     sources = {f"{HELPER}.py": HELPER_SOURCE}
-    for name, (suffix, save_call, load_call, tags) in _FORMATS.items():
-        loading = (f"    model = {load_call}\n" if load_call else
-                   "    model = build(MODEL, FUNCTION, seed=2)  # other weights: a load that sets nothing fails\n"
-                   "    model.load_weights(f)\n")
-        sources[f"{model.stem}_{name}.py"] = f'''"""{model.stem}.{model.function}: saved as {suffix}, loaded in every pairing
+    names = tuple(_FORMATS)
+    suffixes = {name: suffix for name, (suffix, _, _) in _FORMATS.items()}
+    saving = "".join(f"    {'if' if i == 0 else 'elif'} fmt == {name!r}:\n        {call}\n"
+                     for i, (name, (_, call, _)) in enumerate(_FORMATS.items()))
+    loading = "".join(
+        f"    {'if' if i == 0 else 'elif'} fmt == {name!r}:\n" + (
+            f"        model = {call}\n" if call else
+            "        model = build(MODEL, FUNCTION, seed=2)  # other weights: a load that sets nothing fails\n"
+            "        model.load_weights(f)\n")
+        for i, (name, (_, _, call)) in enumerate(_FORMATS.items()))
+    sources[f"{model.stem}_formats.py"] = f'''"""{model.stem}.{model.function}: saved in three formats, loaded in every pairing
 
-Generated for ``--model {model.path}:{model.function}``: the model is built and saved in one
-pairing and loaded in another; the outputs on the same inputs and the weights, array by array,
-must be equal.
+Generated for ``--model {model.path}:{model.function}``: the model is built once in one pairing
+and saved in every format (FORMATS: each has its own verdicts), and loaded in another; the
+outputs on the same inputs and the weights, array by array, must be equal.
 """
 import os
 
@@ -168,21 +178,25 @@ from {HELPER} import build, keep_inputs, kept_inputs, load_model, made_inputs, o
 
 MODEL = {str(model.path)!r}
 FUNCTION = {model.function!r}
-TAGS = {tags!r}
+TAGS = ("model", "formats")
+FORMATS = {names!r}
+SUFFIXES = {suffixes!r}
+_BUILT = []  # the model and its inputs, built once per save phase and saved in every format
 
 
-def save(workdir):
-    model = build(MODEL, FUNCTION, seed=1)
-    x = made_inputs(model, MODEL)
+def save(workdir, fmt):
+    if not _BUILT:
+        model = build(MODEL, FUNCTION, seed=1)
+        _BUILT.append((model, made_inputs(model, MODEL)))
+    model, x = _BUILT[0]
     keep_inputs(workdir, x)
-    f = os.path.join(workdir, "model{suffix}")
-    {save_call}
-    return {{"outputs": outputs(model, x), "weights": weights(model)}}
+    f = os.path.join(workdir, "model" + SUFFIXES[fmt])
+{saving}    return {{"outputs": outputs(model, x), "weights": weights(model)}}
 
 
-def load(workdir):
+def load(workdir, fmt):
     user_module(MODEL)
-    f = os.path.join(workdir, "model{suffix}")
+    f = os.path.join(workdir, "model" + SUFFIXES[fmt])
 {loading}    return {{"outputs": outputs(model, kept_inputs(workdir)), "weights": weights(model)}}
 '''
     sources[f"{model.stem}_saved_model.py"] = f'''"""{model.stem}.{model.function}: its SavedModel export, read by tf.saved_model

@@ -13,6 +13,9 @@ here. Module-level names of the contract must be literals, so they can be read t
 - ``RTOL`` / ``ATOL``: non-negative numbers (default 1e-5);
 - ``BACKENDS``: the Keras backends it runs on (default all); a cell of another backend is skipped;
 - ``CLAIMS``: what upstream said about it, as checkable statements (see :mod:`harness.plan.claims`);
+- ``FORMATS`` (cross-version scenarios only): a tuple of format names, e.g. ``("keras", "weights_h5")``;
+  then ``save(workdir, fmt)`` and ``load(workdir, fmt)`` take the format, and the module is one
+  scenario per format, ``<module>[<format>]`` (see :func:`expand_formats`);
 - either ``run(workdir)``, or both ``save(workdir)`` and ``load(workdir)``.
 
 A module breaking a rule raises :class:`ContractError` naming the file and the rule. Only
@@ -27,7 +30,7 @@ import hashlib
 import os
 import re
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -43,11 +46,17 @@ MAX_SCENARIO_BYTES = 1024 * 1024
 DEFAULT_RTOL = 1e-5
 DEFAULT_ATOL = 1e-5
 _TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-#: What a scenario id (its module name) may be.
-SCENARIO_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: What a scenario file's module name may be.
+MODULE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: What a name in ``FORMATS`` may be.
+FORMAT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+#: What a scenario id may be: its module name, followed for a scenario with ``FORMATS`` by one of
+#: its formats in brackets (``formats_mixed_model[keras]``).
+SCENARIO_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[[a-z][a-z0-9_]*\])?$")
 #: What a link to an upstream report may be.
 LINK = re.compile(r"^https?://[^\s\"'<>]+$")
-_CONTRACT_NAMES = ("SIGNATURE", "LINKS", "REQUIRES", "SAVE_REQUIRES", "TAGS", "RTOL", "ATOL", "BACKENDS", "CLAIMS")
+_CONTRACT_NAMES = ("SIGNATURE", "LINKS", "REQUIRES", "SAVE_REQUIRES", "TAGS", "RTOL", "ATOL", "BACKENDS", "CLAIMS",
+                   "FORMATS")
 
 
 @dataclass(frozen=True)
@@ -56,7 +65,9 @@ class Scenario:
 
     ``kind`` is ``"run"`` (single env) or ``"cross"`` (``save``/``load``). ``sha256`` hashes the
     file and the ``_*.py`` helpers it imports from its folder, so results can tell whether they
-    came from the same scenario text.
+    came from the same scenario text. A module with ``FORMATS`` is read as one scenario whose
+    ``formats`` lists them, and run as one scenario per format (:func:`expand_formats`): ``format``
+    is that scenario's format, ``id`` is ``<module>[<format>]``, and the siblings share the rest.
     """
 
     id: str
@@ -74,6 +85,26 @@ class Scenario:
     sha256: str = ""
     backends: tuple[str, ...] = ()
     claims: tuple[Claim, ...] = ()
+    formats: tuple[str, ...] = ()
+    format: str | None = None
+
+    @property
+    def module(self) -> str:
+        """The module name of the scenario's file (the id without its format)."""
+        return module_name(self.id)
+
+
+def module_name(scenario_id: str) -> str:
+    """``formats_mixed_model[keras]`` → ``formats_mixed_model``; an id without a format is its module."""
+    return scenario_id.partition("[")[0]
+
+
+def expand_formats(scenario: Scenario) -> list[Scenario]:
+    """A scenario with ``FORMATS`` as one scenario per format, in the order of ``FORMATS`` (each
+    with its ``format`` set, its id ``<module>[<format>]`` and its title followed by the format);
+    any other scenario as itself."""
+    return [replace(scenario, id=f"{scenario.id}[{name}]", format=name, title=f"{scenario.title} [{name}]")
+            for name in scenario.formats] or [scenario]
 
 
 def discover_scenarios(folders: Sequence[Path]) -> list[Scenario]:
@@ -89,12 +120,12 @@ def discover_scenarios(folders: Sequence[Path]) -> list[Scenario]:
         for path in sorted(folder.glob("*.py")):
             if path.name.startswith("_"):
                 continue
-            scenario = read_scenario(path)
-            if scenario.id in found:
-                raise BadInput(
-                    f"Scenario id {scenario.id!r} is defined twice: {found[scenario.id].path} and {path}."
-                )
-            found[scenario.id] = scenario
+            for scenario in expand_formats(read_scenario(path)):
+                if scenario.id in found:
+                    raise BadInput(
+                        f"Scenario id {scenario.id!r} is defined twice: {found[scenario.id].path} and {path}."
+                    )
+                found[scenario.id] = scenario
     return [found[k] for k in sorted(found)]
 
 
@@ -103,10 +134,12 @@ def select_scenarios(
 ) -> list[Scenario]:
     """Keep the scenarios named in ``only`` and/or carrying one of ``tags`` (no filter: all).
 
-    An id or tag that matches nothing is :class:`BadInput`, naming it and the valid choices.
+    A name in ``only`` is a scenario id (``formats_mixed_model[keras]``: one format) or the module
+    of a scenario with ``FORMATS`` (``formats_mixed_model``: every format of it). An id or tag that
+    matches nothing is :class:`BadInput`, naming it and the valid choices.
     """
     only, tags = list(only), list(tags)
-    known_ids = {s.id for s in scenarios}
+    known_ids = {s.id for s in scenarios} | {s.module for s in scenarios}
     for name in only:
         if name not in known_ids:
             raise BadInput(f"Unknown scenario id {name!r}; known ids: {', '.join(sorted(known_ids)) or 'none'}.")
@@ -116,7 +149,7 @@ def select_scenarios(
             raise BadInput(f"Unknown tag {tag!r}; known tags: {', '.join(sorted(known_tags)) or 'none'}.")
     if not only and not tags:
         return list(scenarios)
-    return [s for s in scenarios if s.id in only or set(s.tags) & set(tags)]
+    return [s for s in scenarios if s.id in only or s.module in only or set(s.tags) & set(tags)]
 
 
 def load_scenarios(dirs: Sequence[Path], only: Sequence[str] = (), tags: Sequence[str] = ()) -> list[Scenario]:
@@ -130,7 +163,7 @@ def load_scenarios(dirs: Sequence[Path], only: Sequence[str] = (), tags: Sequenc
 def read_scenario(path: Path) -> Scenario:
     """Read one scenario file and check it against the contract."""
     source = read_source(path)
-    if not SCENARIO_ID.match(path.stem):
+    if not MODULE_ID.match(path.stem):
         raise ContractError(f"{path}: the file name must be a Python identifier (it is the scenario id).")
     try:
         tree = ast.parse(source, filename=str(path))
@@ -150,6 +183,8 @@ def read_scenario(path: Path) -> Scenario:
         if kind != "cross":
             raise ContractError(f"{path}: SAVE_REQUIRES is for cross-version scenarios (save and load) only.")
         save_requires = _requires(path, literals["SAVE_REQUIRES"], "SAVE_REQUIRES")
+    formats = _formats(path, literals.get("FORMATS"), kind)
+    _check_arguments(path, functions, kind, with_format=bool(formats))
     return Scenario(
         id=path.stem,
         title=title.strip(),
@@ -166,6 +201,7 @@ def read_scenario(path: Path) -> Scenario:
         sha256=_content_hash(path, source, tree),
         backends=_backends(path, literals.get("BACKENDS")),
         claims=read_claims(str(path), literals.get("CLAIMS")),
+        formats=formats,
     )
 
 
@@ -240,13 +276,36 @@ def _kind(path: Path, functions: dict[str, ast.FunctionDef]) -> str:
         raise ContractError(f"{path}: a cross-version scenario needs both save(workdir) and load(workdir); {missing} is missing.")
     if not (has_run or has_save):
         raise ContractError(f"{path}: defines neither run(workdir) nor save(workdir) and load(workdir).")
-    for name in ("run",) if has_run else ("save", "load"):
+    return "run" if has_run else "cross"
+
+
+def _check_arguments(path: Path, functions: dict[str, ast.FunctionDef], kind: str, with_format: bool) -> None:
+    """``run``/``save``/``load`` take the work folder, and with ``FORMATS`` the format too."""
+    wanted = 2 if with_format else 1
+    for name in ("run",) if kind == "run" else ("save", "load"):
         args = functions[name].args
         positional = [*args.posonlyargs, *args.args]
         required = len(positional) - len(args.defaults)
-        if required > 1 or (not positional and args.vararg is None):
-            raise ContractError(f"{path}: {name}() must take exactly one argument, the work folder.")
-    return "run" if has_run else "cross"
+        if required > wanted or (len(positional) < wanted and args.vararg is None):
+            what = "two arguments, the work folder and the format (FORMATS)" if with_format else "exactly one argument, the work folder"
+            raise ContractError(f"{path}: {name}() must take {what}.")
+
+
+def _formats(path: Path, value: Any, kind: str) -> tuple[str, ...]:
+    """``FORMATS``: a non-empty tuple of distinct format names, on a cross-version scenario only."""
+    if value is None:
+        return ()
+    if kind != "cross":
+        raise ContractError(f"{path}: FORMATS is for cross-version scenarios (save and load) only.")
+    if not isinstance(value, tuple) or not value:
+        raise ContractError(f"{path}: FORMATS must be a non-empty tuple of format names, e.g. ('keras', 'weights_h5').")
+    for name in value:
+        if not isinstance(name, str) or not FORMAT_NAME.match(name):
+            raise ContractError(f"{path}: FORMATS entry {name!r} must be lowercase letters, digits or '_', starting with a letter.")
+    repeated = sorted({name for name in value if value.count(name) > 1})
+    if repeated:
+        raise ContractError(f"{path}: FORMATS names {repeated[0]!r} twice.")
+    return tuple(value)
 
 
 def _signature(path: Path, value: Any) -> str | None:

@@ -186,10 +186,11 @@ def _tally(cells: list[CellView]) -> dict[str, Any]:
             "skipped": kinds.count("skipped"), "time": sum(c.seconds for c in cells)}
 
 
-def render_page(template: str, folder: Path, **context: Any) -> Path:
-    """Render one more page (bisect, readiness) in the report's style as ``folder/index.html``."""
+def render_page(template: str, folder: Path, name: str = HTML_FILE, **context: Any) -> Path:
+    """Render one more page (bisect, readiness, atlas) in the report's style as ``folder/name``
+    (``index.html`` unless told)."""
     text = environment().get_template(template).render(**context)
-    return _write(folder, HTML_FILE, text)
+    return _write(folder, name, text)
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from harness.evidence.model import PairingRecord, ScenarioRecord
 from harness.paths import SCENARIOS, shown_path
+from harness.plan.scenarios import module_name
 
 
 def reproduce_commands(
@@ -35,11 +36,12 @@ def reproduce_parts(
     nox += [f" --pairing {shlex.quote(_pairing_arg(loader))}", f" --only {shlex.quote(scenario.id)}"]
     if os.path.abspath(folder) != str(SCENARIOS):
         nox.append(f" --scenarios {shlex.quote(folder)}")
-    prelude = f"import sys; sys.path.insert(0, {json.dumps(folder)}); import {scenario.id} as s"
+    prelude = f"import sys; sys.path.insert(0, {json.dumps(folder)}); import {module_name(scenario.id)} as s"
     if scenario.kind == "run":
         return nox, [_uv_run(loader), " " + shlex.quote(f"{prelude}; import tempfile; print(s.run(tempfile.mkdtemp()))")]
-    save_code = f'{prelude}; import os; os.makedirs("artifact", exist_ok=True); print(s.save("artifact"))'
-    load_code = f'{prelude}; print(s.load("artifact"))'
+    fmt = f", {json.dumps(scenario.format)}" if scenario.format else ""
+    save_code = f'{prelude}; import os; os.makedirs("artifact", exist_ok=True); print(s.save("artifact"{fmt}))'
+    load_code = f'{prelude}; print(s.load("artifact"{fmt}))'
     return nox, [_uv_run(saver or loader), " " + shlex.quote(save_code), " && ", _uv_run(loader), " " + shlex.quote(load_code)]
 
 

@@ -23,7 +23,7 @@ from typing import Any, Iterator
 
 from harness.envs.install import Env
 from harness.errors import ResultsError, WorkerError
-from harness.evidence.phase import EXITED, PhaseFacts, PhaseOutcome, read_phase_facts
+from harness.evidence.phase import CONTRACT, EXITED, RAISED, RETURNED, UNCOMPARABLE, PhaseFacts, PhaseOutcome, read_phase_facts
 from harness.paths import WORKER_SCRIPT
 from harness.run.options import ISOLATIONS
 
@@ -139,41 +139,50 @@ class Worker:
         attempt left it. A phase run again after a reply that answered nothing runs alone in its
         worker, so that a scenario writing such replies ends only its own phase.
         """
-        base = {**request, "timeout": timeout}
+        request = {**request, "timeout": timeout}
+        reply, started_wall, duration = self._exchange(request, timeout)
+        return _outcome(request["op"], reply, str(reply.get("status")), Path(request["result"]),
+                        Path(request["output"]), started_wall, duration)
+
+    def run_phases(self, request: dict[str, Any], timeout: float) -> list[PhaseOutcome]:
+        """Run one save phase of a scenario with ``FORMATS``: ``request["formats"]`` names each
+        format's own result file; returns one outcome per format, in that order (all with the
+        phase's one output file).
+
+        A format whose result file is final (its save returned, raised or broke the contract, and
+        any SIGNATURE match finished) is ``done`` even when the phase ended otherwise after it (a
+        later format crashed or ran out of time); the others end as the phase did.
+        """
+        request = {**request, "timeout": timeout}
+        reply, started_wall, duration = self._exchange(request, timeout)
+        outcomes = []
+        for target in request["formats"]:
+            path = Path(target["result"])
+            status = str(reply.get("status"))
+            if status in ("died", "timed_out") and _final_result(path, bool(request.get("signature"))):
+                status = "done"
+            outcomes.append(_outcome(request["op"], reply, status, path, Path(request["output"]), started_wall, duration))
+        return outcomes
+
+    def _exchange(self, request: dict[str, Any], timeout: float) -> tuple[dict[str, Any], str, float]:
+        """Send one request and wait for its reply: the reply, when it started, how long it took.
+        Each attempt carries a fresh nonce; an attempt run again (see the class) starts with the
+        request's result and output files removed."""
         started_wall = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         started = time.monotonic()
         alone = False
         for _attempt in range(RETRIES + 1):
-            sent = {**base, "nonce": uuid.uuid4().hex}
+            sent = {**request, "nonce": uuid.uuid4().hex}
             with self._admitted(alone):
                 reply = self._run_spawned(sent, timeout) if self.isolation == "spawn" else self._run_forked(sent, timeout)
             if reply.get("status") != _RETRY:
                 break
             alone = alone or bool(reply.get("alone"))
-            _remove(Path(request["result"]), Path(request["output"]))
+            _remove(Path(request["result"]), Path(request["output"]),
+                    *(Path(target["result"]) for target in request.get("formats") or ()))
         else:
             reply = {"status": "worker_lost", "detail": f"{reply.get('detail')}, {RETRIES + 1} times"}
-        duration = float(reply.get("duration_s", time.monotonic() - started))
-        status = str(reply.get("status"))
-        facts, detail = _phase_facts(Path(request["result"]), status)
-        exit_status = reply.get("exit_status")
-        if facts is not None and facts.outcome == EXITED:  # sys.exit() in the scenario: the process ended
-            status, exit_status = "died", facts.exit_code
-            detail = f"SystemExit: {facts.message}" if facts.message not in (None, "None", str(facts.exit_code)) else ""
-            facts = None
-        elif status == "done" and facts is None:
-            status, exit_status = "died", 0
-        return PhaseOutcome(
-            op=request["op"],
-            status=status,
-            detail=detail or str(reply.get("detail") or ""),
-            duration_s=round(duration, 3),
-            facts=facts,
-            exit_status=exit_status,
-            signal=reply.get("signal"),
-            output_tail=read_tail(Path(request["output"])),
-            started=started_wall,
-        )
+        return reply, started_wall, float(reply.get("duration_s", time.monotonic() - started))
 
     @contextmanager
     def _admitted(self, alone: bool) -> Iterator[None]:
@@ -471,6 +480,42 @@ def _remove(*paths: Path) -> None:
             path.unlink()
         except FileNotFoundError:
             pass
+
+
+def _outcome(
+    op: str, reply: dict[str, Any], status: str, result: Path, output: Path, started_wall: str, duration: float,
+) -> PhaseOutcome:
+    """A phase's outcome from the worker's reply (``status``: how the phase ended) and its result file."""
+    facts, detail = _phase_facts(result, status)
+    exit_status = reply.get("exit_status")
+    if facts is not None and facts.outcome == EXITED:  # sys.exit() in the scenario: the process ended
+        status, exit_status = "died", facts.exit_code
+        detail = f"SystemExit: {facts.message}" if facts.message not in (None, "None", str(facts.exit_code)) else ""
+        facts = None
+    elif status == "done" and facts is None:
+        status, exit_status = "died", 0
+    return PhaseOutcome(
+        op=op,
+        status=status,
+        detail=detail or str(reply.get("detail") or ""),
+        duration_s=round(duration, 3),
+        facts=facts,
+        exit_status=exit_status,
+        signal=reply.get("signal"),
+        output_tail=read_tail(output),
+        started=started_wall,
+    )
+
+
+def _final_result(path: Path, signature: bool) -> bool:
+    """The result file holds what the scenario did, to the end (a SIGNATURE match finished)."""
+    try:
+        facts = read_phase_facts(path)
+    except ResultsError:
+        return False
+    if facts.outcome not in (RETURNED, RAISED, CONTRACT, UNCOMPARABLE):
+        return False
+    return not (signature and facts.outcome == RAISED and facts.signature_matched is None)
 
 
 def read_tail(path: Path) -> str:

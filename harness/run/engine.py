@@ -13,7 +13,10 @@ SIGTERM) kills the workers, marks the running cells ``interrupted`` and keeps th
 
 from __future__ import annotations
 
+import hashlib
+import os
 import platform
+import shutil
 import signal
 import threading
 import time
@@ -27,6 +30,16 @@ from typing import Any, Callable, TextIO
 from harness.clock import format_duration, utc_now
 from harness.envs.install import Env, ensure_env, resolve_pairing
 from harness.errors import InstallError
+from harness.evidence.cache import (
+    DEFAULT_MAX_BYTES,
+    CachedPhase,
+    CellCache,
+    CellIngredients,
+    HostEvidence,
+    artifact_hash,
+    parse_size,
+    restore_save,
+)
 from harness.evidence.mapping import file_evidence
 from harness.evidence.model import UNFINISHED, PairingRecord, Results, RunInfo, Verdict
 from harness.evidence.phase import PhaseOutcome
@@ -34,7 +47,7 @@ from harness.evidence.records import cell_record, pairing_from_record, pairing_r
 from harness.evidence.run_folder import RunStore
 from harness.evidence.runs import savers_without_saves
 from harness.evidence.saves import SaveState, existing_save, import_saves, record_save
-from harness.paths import copy_tree, default_envs_dir, remove_tree
+from harness.paths import WORKER_SCRIPT, copy_tree, default_envs_dir, remove_tree, walk_tree
 from harness.plan.cells import CellKey, PlannedCell, expand_cells, select_shard
 from harness.plan.pairings import Pairing, PairingSpec
 from harness.plan.scenarios import Scenario, unmet_requirement
@@ -80,6 +93,9 @@ class MatrixRun:
             run_info.resumed.append(utc_now())
             self.run_info = run_info
         self._started = time.monotonic()
+        self.cache = CellCache(self.envs_dir)
+        self.protocol = hashlib.sha256(WORKER_SCRIPT.read_bytes()).hexdigest()
+        self._artifacts: dict[tuple[str, str], str | None] = {}
 
     # ------------------------------------------------------------------ pipeline
 
@@ -221,7 +237,10 @@ class MatrixRun:
         if env is None:
             self._mark_install_failed(pairing)
             return
-        tasks: list[Callable[[], None]] = [partial(self._scenario_one, scenario, pairing, env) for scenario in self.scenarios]
+        groups: dict[tuple[str, str], list[Scenario]] = {}
+        for scenario in self.scenarios:  # the formats of a module share one save phase: one task runs them in turn
+            groups.setdefault(("module", scenario.module) if scenario.format is not None else ("id", scenario.id), []).append(scenario)
+        tasks: list[Callable[[], None]] = [partial(self._scenarios_one, group, pairing, env) for group in groups.values()]
         starts = any(
             (PlannedCell(s, pairing, None if s.kind == "run" else pairing.id).key in self.todo and run_unmet(s, pairing, env) is None)
             or ((s.id, pairing.id) in self.needed_saves and save_unmet(s, pairing, env) is None)
@@ -232,6 +251,12 @@ class MatrixRun:
             return
         if self.workers.crowded() or not self.phase_two:
             self.workers.close(pairing.id)
+
+    def _scenarios_one(self, scenarios: list[Scenario], pairing: Pairing, env: Env) -> None:
+        for scenario in scenarios:
+            if self.stopping.is_set():
+                return
+            self._scenario_one(scenario, pairing, env)
 
     def _scenario_one(self, scenario: Scenario, pairing: Pairing, env: Env) -> None:
         """Phase one of a scenario in a pairing: its single-env cell, or its save (when a cell
@@ -306,9 +331,17 @@ class MatrixRun:
             return
         if self.stopping.is_set():  # no new work (and no new worker) once a stop began
             return
+        if (scenario.id, pairing.id) in self.saves:  # made already, by the save phase of its sibling formats
+            return
         kept = existing_save(self.store, scenario, pairing.id)
         if kept is not None:  # a resumed run reuses the save it already made
             self.saves[(scenario.id, pairing.id)] = kept
+            return
+        key = self._ingredients("save", scenario, pairing, env)
+        if self._reuse_save(key, scenario, pairing):
+            return
+        if scenario.format is not None:  # FORMATS: one save phase for every format still to be saved
+            self._save_formats(scenario, pairing, env)
             return
         folder = self.store.save_folder(scenario.id, pairing.id)
         remove_tree(folder.root)
@@ -316,7 +349,7 @@ class MatrixRun:
         request = {
             "op": "save",
             "scenario": str(scenario.path),
-            "scenario_id": scenario.id,
+            "scenario_id": scenario.module,
             "workdir": str(folder.files),
             "result": str(folder.result),
             "output": str(folder.output),
@@ -326,7 +359,77 @@ class MatrixRun:
         outcome = self.workers.get(pairing, env).run_phase(request, self.options.timeout)
         if self.stopping.is_set():  # a save cut short by the stop is not evidence; a resume makes it again
             return
-        self.saves[(scenario.id, pairing.id)] = record_save(self.store, scenario, pairing.id, outcome)
+        self._keep_save(key, scenario, pairing, outcome)
+
+    def _keep_save(self, key: CellIngredients, scenario: Scenario, pairing: Pairing, outcome: PhaseOutcome) -> None:
+        """Record a save that ran here, and keep it in the cell cache (not a lost worker's, nor
+        files the cache could not give back exactly)."""
+        folder = self.store.save_folder(scenario.id, pairing.id)
+        state = record_save(self.store, scenario, pairing.id, outcome)
+        self.saves[(scenario.id, pairing.id)] = state
+        sha = state.evidence.sha256 if state.evidence is not None else ""
+        if outcome.status != "worker_lost" and (not outcome.ok or (sha and _plain_tree(folder.files))):
+            self.cache.store(key, outcome, HostEvidence(), self._source(), folder.root, sha)
+
+    def _reuse_save(self, key: CellIngredients, scenario: Scenario, pairing: Pairing) -> bool:
+        """Take a save from the cell cache, its files put in this run's save folder; False on a miss
+        (or with ``--fresh``), and the save runs."""
+        if self.options.is_fresh(scenario.id):
+            return False
+        cached = self.cache.lookup(key)
+        if cached is None or (cached.outcome.ok and cached.save_files is None):
+            return False
+        folder = self.store.save_folder(scenario.id, pairing.id)
+        try:
+            remove_tree(folder.root)
+            folder.files.mkdir(parents=True)
+            if cached.outcome.ok:
+                restore_save(cached, folder.root)
+        except OSError:
+            return False
+        state = record_save(self.store, scenario, pairing.id, cached.outcome, reused_from=cached.source)
+        if cached.outcome.ok and (state.evidence is None or state.evidence.sha256 != cached.save_sha256):
+            return False
+        self.saves[(scenario.id, pairing.id)] = state
+        return True
+
+    def _save_formats(self, first: Scenario, pairing: Pairing, env: Env) -> None:
+        """One save phase for ``first`` and every sibling format (same module, ``FORMATS``) that
+        this run still has to save in ``pairing``: the worker calls ``save(workdir, format)`` for
+        each in one process, each into the format's own save folder, and each format's save is
+        recorded on its own (its result; the phase's output, copied into every folder)."""
+        group = [first]
+        for sibling in self.scenarios:
+            key = (sibling.id, pairing.id)
+            if sibling.module != first.module or sibling.id == first.id or key not in self.needed_saves or key in self.saves:
+                continue
+            kept = existing_save(self.store, sibling, pairing.id)
+            if kept is not None:
+                self.saves[key] = kept
+            elif not self._reuse_save(self._ingredients("save", sibling, pairing, env), sibling, pairing):
+                group.append(sibling)
+        folders = [self.store.save_folder(s.id, pairing.id) for s in group]
+        for folder in folders:
+            remove_tree(folder.root)
+            folder.files.mkdir(parents=True)
+        targets = [{"format": s.format, "workdir": str(f.files), "result": str(f.result), "values_out": str(f.reference)}
+                   for s, f in zip(group, folders)]
+        request = {
+            "op": "save",
+            "scenario": str(first.path),
+            "scenario_id": first.module,
+            **targets[-1],  # the phase is done when the last format's result is there
+            "output": str(folders[0].output),
+            "formats": targets,
+            **self._limits(first),
+        }
+        outcomes = self.workers.get(pairing, env).run_phases(request, self.options.timeout)
+        if self.stopping.is_set():  # a save cut short by the stop is not evidence; a resume makes it again
+            return
+        for scenario, folder, outcome in zip(group, folders, outcomes):
+            if folder is not folders[0] and folders[0].output.is_file():
+                shutil.copyfile(folders[0].output, folder.output)
+            self._keep_save(self._ingredients("save", scenario, pairing, env), scenario, pairing, outcome)
 
     def _run_cell(self, planned: PlannedCell, unmet: str | None) -> None:
         signature = planned.scenario.signature
@@ -340,6 +443,14 @@ class MatrixRun:
             if early is not None:
                 self._finish_cell(planned, early, save=save)
                 return
+        key = self._cell_ingredients(planned, save)
+        if key is not None and not self.options.is_fresh(planned.scenario.id):
+            cached = self.cache.lookup(key)
+            if cached is not None:
+                decision = decide_verdict(signature, save=save.outcome if save else None, saved_with=planned.saved_with,
+                                          outcome=cached.outcome)
+                self._finish_cell(planned, decision, cached.outcome, save, reused=cached)
+                return
         with self.lock:
             if self.stopping.is_set():
                 return
@@ -351,7 +462,40 @@ class MatrixRun:
             return
         outcome = self.workers.get(planned.pairing, self.envs[planned.pairing.id]).run_phase(request, self.options.timeout)
         decision = decide_verdict(signature, save=save.outcome if save else None, saved_with=planned.saved_with, outcome=outcome)
-        self._finish_cell(planned, decision, outcome, save)
+        self._finish_cell(planned, decision, outcome, save, key=key)
+
+    def _ingredients(self, kind: str, scenario: Scenario, pairing: Pairing, env: Env,
+                     artifact: str | None = None) -> CellIngredients:
+        """The cache key of a phase of ``scenario`` in ``pairing``'s env: everything that decides it."""
+        return CellIngredients(
+            kind=kind, scenario=scenario.id, scenario_sha256=scenario.sha256, backend=pairing.spec.backend,
+            python=env.python, packages=tuple(sorted(env.packages.items())), rtol=scenario.rtol, atol=scenario.atol,
+            signature=scenario.signature, timeout=float(self.options.timeout), isolation=self.options.isolation,
+            max_output=self.options.max_output, protocol=self.protocol, artifact=artifact,
+        )
+
+    def _cell_ingredients(self, planned: PlannedCell, save: SaveState | None) -> CellIngredients | None:
+        """The cache key of a cell; None when it cannot be cached (a load of a save whose files
+        could not be hashed)."""
+        env = self.envs[planned.pairing.id]
+        if planned.saved_with is None:
+            return self._ingredients("run", planned.scenario, planned.pairing, env)
+        artifact = self._artifact(planned.scenario.id, planned.saved_with, save)
+        return None if artifact is None else self._ingredients("load", planned.scenario, planned.pairing, env, artifact)
+
+    def _artifact(self, scenario_id: str, saver: str, save: SaveState | None) -> str | None:
+        """What a load of this save reads, hashed once per save: its files and reference values."""
+        with self.lock:
+            if (scenario_id, saver) in self._artifacts:
+                return self._artifacts[(scenario_id, saver)]
+        sha = save.evidence.sha256 if save is not None and save.evidence is not None else ""
+        value = artifact_hash(sha, self.store.save_folder(scenario_id, saver).root) if sha else None
+        with self.lock:
+            self._artifacts[(scenario_id, saver)] = value
+        return value
+
+    def _source(self) -> str:
+        return f"run {self.run_info.id} ({self.store.root})"
 
     def _save_decision(self, planned: PlannedCell, save: SaveState | None) -> Decision | None:
         """The verdict of a cross-version cell whose save is missing or failed (else None)."""
@@ -378,7 +522,7 @@ class MatrixRun:
         request: dict[str, Any] = {
             "op": op,
             "scenario": str(scenario.path),
-            "scenario_id": scenario.id,
+            "scenario_id": scenario.module,
             "workdir": str(workdir),
             "result": str(paths.result),
             "output": str(paths.output),
@@ -391,17 +535,26 @@ class MatrixRun:
         return request
 
     def _limits(self, scenario: Scenario) -> dict[str, Any]:
-        """What every phase request of a scenario carries besides its paths."""
+        """What every phase request of a scenario carries besides its paths (``format``: the
+        second argument of ``save``/``load`` of a scenario with ``FORMATS``, else None)."""
         return {"rtol": scenario.rtol, "atol": scenario.atol, "signature": scenario.signature,
-                "max_output": self.options.max_output}
+                "max_output": self.options.max_output, "format": scenario.format}
 
     def _finish_cell(
         self, planned: PlannedCell, decision: Decision, outcome: PhaseOutcome | None = None, save: SaveState | None = None,
+        key: CellIngredients | None = None, reused: CachedPhase | None = None,
     ) -> None:
+        """Write a finished cell. ``key``: the cell ran here and its facts go into the cell cache
+        (unless the worker was lost or the harness failed); ``reused``: it came from the cache,
+        with the host evidence that was taken when it ran."""
         saved = save if save is not None and save.outcome is not None else None
         cell = cell_record(planned.key, decision.verdict, decision.reason, outcome,
                            saved.evidence if saved else None, saved.outcome if saved else None)
-        if outcome is not None:
+        cacheable = key is not None and outcome is not None and outcome.status != "worker_lost"
+        if reused is not None:
+            cell.files, cell.mapping, cell.mapping_text = reused.evidence.files, reused.evidence.mapping, reused.evidence.mapping_text
+            cell.reused_from = reused.source
+        elif outcome is not None:
             workdir = self.store.workdir_path(planned.key)
             cell.workdir = self.store.relative(workdir)
             try:
@@ -409,11 +562,14 @@ class MatrixRun:
             except Exception as exc:  # what the scenario left (a tree too deep to walk): its own cell's error
                 failed = self._host_failure("read the cell's work folder", exc, decision)
                 cell.verdict, cell.reason = failed.verdict.value, failed.reason
+                cacheable = False
         with self.lock:
             if self.stopping.is_set():  # what ended because of the stop is not this cell's verdict
                 return
             self.running.pop(planned.key, None)
             self.store.write_cell(cell)
+        if cacheable and key is not None and outcome is not None:
+            self.cache.store(key, outcome, HostEvidence(cell.files, cell.mapping, cell.mapping_text), self._source())
         self.progress.cell_finished(cell)
 
     def _host_failure(self, step: str, exc: Exception, decided: Decision | None = None) -> Decision:
@@ -454,6 +610,15 @@ class MatrixRun:
         self.progress.note(f"interrupted: {len(running)} running cells marked as interrupted")
 
     def _finish(self, complete: bool) -> Results:
+        stats = self.cache.stats
+        for line in stats.rejected:
+            self.progress.note(line)
+        if stats.hits or stats.stored or stats.rejected:
+            self.progress.note(f"cell cache: {stats.hits} reused, {stats.stored} stored, {len(stats.rejected)} ignored "
+                               f"({self.cache.root})")
+        removed, freed = self.cache.prune(cache_bound())
+        if removed:
+            self.progress.note(f"cell cache: pruned {removed} least recently used entries ({freed / 2**20:.1f} MiB)")
         self.run_info.finished = utc_now()
         self.run_info.duration_s = round(self._previous_s + time.monotonic() - self._started, 3)
         self.run_info.complete = complete
@@ -468,6 +633,19 @@ class MatrixRun:
         with self.lock:
             records = [self.records[p.id] for p in self.pairings if p.id in self.records] + self.imported
             self.store.write_meta(self.run_info, records, [scenario_record(s) for s in self.scenarios])
+
+
+def _plain_tree(folder: Path) -> bool:
+    """Only folders and regular files below ``folder`` (what the cell cache keeps exactly)."""
+    try:
+        return all(item.kind in ("dir", "file") for item in walk_tree(folder))
+    except OSError:
+        return False
+
+
+def cache_bound() -> int:
+    """The cell cache's bound in bytes: ``$HARNESS_CACHE_MAX`` (``500M``, ``8G``), else the default."""
+    return parse_size(os.environ.get("HARNESS_CACHE_MAX", "")) or DEFAULT_MAX_BYTES
 
 
 def _wait_all(futures: list[Future[None]]) -> None:

@@ -16,8 +16,8 @@ from harness.evidence.saves import import_saves
 from harness.paths import default_envs_dir, new_output_folder
 from harness.plan.pairings import DEFAULT_PAIRINGS, PairingSpec, parse_pairing
 from harness.plan.scenarios import load_scenarios
-from harness.run.engine import MatrixRun
-from harness.run.options import MatrixOptions, options_from_record
+from harness.run.engine import MatrixRun, cache_bound
+from harness.run.options import FRESH_ALL, MatrixOptions, options_from_record
 
 
 def parse_pairings(texts: list[str]) -> list[PairingSpec]:
@@ -35,6 +35,10 @@ def run_matrix(options: MatrixOptions, stream: TextIO | None = None) -> tuple[Re
     scenarios = load_scenarios(options.scenario_dirs, options.only, options.tags) if not options.generated else []
     specs = parse_pairings(options.pairings)
     check_envs_dir(options.envs_dir)
+    cache_bound()
+    unknown = sorted({name for name in options.fresh if name != FRESH_ALL} - {s.id for s in scenarios})
+    if unknown and not options.generated:
+        raise BadInput(f"--fresh {unknown[0]!r} is not a scenario of this run.")
     import_saves(options.load_artifacts, scenarios, None, set())  # check them all before creating anything
     store = claim_run_folder(options.out)
     if options.generated:
@@ -80,6 +84,7 @@ def resume_matrix(
     Raises :class:`BadInput` when the folder is not a run or its scenarios changed since.
     """
     check_envs_dir(envs_dir)
+    cache_bound()
     store = RunStore.open(folder.absolute(), owner=True)
     run_info, records, recorded = store.read_meta()
     options = options_from_record(run_info, envs_dir)

@@ -16,6 +16,8 @@ DEFAULT_TIMEOUT_S = 300.0
 #: How much of a cell's output (stdout and stderr) is kept: the head and the tail of this many bytes.
 DEFAULT_MAX_OUTPUT = 64 * 2**20
 ISOLATIONS = ("fork", "spawn")
+#: ``--fresh`` without a scenario: no cell is taken from the cell cache.
+FRESH_ALL = "*"
 
 
 @dataclass
@@ -23,7 +25,9 @@ class MatrixOptions:
     """Everything a matrix run needs; the command line fills it in.
 
     ``generated`` holds scenario modules by file name (``--model``, ``--file``): the run writes them
-    into its own ``scenarios/`` folder and runs them instead of ``scenario_dirs``.
+    into its own ``scenarios/`` folder and runs them instead of ``scenario_dirs``. ``fresh`` names
+    the scenarios whose cells run again instead of being taken from the cell cache
+    (:data:`FRESH_ALL`: every one); their new results replace the cached ones.
     """
 
     scenario_dirs: list[Path]
@@ -42,7 +46,12 @@ class MatrixOptions:
     max_output: int = DEFAULT_MAX_OUTPUT
     config: Path | None = None
     generated: dict[str, str] = field(default_factory=dict)
+    fresh: list[str] = field(default_factory=list)
     command: list[str] = field(default_factory=list)
+
+    def is_fresh(self, scenario_id: str) -> bool:
+        """Whether the scenario's cells must run again rather than come from the cell cache."""
+        return FRESH_ALL in self.fresh or scenario_id in self.fresh
 
     def record(self) -> dict[str, Any]:
         """The options as the run's record keeps them (``run.json``: ``run.options``); folders are

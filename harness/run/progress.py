@@ -25,7 +25,8 @@ class Progress:
     still to set up are named apart, since their cost is not the cells'. With ``jobs`` cells in
     flight the wall time per finished cell is already the time between cells finishing side by
     side (not a cell's own duration), so the estimate needs no other correction. It is shown once
-    a cell has finished.
+    a cell has finished. A cell reused from the cell cache is shown as ``reused`` and counts
+    toward no estimate.
     """
 
     def __init__(self, total: int, stream: TextIO | None = None, already_done: int = 0, envs: int = 0, jobs: int = 1):
@@ -54,14 +55,14 @@ class Progress:
     def cell_finished(self, cell: Cell) -> None:
         with self._lock:
             self.done += 1
-            self._fresh += 1
+            self._fresh += 0 if cell.reused_from else 1
             self.counts[cell.verdict] += 1
             width = len(str(self.total))
             where = cell.pairing if not cell.saved_with or cell.saved_with == cell.pairing else f"{cell.saved_with} -> {cell.pairing}"
             counts = ", ".join(f"{v} {self.counts[v]}" for v in VERDICTS if self.counts[v])
             self._write(
                 f"[{self.done:>{width}}/{self.total}] {cell.verdict:<14} {cell.scenario} @ {where} "
-                f"({cell.duration_s:.1f} s) | {counts} | {self._eta()}"
+                f"({'reused' if cell.reused_from else f'{cell.duration_s:.1f} s'}) | {counts} | {self._eta()}"
             )
 
     def _eta(self) -> str:

@@ -23,6 +23,11 @@ tolerances. The child writes a result file (what the scenario did: returned, rai
 the contract at run time, plus the comparison of values); the serving parent replies with how
 the child ended (``done``, ``died`` with exit status or signal, ``timed_out``). Deciding the
 verdict is the harness's job, not this file's.
+
+A request with a ``format`` (a scenario with ``FORMATS``) passes it as the second argument of
+``save``/``load``; a save request with ``formats`` (a list of ``format``, ``workdir``,
+``result``, ``values_out``) calls ``save(workdir, format)`` for each in turn in the same child,
+each writing its own result file (see :func:`run_request`).
 """
 
 from __future__ import annotations
@@ -133,7 +138,24 @@ def run_request(request):
     are described (see :func:`probe_layers`). With a ``signature`` in the request, the whole text
     of a raised exception is matched here (the result is written first with the match pending, so
     a match cut short by the time limit says so).
+
+    With ``formats`` (one save phase of a scenario with ``FORMATS``), each entry is run as its own
+    request in this same process, one after the other (the scenario module is imported once, so
+    it may build its model once and keep it), whatever the one before it did.
     """
+    if request.get("formats"):
+        import warnings
+
+        for target in request["formats"]:
+            one = dict(request)
+            del one["formats"]
+            one.update(target)
+            shown = warnings.showwarning
+            try:
+                run_request(one)
+            finally:
+                warnings.showwarning = shown
+        return
     started = time.time()
     result = {"format": RESULT_FORMAT, "op": request["op"]}
     caught = _record_warnings()
@@ -240,12 +262,18 @@ def _import_scenario(path, scenario_id):
     if (found is not None or other is not None) and (origin is None or os.path.abspath(origin) != os.path.abspath(path)):
         raise ContractBroken("the scenario id %r is also the name of a module of this env (%s); rename the scenario file"
                              % (scenario_id, origin or "built in"))
+    if found is not None:  # imported already by this process (the formats of one save phase)
+        return found
     spec = importlib.util.spec_from_file_location(scenario_id, path)
     if spec is None or spec.loader is None:
         raise ContractBroken("the scenario file %r cannot be imported" % path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[scenario_id] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(scenario_id, None)
+        raise
     return module
 
 
@@ -254,6 +282,8 @@ def _call(module, request):
     function = getattr(module, op, None)
     if not callable(function):
         raise ContractBroken("the scenario defines no function %s(workdir)" % op)
+    if request.get("format") is not None:
+        return function(request["workdir"], request["format"])
     return function(request["workdir"])
 
 

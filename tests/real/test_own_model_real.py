@@ -93,15 +93,15 @@ def test_the_installed_tool_runs_a_model_of_your_own(tool: Path, tmp_path: Path)
     assert len(cells) == 16
     for saver in (OLD_ID, NEW_ID):
         for loader in (OLD_ID, NEW_ID):
-            assert cells[("mymodel_weights_h5", saver, loader)]["verdict"] == "passed"  # weights load in every direction
-            assert cells[("mymodel_weights_h5", saver, loader)]["compared_count"] > 8  # outputs and every weight
-    for scenario in ("mymodel_keras_file", "mymodel_legacy_h5"):
+            assert cells[("mymodel_formats[weights_h5]", saver, loader)]["verdict"] == "passed"  # weights load in every direction
+            assert cells[("mymodel_formats[weights_h5]", saver, loader)]["compared_count"] > 8  # outputs and every weight
+    for scenario in ("mymodel_formats[keras]", "mymodel_formats[legacy_h5]"):
         assert cells[(scenario, OLD_ID, NEW_ID)]["verdict"] == "passed"
         newer_into_older = cells[(scenario, NEW_ID, OLD_ID)]
         assert newer_into_older["verdict"] == "error" and "Unrecognized keyword arguments" in newer_into_older["message"]
-    assert "mymodel_keras_file: saved with (rows) -> loaded with (columns)" in proc.stdout
+    assert "mymodel_formats[keras]: saved with (rows) -> loaded with (columns)" in proc.stdout
 
-    saved = run / "artifacts" / "mymodel_keras_file" / NEW_ID / "files" / "model.keras"
+    saved = run / "artifacts" / "mymodel_formats[keras]" / NEW_ID / "files" / "model.keras"
     proc = subprocess.run([str(tool), "matrix", "--file", str(saved), "--model", "mymodel.py", "--pairing", OLD,
                            "--pairing", NEW, "--out", "file-run"], cwd=work, env=env, capture_output=True, text=True, timeout=2400)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -69,3 +69,11 @@ def test_a_third_verdict_counts_as_old() -> None:
 
     result = find_transition(versions(10), probe)
     assert (result.last_old, result.first_new, result.old_verdict) == ("1.6", "1.7", "error")
+
+
+def test_a_skip_in_the_middle_still_tries_the_version_after_it() -> None:
+    # 1.1 old, 1.2 skipped, 1.3 new: 1.3 must be probed, so only 1.2 is left between them
+    probe, calls = table_probe(change_at=3, skipped={2})
+    result = find_transition(versions(5), probe)
+    assert (result.status, result.last_old, result.first_new, result.skipped_between) == ("range", "1.1", "1.3", ["1.2"])
+    assert "1.3" in calls

@@ -25,6 +25,12 @@ def test_cross_scenarios_give_the_full_grid_or_the_diagonal() -> None:
     assert plan_keys([("x", "cross")], PAIRINGS, "same") == [CellKey("x", p, p) for p in PAIRINGS]
 
 
+def test_adjacent_loads_the_pairing_before_and_its_own() -> None:
+    keys = plan_keys([("x", "cross"), ("s", "run")], PAIRINGS, "adjacent")
+    assert keys == [CellKey("x", "a", "a"), CellKey("x", "a", "b"), CellKey("x", "b", "b"), CellKey("x", "b", "c"),
+                    CellKey("x", "c", "c"), CellKey("s", None, "a"), CellKey("s", None, "b"), CellKey("s", None, "c")]
+
+
 def test_imported_savers_add_a_row_to_every_loader() -> None:
     keys = plan_keys([("x", "cross"), ("s", "run")], ["a", "b"], "same", extra_savers=["old@run1"])
     assert keys == [CellKey("x", "a", "a"), CellKey("x", "old@run1", "a"), CellKey("x", "b", "b"),

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import BadInput, ContractError
+from harness.plan.models import ModelFile, model_scenarios
 from harness.plan.scenarios import discover_scenarios, read_scenario, select_scenarios, unmet_requirement
 from support import ROOT, write_scenario
 
@@ -75,6 +76,18 @@ def test_cross_scenarios_and_helpers(tmp_path: Path) -> None:
         ('"""T"""\ndef run(): pass\n', "exactly one argument"),
         ('"""T"""\ndef run(a, b): pass\n', "exactly one argument"),
         ('"""T"""\ndef run(workdir):\n  return (\n', "does not parse"),
+        ('"""T"""\nFORMATS = ("keras",)\ndef run(workdir): pass\n', "FORMATS is for cross-version scenarios"),
+        ('"""T"""\nFORMATS = ["keras"]\ndef save(w, f): pass\ndef load(w, f): pass\n', "FORMATS must be a non-empty tuple"),
+        ('"""T"""\nFORMATS = "keras"\ndef save(w, f): pass\ndef load(w, f): pass\n', "FORMATS must be a non-empty tuple"),
+        ('"""T"""\nFORMATS = ()\ndef save(w, f): pass\ndef load(w, f): pass\n', "FORMATS must be a non-empty tuple"),
+        ('"""T"""\nFORMATS = ("keras", "keras")\ndef save(w, f): pass\ndef load(w, f): pass\n', "FORMATS names 'keras' twice"),
+        ('"""T"""\nFORMATS = ("Keras",)\ndef save(w, f): pass\ndef load(w, f): pass\n', "FORMATS entry 'Keras'"),
+        ('"""T"""\nFORMATS = ("a]b",)\ndef save(w, f): pass\ndef load(w, f): pass\n', "FORMATS entry 'a]b'"),
+        ('"""T"""\nFORMATS = (1,)\ndef save(w, f): pass\ndef load(w, f): pass\n', "FORMATS entry 1"),
+        ('"""T"""\nFORMATS = tuple("ab")\ndef save(w, f): pass\ndef load(w, f): pass\n', "FORMATS must be a literal"),
+        ('"""T"""\nFORMATS = ("keras",)\ndef save(w): pass\ndef load(w, f): pass\n', "save() must take two arguments"),
+        ('"""T"""\nFORMATS = ("keras",)\ndef save(w, f): pass\ndef load(w, f, g): pass\n', "load() must take two arguments"),
+        ('"""T"""\ndef save(w, f): pass\ndef load(w): pass\n', "save() must take exactly one argument"),
     ],
 )
 def test_contract_breaks_name_the_file_and_the_rule(tmp_path: Path, body: str, rule: str) -> None:
@@ -83,6 +96,41 @@ def test_contract_breaks_name_the_file_and_the_rule(tmp_path: Path, body: str, r
     with pytest.raises(ContractError) as info:
         read_scenario(path)
     assert str(path) in str(info.value) and rule in str(info.value)
+
+
+def test_formats_make_one_scenario_per_format(tmp_path: Path) -> None:
+    write_scenario(tmp_path, "model", '''
+        """One model
+
+        In two formats.
+        """
+        FORMATS = ("keras", "weights_h5")
+        TAGS = ("formats",)
+        def save(workdir, fmt): pass
+        def load(workdir, fmt): pass
+    ''')
+    write_scenario(tmp_path, "other", '"""T"""\ndef save(w): pass\ndef load(w): pass\n')
+    read = read_scenario(tmp_path / "model.py")
+    assert (read.id, read.formats, read.format) == ("model", ("keras", "weights_h5"), None)
+    scenarios = discover_scenarios([tmp_path])
+    assert [(s.id, s.module, s.format) for s in scenarios] == [
+        ("model[keras]", "model", "keras"), ("model[weights_h5]", "model", "weights_h5"), ("other", "other", None)]
+    assert [s.title for s in scenarios[:2]] == ["One model [keras]", "One model [weights_h5]"]
+    assert len({s.sha256 for s in scenarios[:2]}) == 1 and all(s.kind == "cross" for s in scenarios)
+    assert [s.id for s in select_scenarios(scenarios, only=["model"])] == ["model[keras]", "model[weights_h5]"]
+    assert [s.id for s in select_scenarios(scenarios, only=["model[weights_h5]"])] == ["model[weights_h5]"]
+    assert [s.id for s in select_scenarios(scenarios, tags=["formats"])] == ["model[keras]", "model[weights_h5]"]
+    with pytest.raises(BadInput, match=r"Unknown scenario id 'model\[h5\]'"):
+        select_scenarios(scenarios, only=["model[h5]"])
+
+
+def test_a_model_of_your_own_is_one_scenario_with_formats(tmp_path: Path) -> None:
+    for name, text in model_scenarios(ModelFile(tmp_path / "mymodel.py", "build")).items():
+        (tmp_path / name).write_text(text)
+    scenarios = discover_scenarios([tmp_path])
+    assert [s.id for s in scenarios] == ["mymodel_formats[keras]", "mymodel_formats[legacy_h5]",
+                                         "mymodel_formats[weights_h5]", "mymodel_saved_model"]
+    assert all(s.kind == "cross" for s in scenarios) and scenarios[-1].backends == ("tensorflow",)
 
 
 def test_discovery_skips_private_files_and_refuses_duplicates(tmp_path: Path) -> None:
@@ -139,7 +187,7 @@ def test_shipped_scenarios_follow_the_contract() -> None:
     scenarios = discover_scenarios([ROOT / "scenarios"])
     ids = {s.id for s in scenarios}
     assert {"gru_weights_into_grucell", "gru_get_set_weights_into_grucell", "gru_legacy_h5_into_grucell",
-            "gru_keras_file_roundtrip"} <= ids
+            "gru_cross_version[keras]", "gru_cross_version[weights_h5]", "formats_mixed_model[legacy_h5]"} <= ids
     for scenario in scenarios:
         assert scenario.links, scenario.id
         assert scenario.signature, scenario.id

@@ -1,0 +1,415 @@
+"""The cell cache: cells and cross-version saves of earlier runs, found again by everything that
+decides them, so a run only does new work.
+
+An entry is keyed by a :class:`CellIngredients` record: the scenario's content (its file and the
+helpers it imports), the env's full installed package set, Python, the backend, the tolerances
+and SIGNATURE, the options that change an outcome (time limit, isolation, output cap), the
+worker's protocol (a hash of the worker script) and, for a load, the hash of the saved files and
+reference values it reads. Change any of them and the key is another one: a miss.
+
+An entry keeps the phase's facts (:class:`~harness.evidence.phase.PhaseOutcome`), never a
+verdict: a reused cell's verdict is decided again from those facts, in the one place verdicts
+are decided. It also keeps the host-side evidence taken from the cell's work folder (file
+anatomy, mapping) and the run that measured it. A save's entry keeps the saved files and the
+reference values too, hard-linked where the file system allows.
+
+Layout, below ``<envs folder>/cell-cache/v1/``::
+
+    secret                 a random key (mode 0600); every entry carries an HMAC made with it
+    cells/<ab>/<digest>.json   one entry per cell or save
+    saves/<digest>/        the files/ and reference.* of a cached save
+
+Nothing read from the cache is trusted: an entry that is not valid JSON, is of another format,
+names another key, or whose HMAC or saved files do not check out is ignored, removed and
+reported (:attr:`CellCache.rejected`); the cell then runs again. The cache is bounded
+(:meth:`CellCache.prune`): least recently used entries go first. A lookup refreshes an entry's
+time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from harness.errors import BadInput, ResultsError
+from harness.evidence.codec import build_model, to_dict, write_atomic, write_json_atomic
+from harness.evidence.model import FileRecord, MappingRecord
+from harness.evidence.phase import PhaseOutcome
+from harness.evidence.run_folder import hash_tree
+from harness.paths import remove_tree, walk_tree
+
+#: The format of the entries this code writes and reads; any other is ignored.
+CACHE_FORMAT = 1
+CACHE_FOLDER = "cell-cache"
+#: The default bound on the cache's size on disk.
+DEFAULT_MAX_BYTES = 4 * 2**30
+#: The largest entry file read.
+MAX_ENTRY_BYTES = 64 * 2**20
+KINDS = ("run", "save", "load")
+
+
+@dataclass(frozen=True)
+class CellIngredients:
+    """Everything that decides one cell (``kind`` run or load) or one cross-version save.
+
+    ``packages`` is the env's full installed set as sorted (name, version) pairs; ``artifact`` is
+    the hash of the saved files and reference values a load reads (None for run and save).
+    """
+
+    kind: str
+    scenario: str
+    scenario_sha256: str
+    backend: str
+    python: str
+    packages: tuple[tuple[str, str], ...]
+    rtol: float
+    atol: float
+    signature: str | None
+    timeout: float
+    isolation: str
+    max_output: int
+    protocol: str
+    artifact: str | None = None
+
+    def digest(self) -> str:
+        """The entry's name: a hash of the canonical JSON of every ingredient."""
+        return hashlib.sha256(_canonical(to_dict(self))).hexdigest()
+
+
+@dataclass
+class HostEvidence:
+    """What the harness took from a cell's work folder after its phase (never from the scenario's
+    own report): the anatomy of the model files, and the mapping of a load that found nothing."""
+
+    files: list[FileRecord] = field(default_factory=list)
+    mapping: list[MappingRecord] = field(default_factory=list)
+    mapping_text: str = ""
+
+
+@dataclass
+class CachedPhase:
+    """An entry as found: the phase's facts, the host evidence, and where it was measured
+    (``source``: ``run <id> (<folder>)``)."""
+
+    outcome: PhaseOutcome
+    evidence: HostEvidence
+    source: str
+    stored: str
+    save_files: Path | None = None
+    save_sha256: str = ""
+
+
+@dataclass
+class CacheStats:
+    """What a run's cache did: hits, entries stored, entries ignored (with why)."""
+
+    hits: int = 0
+    stored: int = 0
+    rejected: list[str] = field(default_factory=list)
+
+
+def cache_root(envs_dir: Path) -> Path:
+    """Where the cache of an envs folder lives."""
+    return envs_dir / CACHE_FOLDER / f"v{CACHE_FORMAT}"
+
+
+class CellCache:
+    """The cache below an envs folder. Thread-safe; never raises for what it finds on disk.
+
+    ``lookup`` returns an entry only when its key, format and HMAC check out (and, for a save, its
+    files still match their hash); anything else is removed and named in ``stats.rejected``.
+    ``store`` writes an entry atomically; a store that fails (disk full, read-only) is skipped.
+    """
+
+    def __init__(self, envs_dir: Path):
+        self.root = cache_root(envs_dir)
+        self.stats = CacheStats()
+        self._lock = threading.Lock()
+        self._secret: bytes | None = None
+
+    # ------------------------------------------------------------------ reading
+
+    def lookup(self, key: CellIngredients) -> CachedPhase | None:
+        """The entry for ``key``, checked, or None (a miss)."""
+        digest = key.digest()
+        path = self._entry_path(digest)
+        try:
+            if not path.is_file():
+                return None
+        except OSError:
+            return None
+        try:
+            found = self._read_entry(path, digest, key)
+        except (ResultsError, OSError, ValueError) as exc:
+            self._reject(path, digest, str(exc))
+            return None
+        try:
+            os.utime(path)  # recently used: pruned last
+        except OSError:
+            pass
+        with self._lock:
+            self.stats.hits += 1
+        return found
+
+    def _read_entry(self, path: Path, digest: str, key: CellIngredients) -> CachedPhase:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_ENTRY_BYTES + 1)
+        if len(raw) > MAX_ENTRY_BYTES:
+            raise ResultsError("it is larger than an entry may be")
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise ResultsError("it is not valid JSON") from None
+        if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT:
+            raise ResultsError("it is not an entry of this cache's format")
+        mac = data.pop("mac", None)
+        if not isinstance(mac, str) or not hmac.compare_digest(mac, self._mac(data)):
+            raise ResultsError("its HMAC does not match its content (changed after it was written)")
+        if data.get("key") != json.loads(_canonical(to_dict(key))):
+            raise ResultsError("it holds another cell's key")
+        where = f"cache entry {digest[:12]}"
+        outcome: PhaseOutcome = build_model(PhaseOutcome, data.get("outcome"), where)
+        evidence: HostEvidence = build_model(HostEvidence, data.get("evidence") or {}, where)
+        source, stored = data.get("source"), data.get("stored")
+        if not isinstance(source, str) or not isinstance(stored, str):
+            raise ResultsError("its source is not recorded")
+        found = CachedPhase(outcome=outcome, evidence=evidence, source=source, stored=stored)
+        if key.kind == "save" and outcome.ok:
+            save_sha = data.get("save_sha256")
+            folder = self.root / "saves" / digest
+            if not isinstance(save_sha, str) or not save_sha:
+                raise ResultsError("the saved files' hash is not recorded")
+            if not (folder / "files").is_dir() or hash_tree(folder / "files") != save_sha:
+                raise ResultsError("its saved files are missing or changed after they were stored")
+            if _reference_hash(folder) != data.get("reference_sha256"):
+                raise ResultsError("its reference values are missing or changed after they were stored")
+            found.save_files, found.save_sha256 = folder, save_sha
+        return found
+
+    # ------------------------------------------------------------------ writing
+
+    def store(self, key: CellIngredients, outcome: PhaseOutcome, evidence: HostEvidence, source: str,
+              save_folder: Path | None = None, save_sha256: str = "") -> None:
+        """Keep one phase's facts under ``key``; for a successful save, also the files and
+        reference values in ``save_folder`` (``files/``, ``reference.json``, ``reference.npz``)."""
+        digest = key.digest()
+        data: dict[str, Any] = {
+            "format": CACHE_FORMAT,
+            "key": to_dict(key),
+            "outcome": to_dict(outcome),
+            "evidence": to_dict(evidence),
+            "source": source,
+            "stored": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        try:
+            if key.kind == "save" and outcome.ok and save_folder is not None:
+                target = self.root / "saves" / digest
+                remove_tree(target)
+                target.mkdir(parents=True)
+                _link_tree(save_folder / "files", target / "files")
+                for name in REFERENCE_FILES:
+                    if (save_folder / name).is_file():
+                        _link_file(save_folder / name, target / name)
+                data["save_sha256"] = save_sha256
+                data["reference_sha256"] = _reference_hash(target)
+            data["mac"] = self._mac(data)
+            path = self._entry_path(digest)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(path, data)
+        except (OSError, ValueError):
+            return  # a cache that cannot be written only costs the next run its reuse
+        with self._lock:
+            self.stats.stored += 1
+
+    def _reject(self, path: Path, digest: str, why: str) -> None:
+        with self._lock:
+            self.stats.rejected.append(f"cache entry {digest[:12]} ignored: {why}")
+        try:
+            path.unlink()
+            remove_tree(self.root / "saves" / digest)
+        except OSError:
+            pass
+
+    # ------------------------------------------------------------------ bounding
+
+    def entries(self) -> Iterator[tuple[Path, float, int]]:
+        """Every entry file with its last use (mtime) and its bytes on disk, its saved files included."""
+        cells = self.root / "cells"
+        if not cells.is_dir():
+            return
+        for sub in sorted(cells.iterdir()):
+            if not sub.is_dir():
+                continue
+            for path in sorted(sub.glob("*.json")):
+                try:
+                    info = path.stat()
+                except OSError:
+                    continue
+                yield path, info.st_mtime, _disk_bytes(path, info) + _tree_bytes(self.root / "saves" / path.stem)
+
+    def size(self) -> tuple[int, int]:
+        """(entries, bytes on disk)."""
+        count = total = 0
+        for _, _, size in self.entries():
+            count, total = count + 1, total + size
+        return count, total
+
+    def prune(self, max_bytes: int = DEFAULT_MAX_BYTES, older_than_s: float | None = None) -> tuple[int, int]:
+        """Remove entries, least recently used first, until the cache holds at most ``max_bytes``,
+        and every entry unused for ``older_than_s``; returns (entries removed, bytes freed)."""
+        found = sorted(self.entries(), key=lambda item: item[1])
+        total = sum(size for _, _, size in found)
+        now = time.time()
+        removed = freed = 0
+        for path, used, size in found:
+            stale = older_than_s is not None and now - used > older_than_s
+            if total <= max_bytes and not stale:
+                continue
+            try:
+                path.unlink()
+                remove_tree(self.root / "saves" / path.stem)
+            except OSError:
+                continue
+            removed, freed, total = removed + 1, freed + size, total - size
+        return removed, freed
+
+    def clear(self) -> None:
+        """Remove every entry (the secret stays)."""
+        remove_tree(self.root / "cells")
+        remove_tree(self.root / "saves")
+
+    # ------------------------------------------------------------------ helpers
+
+    def _entry_path(self, digest: str) -> Path:
+        return self.root / "cells" / digest[:2] / f"{digest}.json"
+
+    def _mac(self, data: dict[str, Any]) -> str:
+        return hmac.new(self._key(), _canonical(data), hashlib.sha256).hexdigest()
+
+    def _key(self) -> bytes:
+        with self._lock:
+            if self._secret is None:
+                self._secret = _load_secret(self.root / "secret")
+            return self._secret
+
+
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def parse_size(text: str, what: str = "$HARNESS_CACHE_MAX") -> int:
+    """A size such as ``500M``, ``8G`` or ``123456`` (bytes), as bytes; 0 for an empty text.
+    :class:`BadInput` for anything else."""
+    text = text.strip().upper().removesuffix("B").removesuffix("I")
+    if not text:
+        return 0
+    unit = text[-1] if text[-1] in _UNITS else ""
+    number = text[: len(text) - len(unit)]
+    try:
+        value = float(number)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise BadInput(f"{what} must be a size such as 500M or 8G, not {text!r}.")
+    return int(value * _UNITS[unit])
+
+
+#: The reference values a save leaves beside its files.
+REFERENCE_FILES = ("reference.json", "reference.npz")
+
+
+def _reference_hash(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for name in REFERENCE_FILES:
+        path = folder / name
+        digest.update(name.encode() + b"\0")
+        if path.is_file():
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def artifact_hash(save_sha256: str, save_folder: Path) -> str:
+    """What a load reads from a save: its files' hash and its reference values."""
+    return hashlib.sha256(f"{save_sha256}\0{_reference_hash(save_folder)}".encode()).hexdigest()
+
+
+def restore_save(cached: CachedPhase, target: Path) -> None:
+    """Put a cached save's files and reference values into a run's save folder ``target``
+    (hard links where possible). Raises OSError when it cannot."""
+    assert cached.save_files is not None
+    _link_tree(cached.save_files / "files", target / "files")
+    for name in REFERENCE_FILES:
+        if (cached.save_files / name).is_file():
+            _link_file(cached.save_files / name, target / name)
+
+
+def _canonical(data: Any) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
+
+
+def _load_secret(path: Path) -> bytes:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(path, "rb") as handle:
+            value = handle.read(256)
+        if len(value) >= 32:
+            return value
+    except OSError:
+        pass
+    value = secrets.token_bytes(32)
+    try:
+        write_atomic(path, lambda handle: handle.write(value))
+        os.chmod(path, 0o600)
+        with open(path, "rb") as handle:  # another run may have written its own first: use what is there
+            kept = handle.read(256)
+        return kept if len(kept) >= 32 else value
+    except OSError:
+        return value
+
+
+def _link_file(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        with open(source, "rb") as src, open(target, "wb") as dst:
+            for block in iter(lambda: src.read(1 << 20), b""):
+                dst.write(block)
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    """Hard-link (else copy) every regular file below ``source`` into ``target``; links and special
+    files are left out."""
+    target.mkdir(parents=True, exist_ok=True)
+    for item in walk_tree(source):
+        destination = target / item.relative
+        if item.kind == "dir":
+            destination.mkdir(parents=True, exist_ok=True)
+        elif item.kind == "file":
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            _link_file(item.path, destination)
+
+
+def _disk_bytes(path: Path, info: os.stat_result) -> int:
+    return int(getattr(info, "st_blocks", 0)) * 512 or info.st_size
+
+
+def _tree_bytes(folder: Path) -> int:
+    total = 0
+    try:
+        for item in walk_tree(folder):
+            if item.kind == "file":
+                info = item.path.stat()
+                total += _disk_bytes(item.path, info)
+    except OSError:
+        pass
+    return total
