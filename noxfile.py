@@ -149,6 +149,12 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def cache(session: nox.Session) -> None:
+    """The cell cache: its size (default), ``prune [--max-size SIZE] [--older-than DAYS]``, ``clear``."""
+    _harness(session, "cache", *session.posargs)
+
+
+@nox.session
 def tests(session: nox.Session) -> None:
     """The test suite (installs Debian's chromium for the browser tests when it is missing)."""
     found = _ensure_chromium(session)

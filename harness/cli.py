@@ -36,9 +36,9 @@ class _Parser(argparse.ArgumentParser):
 def command_modules() -> list[ModuleType]:
     """The verbs, in the order ``--help`` lists them (imported only once the host packages are
     known to be there)."""
-    from harness.commands import atlas, bench, bisect, claims, inspect, listing, matrix, readiness, report
+    from harness.commands import atlas, bench, bisect, cache, claims, inspect, listing, matrix, readiness, report
 
-    return [matrix, report, bisect, atlas, readiness, inspect, claims, bench, listing]
+    return [matrix, report, bisect, atlas, readiness, inspect, claims, bench, cache, listing]
 
 
 def build_parser(modules: Sequence[ModuleType] | None = None) -> argparse.ArgumentParser:

@@ -3,6 +3,7 @@ folder, and the harness command line run against them (helpers live in :mod:`sup
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Iterator
@@ -10,6 +11,9 @@ from typing import Iterator
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+#: Every harness run of the suite measures again and keeps nothing in a cell cache, unless a test
+#: of the cache turns it on for its own runs (``local_index_env(..., cache="on")``).
+os.environ["HARNESS_CACHE"] = "off"
 
 from support import FAKE, Harness, build_wheel, local_index_env  # noqa: E402
 

@@ -33,15 +33,18 @@ from harness.envs.package_index import index_source, list_releases
 from harness.envs.releases import ReleaseRange, candidate_versions
 from harness.envs.retry import Note
 from harness.errors import BadInput, InstallError, InstallNetworkError
+from harness.evidence.cache import CellCache, cache_enabled
 from harness.evidence.codec import write_json_atomic
 from harness.evidence.known import KnownCells
 from harness.evidence.model import SAYS_NOTHING, Cell, Verdict
 from harness.paths import SCENARIOS, check_output_folder, default_envs_dir, new_output_folder, runs_dir
 from harness.plan.bisection import Transition, find_transition, probe_budget
+from harness.plan.cells import CellKey
 from harness.plan.pairings import BACKENDS, parse_pairing
 from harness.plan.scenarios import Scenario, load_scenarios
 from harness.report.render import render_page
-from harness.run.options import MatrixOptions
+from harness.run.options import DEFAULT_MAX_OUTPUT, MatrixOptions
+from harness.run.reuse import lookup_cell, phase_ingredients
 
 NAME = "bisect"
 HELP = "the first released version where a scenario's verdict changes"
@@ -147,6 +150,7 @@ class Bisector:
         self.stream = stream
         self.probes: list[Probe] = []
         self.known = KnownCells(options.known)
+        self.cache = CellCache(options.envs_dir or default_envs_dir(), enabled=cache_enabled())
         self.budget = 0
 
     def spec(self, version: str) -> str:
@@ -177,8 +181,8 @@ class Bisector:
             raise self._stopped(version, reason) from None
         found = None
         if env is not None and not asked_before:  # asked again, it must answer again: a known cell would only repeat itself
-            found = self.known.lookup(self.scenario.sha256, self.options.backend, env.python, env.packages,
-                                      self.options.timeout, ISOLATION)
+            found = self._cached(version, env) or self.known.lookup(
+                self.scenario.sha256, self.options.backend, env.python, env.packages, self.options.timeout, ISOLATION)
         if found is not None:
             cell, source = found
             probe = _probe(version, cell, started, dict(env.packages) if env else {}, reused_from=source)
@@ -188,6 +192,14 @@ class Bisector:
         if probe.raw_verdict == Verdict.INSTALL_FAILED.value and network_failed(probe.reason):
             raise self._stopped(version, probe.reason)
         return probe.verdict
+
+    def _cached(self, version: str, env: Env) -> tuple[Cell, str] | None:
+        """The probe's cell from the cell cache (what a matrix, an atlas or an earlier bisect ran
+        in this very env, under the same limits), and where it was measured."""
+        ingredients = phase_ingredients("run", self.scenario, self.options.backend, env.python, env.packages,
+                                        self.options.timeout, ISOLATION, DEFAULT_MAX_OUTPUT)
+        cell = lookup_cell(self.cache, CellKey(self.scenario.id, None, env.key), ingredients, self.scenario.signature)
+        return None if cell is None or cell.reused_from is None else (cell, cell.reused_from)
 
     def _env(self, version: str, spec_text: str) -> Env | None:
         """The probe's env, installed now or reused; None when it cannot be installed (the probe's

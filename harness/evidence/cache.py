@@ -109,11 +109,22 @@ class CachedPhase:
 
 @dataclass
 class CacheStats:
-    """What a run's cache did: hits, entries stored, entries ignored (with why)."""
+    """What a run's cache did: hits (cells, saves), entries stored, entries ignored (with why)."""
 
     hits: int = 0
+    save_hits: int = 0
     stored: int = 0
     rejected: list[str] = field(default_factory=list)
+
+
+def cache_enabled() -> bool:
+    """Whether runs use the cell cache: yes unless ``$HARNESS_CACHE`` is ``off`` (a run that must
+    measure everything again and keep nothing, such as a test suite of the harness itself);
+    :class:`BadInput` for a value other than ``on`` or ``off``."""
+    value = os.environ.get("HARNESS_CACHE", "on").strip().lower()
+    if value not in ("on", "off", ""):
+        raise BadInput(f"$HARNESS_CACHE must be on or off, not {value[:40]!r}.")
+    return value != "off"
 
 
 def cache_root(envs_dir: Path) -> Path:
@@ -129,8 +140,9 @@ class CellCache:
     ``store`` writes an entry atomically; a store that fails (disk full, read-only) is skipped.
     """
 
-    def __init__(self, envs_dir: Path):
+    def __init__(self, envs_dir: Path, enabled: bool = True):
         self.root = cache_root(envs_dir)
+        self.enabled = enabled
         self.stats = CacheStats()
         self._lock = threading.Lock()
         self._secret: bytes | None = None
@@ -138,7 +150,9 @@ class CellCache:
     # ------------------------------------------------------------------ reading
 
     def lookup(self, key: CellIngredients) -> CachedPhase | None:
-        """The entry for ``key``, checked, or None (a miss)."""
+        """The entry for ``key``, checked, or None (a miss, or a cache turned off)."""
+        if not self.enabled:
+            return None
         digest = key.digest()
         path = self._entry_path(digest)
         try:
@@ -156,7 +170,10 @@ class CellCache:
         except OSError:
             pass
         with self._lock:
-            self.stats.hits += 1
+            if key.kind == "save":
+                self.stats.save_hits += 1
+            else:
+                self.stats.hits += 1
         return found
 
     def _read_entry(self, path: Path, digest: str, key: CellIngredients) -> CachedPhase:
@@ -200,6 +217,8 @@ class CellCache:
               save_folder: Path | None = None, save_sha256: str = "") -> None:
         """Keep one phase's facts under ``key``; for a successful save, also the files and
         reference values in ``save_folder`` (``files/``, ``reference.json``, ``reference.npz``)."""
+        if not self.enabled:
+            return
         digest = key.digest()
         data: dict[str, Any] = {
             "format": CACHE_FORMAT,

@@ -226,19 +226,36 @@ def read_source(path: Path) -> bytes:
 
 
 def _content_hash(path: Path, source: bytes, tree: ast.Module) -> str:
-    """Hash of the scenario file and of the ``_*.py`` helper modules it imports from its folder."""
+    """Hash of the scenario file and of the ``_*.py`` helper modules of its folder that it imports,
+    directly or through another helper."""
     digest = hashlib.sha256(source)
-    helpers: set[str] = set()
+    seen: set[str] = set()
+    pending = _helper_names(tree)
+    while pending:
+        name = min(pending)
+        pending.discard(name)
+        seen.add(name)
+        helper = path.parent / f"{name}.py"
+        if not helper.is_file():
+            continue
+        text = read_source(helper)
+        digest.update(b"\0" + name.encode() + b"\0" + text)
+        try:
+            pending |= _helper_names(ast.parse(text)) - seen
+        except (SyntaxError, ValueError):  # the import of a broken helper fails in the cell; its text is hashed
+            pass
+    return digest.hexdigest()
+
+
+def _helper_names(tree: ast.Module) -> set[str]:
+    """The ``_*`` modules a module imports (absolute imports only)."""
+    names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            helpers.update(alias.name.split(".")[0] for alias in node.names)
+            names.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            helpers.add(node.module.split(".")[0])
-    for name in sorted(h for h in helpers if h.startswith("_")):
-        helper = path.parent / f"{name}.py"
-        if helper.is_file():
-            digest.update(b"\0" + name.encode() + b"\0" + read_source(helper))
-    return digest.hexdigest()
+            names.add(node.module.split(".")[0])
+    return {n for n in names if n.startswith("_")}
 
 
 def _module_literals(path: Path, tree: ast.Module) -> dict[str, Any]:

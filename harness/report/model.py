@@ -81,6 +81,7 @@ class CellView:
     picture: MappingPicture | None = None
     warnings: list[str] = field(default_factory=list)
     missing: bool = False
+    reused_from: str | None = None
 
     @property
     def diagonal(self) -> bool:
@@ -280,7 +281,7 @@ def build_report(results: Results, title: str = "Keras / TensorFlow compatibilit
     folded = [r for r in rows if r.folded]
     return ReportModel(
         title=title,
-        run=_run_summary(results.run),
+        run=_run_summary(results.run, sum(1 for c in results.cells if c.reused_from)),
         counts=_counts([c for r in rows for c in r.cells], [c for g in grids for c in g.across]),
         pairings=own,
         scenarios=[r.scenario for r in rows],
@@ -396,6 +397,7 @@ def _cell_view(index: int, cell: Cell, scenario: ScenarioRecord | None, pairings
         mapping_text=cell.mapping_text,
         picture=mapping_picture(cell.mapping, cell.files),
         warnings=cell.warnings[:20],
+        reused_from=cell.reused_from,
     )
 
 
@@ -507,8 +509,10 @@ def _counts(matrix: Sequence[CellView], cross: Sequence[CellView]) -> Counts:
 # --------------------------------------------------------------------------- pieces
 
 
-def _run_summary(run: RunInfo) -> dict[str, Any]:
+def _run_summary(run: RunInfo, reused: int = 0) -> dict[str, Any]:
+    """The run's facts as the pages show them; ``reused``: its cells taken from the cell cache."""
     return {
+        "reused": reused,
         "id": run.id,
         "started": run.started,
         "finished": run.finished or "not finished",

@@ -103,7 +103,8 @@ def _pairing(p: PairingView) -> dict[str, Any]:
 def _cell(c: CellView, scenarios: dict[str, int], pairings: dict[str, int], table: Table) -> dict[str, Any]:
     """Texts (indexes in ``texts``): ``r`` reason, ``m`` message, ``tb`` traceback, ``o`` output
     tail, ``mt`` mapping text, ``wa`` warnings (a list), ``rn``/``ru`` the reproduce commands (nox,
-    uv). Things (indexes in ``things``): ``c`` root cause (``t`` type, ``x`` text, ``ch`` chained),
+    uv), ``rf`` the earlier run a reused cell was measured in.
+    Things (indexes in ``things``): ``c`` root cause (``t`` type, ``x`` text, ``ch`` chained),
     ``pic`` mapping picture, ``f`` files, ``sv`` the save. Plain: ``id`` the DOM id, ``t`` duration,
     ``d`` Δ, ``x`` exception type, ``P``/``W`` pairing/saver ids unknown to the run's pairings."""
     record: dict[str, Any] = {
@@ -134,6 +135,7 @@ def _cell(c: CellView, scenarios: dict[str, int], pairings: dict[str, int], tabl
         "sv": table.thing(_save(c.save, table)) if c.save else None,
         "rn": table.joined(c.nox_parts),
         "ru": table.joined(c.uv_parts),
+        "rf": table.text(c.reused_from),
     }
     record.update({k: v for k, v in optional.items() if v is not None and v != "" and v != []})
     return record

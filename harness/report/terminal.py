@@ -36,6 +36,8 @@ def summary_lines(model: ReportModel) -> list[str]:
         cells = [[p.label, *(cell_text(c) if c else "" for c in row)] for p, row in zip(grid.savers, grid.rows)]
         lines += ["  " + line for line in table(["", *(p.label for p in grid.loaders)], list(cells), rule=False)]
     lines += ["", counts_line(model.counts)]
+    if model.run["reused"]:
+        lines.append(f"{model.run['reused']} cells reused from earlier runs (the cell cache; --fresh runs them again)")
     return lines
 
 

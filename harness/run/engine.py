@@ -13,7 +13,6 @@ SIGTERM) kills the workers, marks the running cells ``interrupted`` and keeps th
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import shutil
@@ -37,6 +36,7 @@ from harness.evidence.cache import (
     CellIngredients,
     HostEvidence,
     artifact_hash,
+    cache_enabled,
     parse_size,
     restore_save,
 )
@@ -47,12 +47,13 @@ from harness.evidence.records import cell_record, pairing_from_record, pairing_r
 from harness.evidence.run_folder import RunStore
 from harness.evidence.runs import savers_without_saves
 from harness.evidence.saves import SaveState, existing_save, import_saves, record_save
-from harness.paths import WORKER_SCRIPT, copy_tree, default_envs_dir, remove_tree, walk_tree
+from harness.paths import copy_tree, default_envs_dir, remove_tree, walk_tree
 from harness.plan.cells import CellKey, PlannedCell, expand_cells, select_shard
 from harness.plan.pairings import Pairing, PairingSpec
 from harness.plan.scenarios import Scenario, unmet_requirement
 from harness.run.options import MatrixOptions
 from harness.run.progress import Progress
+from harness.run.reuse import phase_ingredients
 from harness.run.verdict import Decision, decide_verdict
 from harness.run.workers import WorkerPool
 
@@ -93,8 +94,7 @@ class MatrixRun:
             run_info.resumed.append(utc_now())
             self.run_info = run_info
         self._started = time.monotonic()
-        self.cache = CellCache(self.envs_dir)
-        self.protocol = hashlib.sha256(WORKER_SCRIPT.read_bytes()).hexdigest()
+        self.cache = CellCache(self.envs_dir, enabled=cache_enabled())
         self._artifacts: dict[tuple[str, str], str | None] = {}
 
     # ------------------------------------------------------------------ pipeline
@@ -467,12 +467,8 @@ class MatrixRun:
     def _ingredients(self, kind: str, scenario: Scenario, pairing: Pairing, env: Env,
                      artifact: str | None = None) -> CellIngredients:
         """The cache key of a phase of ``scenario`` in ``pairing``'s env: everything that decides it."""
-        return CellIngredients(
-            kind=kind, scenario=scenario.id, scenario_sha256=scenario.sha256, backend=pairing.spec.backend,
-            python=env.python, packages=tuple(sorted(env.packages.items())), rtol=scenario.rtol, atol=scenario.atol,
-            signature=scenario.signature, timeout=float(self.options.timeout), isolation=self.options.isolation,
-            max_output=self.options.max_output, protocol=self.protocol, artifact=artifact,
-        )
+        return phase_ingredients(kind, scenario, pairing.spec.backend, env.python, env.packages, self.options.timeout,
+                                 self.options.isolation, self.options.max_output, artifact)
 
     def _cell_ingredients(self, planned: PlannedCell, save: SaveState | None) -> CellIngredients | None:
         """The cache key of a cell; None when it cannot be cached (a load of a save whose files
@@ -613,10 +609,10 @@ class MatrixRun:
         stats = self.cache.stats
         for line in stats.rejected:
             self.progress.note(line)
-        if stats.hits or stats.stored or stats.rejected:
-            self.progress.note(f"cell cache: {stats.hits} reused, {stats.stored} stored, {len(stats.rejected)} ignored "
-                               f"({self.cache.root})")
-        removed, freed = self.cache.prune(cache_bound())
+        if stats.hits or stats.save_hits or stats.stored or stats.rejected:
+            self.progress.note(f"cell cache: {stats.hits} cells and {stats.save_hits} saves reused, {stats.stored} entries "
+                               f"stored, {len(stats.rejected)} ignored ({self.cache.root})")
+        removed, freed = self.cache.prune(cache_bound()) if self.cache.enabled else (0, 0)
         if removed:
             self.progress.note(f"cell cache: pruned {removed} least recently used entries ({freed / 2**20:.1f} MiB)")
         self.run_info.finished = utc_now()

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from harness.errors import BadInput
+from harness.evidence.cache import cache_enabled
 from harness.evidence.model import Results
 from harness.evidence.run_folder import RunStore
 from harness.evidence.saves import import_saves
@@ -35,7 +36,7 @@ def run_matrix(options: MatrixOptions, stream: TextIO | None = None) -> tuple[Re
     scenarios = load_scenarios(options.scenario_dirs, options.only, options.tags) if not options.generated else []
     specs = parse_pairings(options.pairings)
     check_envs_dir(options.envs_dir)
-    cache_bound()
+    cache_bound(), cache_enabled()
     unknown = sorted({name for name in options.fresh if name != FRESH_ALL} - {s.id for s in scenarios})
     if unknown and not options.generated:
         raise BadInput(f"--fresh {unknown[0]!r} is not a scenario of this run.")
@@ -84,7 +85,7 @@ def resume_matrix(
     Raises :class:`BadInput` when the folder is not a run or its scenarios changed since.
     """
     check_envs_dir(envs_dir)
-    cache_bound()
+    cache_bound(), cache_enabled()
     store = RunStore.open(folder.absolute(), owner=True)
     run_info, records, recorded = store.read_meta()
     options = options_from_record(run_info, envs_dir)

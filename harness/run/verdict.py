@@ -39,7 +39,7 @@ def decide_verdict(
     ``error``, never ``reproduced``), wrong values, passed.
     """
     if install_error is not None:
-        return Decision(Verdict.INSTALL_FAILED, install_error.strip().splitlines()[-1] if install_error.strip() else "install failed")
+        return Decision(Verdict.INSTALL_FAILED, last_statement(install_error) or "install failed")
     if unmet is not None:
         return Decision(Verdict.SKIPPED, unmet)
     if interrupted:
@@ -102,3 +102,21 @@ def _signal_name(number: int) -> str:
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{float(value):.3g}"
+
+
+def last_statement(text: str) -> str:
+    """The installer's last statement, whole: its last line, with the lines before it that the
+    installer wrapped it from (a narrow terminal wraps ``  cause: …`` onto lines indented below it)."""
+    lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return ""
+
+    def indent(line: str) -> int:
+        return len(line) - len(line.lstrip())
+
+    start = len(lines) - 1
+    while start > 0 and indent(lines[start - 1]) == indent(lines[start]) > 0 and indent(lines[start]) >= 4:
+        start -= 1
+    if start > 0 and 0 < indent(lines[start - 1]) < indent(lines[start]):
+        start -= 1
+    return " ".join(line.strip() for line in lines[start:])

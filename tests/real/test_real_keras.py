@@ -130,3 +130,30 @@ def test_the_default_matrix_through_nox(tmp_path: Path) -> None:
         page.locator('#matrix td.cell[data-verdict="reproduced"] a').first.click()
         screenshot(page, "report-default-matrix-evidence.png")
         page.close()
+
+
+def test_a_real_rerun_takes_every_cell_from_the_cache(tmp_path: Path) -> None:
+    """Real TensorFlow: a run measured afresh, then the same run again reuses every cell and the
+    save, starts no worker (no framework import), and gives the same verdicts with the same evidence."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_NO_INDEX", "UV_FIND_LINKS", "HARNESS_ERROR"))}
+    env["HARNESS_CACHE"] = "on"
+    args = [sys.executable, "-m", "harness", "matrix", "--pairing", "keras==3.5.0,tensorflow==2.16.1",
+            "--only", "gru_weights_into_grucell", "--only", "gru_cross_version[keras]"]
+    runs = []
+    for n, extra in enumerate((["--fresh"], [])):
+        out = tmp_path / f"run{n}"
+        proc = subprocess.run([*args, *extra, "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=1800, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        runs.append((out, json.loads((out / "results.json").read_text()), proc.stdout))
+    (_, first, _), (second_dir, second, output) = runs
+    assert all(c["reused_from"] is None for c in first["cells"])
+    before = {c["scenario"]: c for c in first["cells"]}
+    for cell in second["cells"]:
+        assert cell["reused_from"].startswith(f"run {first['run']['id']} ")
+        assert cell["verdict"] == before[cell["scenario"]]["verdict"]
+        assert cell["message"] == before[cell["scenario"]]["message"] and cell["files"] == before[cell["scenario"]]["files"]
+    assert before["gru_weights_into_grucell"]["verdict"] == "reproduced"
+    assert "imported keras" not in output and not list((second_dir / "logs").glob("worker-*.log"))
+    saved = list((second_dir / "artifacts").glob("*/*/files/*"))
+    assert saved, "the cached save is put back into the run folder"

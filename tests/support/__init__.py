@@ -81,9 +81,12 @@ class Harness:
         return json.loads((out / "results.json").read_text())
 
 
-def local_index_env(wheelhouse: Path, envs: Path) -> dict[str, str]:
+def local_index_env(wheelhouse: Path, envs: Path, cache: str = "off") -> dict[str, str]:
+    """The environment of a harness run against a local wheel folder only. The cell cache is off
+    (every run measures again) unless ``cache`` is ``on``: tests of the cache ask for it."""
     env = dict(os.environ)
-    env.update(UV_FIND_LINKS=str(wheelhouse), UV_NO_INDEX="1", HARNESS_ENVS_DIR=str(envs), PYTHONPATH=str(ROOT))
+    env.update(UV_FIND_LINKS=str(wheelhouse), UV_NO_INDEX="1", HARNESS_ENVS_DIR=str(envs), PYTHONPATH=str(ROOT),
+               HARNESS_CACHE=cache)
     env.pop("HARNESS_ERROR_FILE", None)
     return env
 

@@ -1,0 +1,53 @@
+"""``cache``: what the cell cache of an envs folder holds, and its pruning.
+
+``cache info`` prints its entries and bytes; ``cache prune`` removes the least recently used
+entries until it fits ``--max-size`` (and those unused for ``--older-than`` days); ``cache clear``
+removes every entry. A run prunes the cache to ``$HARNESS_CACHE_MAX`` (default 4 GiB) when it ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from harness.evidence.cache import DEFAULT_MAX_BYTES, CellCache, parse_size
+from harness.paths import default_envs_dir
+
+NAME = "cache"
+HELP = "the cell cache: info, prune, clear"
+VERBS = ("info", "prune", "clear")
+DEFAULT_VERB = "info"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("verb", choices=VERBS, help="info (the default), prune or clear")
+    parser.add_argument("--envs-dir", type=Path, metavar="DIR",
+                        help="the envs folder whose cache it is (default: .harness/envs or $HARNESS_ENVS_DIR)")
+    parser.add_argument("--max-size", metavar="SIZE",
+                        help="prune: keep at most this much, e.g. 500M or 8G (default: $HARNESS_CACHE_MAX, else 4G)")
+    parser.add_argument("--older-than", type=float, metavar="DAYS", help="prune: also remove entries unused for this many days")
+
+
+def run(args: argparse.Namespace) -> int:
+    cache = CellCache(args.envs_dir or default_envs_dir())
+    if args.verb == "clear":
+        count, size = cache.size()
+        cache.clear()
+        print(f"cell cache {cache.root}: removed {count} entries ({_mib(size)})")
+        return 0
+    if args.verb == "prune":
+        bound = parse_size(args.max_size or "", "--max-size") or parse_size(os.environ.get("HARNESS_CACHE_MAX", "")) or DEFAULT_MAX_BYTES
+        older = args.older_than * 86400 if args.older_than is not None and args.older_than >= 0 else None
+        removed, freed = cache.prune(bound, older)
+        count, size = cache.size()
+        print(f"cell cache {cache.root}: pruned {removed} entries ({_mib(freed)}); {count} entries ({_mib(size)}) kept, "
+              f"bound {_mib(bound)}")
+        return 0
+    count, size = cache.size()
+    print(f"cell cache {cache.root}: {count} entries, {_mib(size)} on disk")
+    return 0
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB"
