@@ -217,13 +217,12 @@ class MatrixRun:
             raise
         pool.shutdown(wait=True)
 
-    def _in_slots(self, pairing: Pairing, env: Env, tasks: list[Callable[[], None]], starts_worker: bool) -> None:
+    def _in_slots(self, tasks: list[Callable[[], None]]) -> None:
         """Run a pairing's tasks on the run's cell slots (each task runs its phases one after the
         other, so at most ``--jobs`` phases are in flight in the run) and wait for them all; a
-        task's exception is raised here. ``starts_worker``: some task will run a phase, so the
-        pairing's worker is started first, here, and its framework import holds no cell slot."""
-        if starts_worker and not self.stopping.is_set():
-            self.workers.get(pairing, env)
+        task's exception is raised here. The pairing's worker is started by the first phase that
+        needs it (a run whose cells all come from the cell cache imports nothing); the phases
+        that need it meanwhile wait for that start in their slots."""
         _wait_all([self._slots.submit(self._unless_stopping, task) for task in tasks])
 
     def _unless_stopping(self, task: Callable[[], None]) -> None:
@@ -241,12 +240,7 @@ class MatrixRun:
         for scenario in self.scenarios:  # the formats of a module share one save phase: one task runs them in turn
             groups.setdefault(("module", scenario.module) if scenario.format is not None else ("id", scenario.id), []).append(scenario)
         tasks: list[Callable[[], None]] = [partial(self._scenarios_one, group, pairing, env) for group in groups.values()]
-        starts = any(
-            (PlannedCell(s, pairing, None if s.kind == "run" else pairing.id).key in self.todo and run_unmet(s, pairing, env) is None)
-            or ((s.id, pairing.id) in self.needed_saves and save_unmet(s, pairing, env) is None)
-            for s in self.scenarios
-        )
-        self._in_slots(pairing, env, tasks, starts)
+        self._in_slots(tasks)
         if self.stopping.is_set():
             return
         if self.workers.crowded() or not self.phase_two:
@@ -280,7 +274,7 @@ class MatrixRun:
         tasks: list[Callable[[], None]] = [
             partial(self._run_if_todo, planned, run_unmet(planned.scenario, pairing, env)) for planned in loads
         ]
-        self._in_slots(pairing, env, tasks, any(run_unmet(p.scenario, pairing, env) is None for p in loads))
+        self._in_slots(tasks)
         if self.stopping.is_set():
             return
         self.workers.close(pairing.id)
