@@ -5,7 +5,10 @@ just that part).
 
 The floor of a matrix run is what it cannot avoid: one framework import per env plus the time
 the scenarios themselves take. The ratio wall / floor shows the harness's own overhead
-(goal: at most 1.5 with warm envs).
+(goal: at most 1.5 with warm envs). The matrix runs again with ``--jobs 2`` (or the ``--jobs``
+given), and both are run on its first pairing alone too: the speed-up ``--jobs 1`` wall /
+``--jobs N`` wall shows what cells in flight side by side buy (goal: at least 1.7 at 2 on 2 cores,
+also with a single pairing).
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ import argparse
 import io
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence, TextIO
 
@@ -42,10 +47,10 @@ from harness.evidence.model import (
 )
 from harness.evidence.run_folder import RESULTS_FILE
 from harness.paths import default_envs_dir, disk_usage
-from harness.plan.pairings import parse_pairing
+from harness.plan.pairings import DEFAULT_PAIRINGS, parse_pairing
 from harness.report.render import render_all
 from harness.run.launch import parse_pairings, run_matrix
-from harness.run.options import MatrixOptions
+from harness.run.options import FRESH_ALL, MatrixOptions
 
 NAME = "bench"
 HELP = "print figures: env creation, matrix wall time vs its floor, report size and time to interactive"
@@ -76,12 +81,22 @@ def bench_env_creation(spec_text: str, envs_dir: Path, cold: bool, stream: TextI
         stream.write(f"  {label:<34} {seconds:8.2f} s\n")
 
 
-def bench_matrix(options: MatrixOptions, stream: TextIO, floor: float | None = None) -> float:
-    """Run the matrix (envs warm) and compare its wall time with its floor; returns the floor.
+@dataclass
+class MatrixFigures:
+    """One bench run of the matrix: its wall time and its own floor (seconds)."""
+
+    wall: float
+    floor: float
+
+
+def bench_matrix(options: MatrixOptions, stream: TextIO, floor: float | None = None) -> MatrixFigures:
+    """Run the matrix (envs warm) and compare its wall time with its floor; returns both.
 
     ``floor`` given (from a fork-isolation run) is used instead of this run's own, so that a
-    spawn run, which pays the import in every cell, is compared with the same floor.
+    spawn run, which pays the import in every cell, is compared with the same floor. Every cell
+    runs (``--fresh``): a cell taken from the cell cache would measure nothing.
     """
+    options = replace(options, fresh=[FRESH_ALL])
     for spec in parse_pairings(options.pairings):  # warm the envs first: creation is measured above
         pairing = resolve_pairing(spec)
         if pairing.resolve_error is None:
@@ -100,7 +115,8 @@ def bench_matrix(options: MatrixOptions, stream: TextIO, floor: float | None = N
     )
     own_floor = imports + cells
     floor = floor or own_floor
-    stream.write(f"\nmatrix ({len(results.cells)} cells, {len(results.pairings)} pairings, isolation {options.isolation})\n")
+    stream.write(f"\nmatrix ({len(results.cells)} cells, {len(results.pairings)} pairings, isolation {options.isolation}, "
+                 f"jobs {options.jobs})\n")
     stream.write(f"  wall time                          {wall:8.2f} s\n")
     stream.write(f"  framework imports (one per env)    {imports:8.2f} s\n")
     stream.write(f"  scenario time (all phases)         {cells:8.2f} s\n")
@@ -108,7 +124,48 @@ def bench_matrix(options: MatrixOptions, stream: TextIO, floor: float | None = N
     stream.write(f"  ratio wall / floor                 {wall / floor if floor else float('nan'):8.2f}\n")
     if options.out is not None:
         bench_run_folder(options.out, stream)
-    return own_floor
+    return MatrixFigures(wall=wall, floor=own_floor)
+
+
+#: A CPU-bound loop for :func:`machine_ceiling` (about a second of one core on a quiet machine).
+_BUSY = "x = 0\nfor i in range(20_000_000):\n    x += i\n"
+
+
+def machine_ceiling(jobs: int) -> float:
+    """What ``jobs`` processes side by side can gain on this machine now: ``jobs`` CPU-bound
+    interpreters run one after the other, then all at once; the ratio of the two wall times.
+    On an idle machine with ``jobs`` cores it is about ``jobs``; on a machine busy with other
+    work it is lower, and no ``--jobs`` can do better than it."""
+    command = [sys.executable, "-c", _BUSY]
+    serial = _timed(lambda: [subprocess.run(command, check=True) for _ in range(jobs)])
+    parallel = _timed(lambda: _all_at_once(command, jobs))
+    return serial / parallel if parallel else float("nan")
+
+
+def _all_at_once(command: list[str], count: int) -> None:
+    procs = [subprocess.Popen(command) for _ in range(count)]
+    for proc in procs:
+        proc.wait()
+
+
+def bench_jobs(options: MatrixOptions, jobs: int, root: Path, name: str, stream: TextIO,
+               one_job: MatrixFigures | None = None) -> float:
+    """Run the matrix of ``options`` with ``--jobs 1`` (unless ``one_job`` holds that run's figures)
+    and with ``--jobs jobs``, into ``root/<name>-jobs<N>``; print and return the speed-up (the
+    ``--jobs 1`` wall time over the other's)."""
+    if one_job is None:
+        one_job = bench_matrix(replace(options, jobs=1, out=root / f"{name}-jobs1"), stream)
+    many = bench_matrix(replace(options, jobs=jobs, out=root / f"{name}-jobs{jobs}"), stream)
+    speedup = one_job.wall / many.wall if many.wall else float("nan")
+    ceiling = machine_ceiling(jobs)
+    pairings = len(options.pairings or DEFAULT_PAIRINGS)
+    stream.write(f"\n--jobs {jobs} against --jobs 1 ({name}: {pairings} pairing{'s' if pairings > 1 else ''}, "
+                 f"{os.cpu_count()} cores)\n")
+    stream.write(f"  wall time, --jobs 1                {one_job.wall:8.2f} s\n")
+    stream.write(f"  wall time, --jobs {jobs:<17}{many.wall:8.2f} s\n")
+    stream.write(f"  speed-up (jobs 1 wall / jobs {jobs} wall) {speedup:5.2f}x\n")
+    stream.write(f"  this machine's own ceiling now      {ceiling:5.2f}x   ({jobs} busy processes at once against one after the other)\n")
+    return speedup
 
 
 #: The run folder's budget: at most this many times the bytes of its distinct saves (its blobs),
@@ -263,17 +320,18 @@ def time_to_interactive(page: Path, chromium: str) -> tuple[float, float] | str:
 
 def run_bench(options: MatrixOptions, cold: bool, spawn: bool, stream: TextIO) -> None:
     started = time.monotonic()
-    specs: Sequence[str] = options.pairings or ["keras==3.5.0,tensorflow==2.16.1"]
+    specs: Sequence[str] = options.pairings or DEFAULT_PAIRINGS
     bench_env_creation(specs[0], options.envs_dir or default_envs_dir(), cold, stream)
-    kept = options.out  # --out keeps the bench's runs (fork/, spawn/) for a look at their reports
+    kept = options.out  # --out keeps the bench's runs (fork/, spawn/, ...) for a look at their reports
+    jobs = options.jobs if options.jobs > 1 else 2  # the --jobs compared with --jobs 1
     with tempfile.TemporaryDirectory() as scratch:
         root = kept if kept is not None else Path(scratch)
-        options.out = root / "fork"
-        floor = bench_matrix(options, stream)
+        first = bench_matrix(replace(options, jobs=1, out=root / "fork"), stream)
         if spawn:
-            options.out = root / "spawn"
-            options.isolation = "spawn"
-            bench_matrix(options, stream, floor=floor)
+            bench_matrix(replace(options, jobs=1, out=root / "spawn", isolation="spawn"), stream, floor=first.floor)
+        bench_jobs(options, jobs, root, "matrix", stream, one_job=first)
+        if len(specs) > 1:
+            bench_jobs(replace(options, pairings=[specs[0]]), jobs, root, "single-pairing", stream)
         bench_cache(options, root / "cache", stream)
     if kept is not None:
         stream.write(f"\nruns kept in {kept}\n")

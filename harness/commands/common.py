@@ -66,7 +66,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="e.g. keras==3.5.0,tensorflow==2.16.1 (repeatable; replaces the defaults)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: reports/runs/<time>)")
     parser.add_argument("--timeout", type=positive_float, metavar="S", help="per-cell time limit in seconds (default 300)")
-    parser.add_argument("--jobs", type=positive_int, metavar="N", help="pairings run at the same time (default 1)")
+    parser.add_argument("--jobs", type=positive_int, metavar="N", help="cells in flight at once, also within a pairing (default 1)")
     parser.add_argument("--envs-dir", type=Path, metavar="DIR", help="where envs are kept (default: .harness/envs or $HARNESS_ENVS_DIR)")
     parser.add_argument("--isolation", choices=ISOLATIONS,
                         help="fork: import once per env (default); spawn: a fresh interpreter per cell")

@@ -332,7 +332,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tag", dest="tags", action="append", default=[], metavar="TAG", help="only scenarios with this tag (repeatable)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: reports/runs/readiness-<time>)")
     parser.add_argument("--timeout", type=positive_float, default=300.0, metavar="S", help="per-cell time limit")
-    parser.add_argument("--jobs", type=positive_int, default=1, metavar="N", help="pairings run at the same time")
+    parser.add_argument("--jobs", type=positive_int, default=1, metavar="N", help="cells in flight at once (default 1)")
     parser.add_argument("--envs-dir", type=Path, metavar="DIR", help="where envs are kept")
 
 

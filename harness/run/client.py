@@ -1,7 +1,8 @@
 """The worker client: the host's handle on ``worker.py`` running inside a tested env.
 
 In ``fork`` isolation (the default) the worker imports the framework once and forks a child per
-phase; in ``spawn`` isolation every phase is a fresh interpreter. Either way a phase ends as a
+phase, several at once when several threads run phases; in ``spawn`` isolation every phase is a
+fresh interpreter. Either way a phase ends as a
 :class:`~harness.evidence.phase.PhaseOutcome`: facts only, never a verdict.
 """
 
@@ -15,8 +16,10 @@ import subprocess
 import threading
 import time
 import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from harness.envs.install import Env
 from harness.errors import ResultsError, WorkerError
@@ -26,20 +29,31 @@ from harness.run.options import ISOLATIONS
 
 READY_TIMEOUT_S = 900.0
 REPLY_GRACE_S = 60.0
-TEARDOWN_WAIT_S = 10.0  # how long a stop waits for the running phase to notice its worker is gone
+TEARDOWN_WAIT_S = 10.0  # how long a stop waits for the running phases to notice their worker is gone
 OUTPUT_TAIL_BYTES = 16 * 1024
 OUTPUT_TAIL_LINES = 80
+#: The protocol the client speaks; ``worker.py``'s ``PROTOCOL_VERSION`` must be the same (its
+#: ready reply says which it speaks; a worker of another version does not start).
+PROTOCOL_VERSION = 2
+#: How many times a phase is run again when its worker was stopped for another phase's sake.
+RETRIES = 2
+_RETRY = "retry"  # a reply's status inside this module only: run the phase again
 
 
 class Worker:
     """A worker process inside one env, for one backend.
 
     ``start`` imports the framework (fork isolation); ``run_phase`` runs one phase and never
-    raises for anything the scenario does. If the worker itself dies or stops answering it is
-    killed and restarted for the next phase. ``start`` and ``run_phase`` hold the worker's
-    phase lock; only its holder touches the reply pipe. ``terminate`` may be called from another
-    thread while a phase runs (a stop): it kills the process at once, which ends the phase as
-    ``worker_lost``, then takes the lock to release what is left.
+    raises for anything the scenario does. It may be called from several threads at once: each
+    phase is a request in flight in the one worker process (fork isolation; in spawn isolation,
+    a fresh process each), and its reply reaches its caller by the request's nonce. If the worker
+    dies or stops answering it is killed and started again for the next phase; what that does to
+    the other phases in flight (see :class:`_Session`): a death ends them all as ``worker_lost``,
+    while a worker the client stops for one phase's sake (that phase's reply did not come by its
+    deadline, or a reply answered no request in flight) runs the others again, up to
+    ``RETRIES`` times, in a new worker. ``terminate`` may be called from another thread while
+    phases run (a stop): it kills the processes at once, which ends every phase as
+    ``worker_lost``.
     """
 
     def __init__(self, env: Env, backend: str, preload: list[str], log_path: Path, isolation: str = "fork"):
@@ -53,11 +67,13 @@ class Worker:
         self.import_s: float | None = None
         self.preload_errors: dict[str, str] = {}
         self.start_error: str | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._reply_fd: int | None = None
-        self._buffer = b""
-        self._phase = threading.Lock()
-        self._spawned: subprocess.Popen[bytes] | None = None  # the running phase's process (spawn isolation)
+        self._session: _Session | None = None
+        self._starting = threading.Lock()  # one start at a time; the others wait for it
+        self._state = threading.Lock()  # guards _session and _spawned
+        self._spawned: set[subprocess.Popen[bytes]] = set()  # the running phases' processes (spawn isolation)
+        self._gate = threading.Condition()  # admits phases: many at once, or one alone (see _admitted)
+        self._in_flight = 0
+        self._alone = False
 
     def environ(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -67,16 +83,20 @@ class Worker:
 
     def start(self) -> None:
         """Start the serving process and wait until its imports are done (fork isolation only)."""
-        with self._phase:
+        with self._starting:
             self._start()
 
-    def _start(self) -> None:
-        if self.isolation != "fork" or self._proc is not None:
-            return
+    def _start(self) -> _Session | None:
+        """The serving process, started when there is none alive (``_starting`` held)."""
+        if self.isolation != "fork":
+            return None
+        with self._state:
+            if self._session is not None and self._session.ended is None:
+                return self._session
         read_fd, write_fd = os.pipe()
         log = open(self.log_path, "ab")
         try:
-            self._proc = subprocess.Popen(
+            proc = subprocess.Popen(
                 [str(self.env.python_path), "-I", str(WORKER_SCRIPT), "--serve", "--reply-fd", str(write_fd),
                  "--preload", ",".join(self.preload)],
                 stdin=subprocess.PIPE,
@@ -89,23 +109,37 @@ class Worker:
         finally:
             os.close(write_fd)
             log.close()
-        self._reply_fd = read_fd
-        self._buffer = b""
-        ready = self._read_reply(READY_TIMEOUT_S)
+        session = _Session(proc, read_fd)
+        with self._state:
+            self._session = session
+        ready = session.read_ready(READY_TIMEOUT_S)
+        problem = None
         if ready is None or ready.get("event") != "ready":
-            self._abandon()
-            self.start_error = f"it did not start: importing {', '.join(self.preload) or 'nothing'} ended it; see {self.log_path}"
+            problem = f"it did not start: importing {', '.join(self.preload) or 'nothing'} ended it; see {self.log_path}"
+        elif ready.get("protocol") != PROTOCOL_VERSION:
+            problem = (f"it did not start: its worker script speaks protocol {ready.get('protocol')!r}, "
+                       f"the harness protocol {PROTOCOL_VERSION} ({WORKER_SCRIPT} is of another version)")
+        if problem is not None:
+            session.end("died")
+            session.close_channel()
+            self.start_error = problem
             raise WorkerError(f"The worker in env {self.env.key} did not start; see {self.log_path}.")
+        assert ready is not None
         self.import_s = float(ready.get("import_s", 0.0))
         self.preload_errors = dict(ready.get("preload_errors") or {})
+        session.start_reader()
+        return session
 
     def run_phase(self, request: dict[str, Any], timeout: float) -> PhaseOutcome:
         """Run one phase; its result file and output file are named in ``request``.
 
-        Every request carries a fresh nonce; a reply that does not carry it is not this phase's,
-        so the worker is taken as lost (and started again for the next phase).
+        Every request carries a fresh nonce; a reply that does not carry the nonce of a request in
+        flight is not a reply, so the worker is taken as lost. A phase run again (see the class)
+        starts with its result and output files removed; its work folder is as the cut-short
+        attempt left it. A phase run again after a reply that answered nothing runs alone in its
+        worker, so that a scenario writing such replies ends only its own phase.
         """
-        request = {**request, "timeout": timeout, "nonce": uuid.uuid4().hex}
+        request = {**request, "timeout": timeout}
         reply, started_wall, duration = self._exchange(request, timeout)
         return _outcome(request["op"], reply, str(reply.get("status")), Path(request["result"]),
                         Path(request["output"]), started_wall, duration)
@@ -119,7 +153,7 @@ class Worker:
         any SIGNATURE match finished) is ``done`` even when the phase ended otherwise after it (a
         later format crashed or ran out of time); the others end as the phase did.
         """
-        request = {**request, "timeout": timeout, "nonce": uuid.uuid4().hex}
+        request = {**request, "timeout": timeout}
         reply, started_wall, duration = self._exchange(request, timeout)
         outcomes = []
         for target in request["formats"]:
@@ -131,71 +165,79 @@ class Worker:
         return outcomes
 
     def _exchange(self, request: dict[str, Any], timeout: float) -> tuple[dict[str, Any], str, float]:
-        """Send one request and wait for its reply: the reply, when it started, how long it took."""
+        """Send one request and wait for its reply: the reply, when it started, how long it took.
+        Each attempt carries a fresh nonce; an attempt run again (see the class) starts with the
+        request's result and output files removed."""
         started_wall = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         started = time.monotonic()
-        with self._phase:
-            if self.isolation == "spawn":
-                reply = self._run_spawned(request, timeout)
-            else:
-                reply = self._run_forked(request, timeout)
+        alone = False
+        for _attempt in range(RETRIES + 1):
+            sent = {**request, "nonce": uuid.uuid4().hex}
+            with self._admitted(alone):
+                reply = self._run_spawned(sent, timeout) if self.isolation == "spawn" else self._run_forked(sent, timeout)
+            if reply.get("status") != _RETRY:
+                break
+            alone = alone or bool(reply.get("alone"))
+            _remove(Path(request["result"]), Path(request["output"]),
+                    *(Path(target["result"]) for target in request.get("formats") or ()))
+        else:
+            reply = {"status": "worker_lost", "detail": f"{reply.get('detail')}, {RETRIES + 1} times"}
         return reply, started_wall, float(reply.get("duration_s", time.monotonic() - started))
+
+    @contextmanager
+    def _admitted(self, alone: bool) -> Iterator[None]:
+        """Hold a place among the phases in flight; ``alone``: wait until none other is, and keep
+        the others out until this one ends."""
+        with self._gate:
+            while self._alone or (alone and self._in_flight):
+                self._gate.wait()
+            self._alone = alone
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._gate:
+                self._in_flight -= 1
+                if alone:
+                    self._alone = False
+                self._gate.notify_all()
 
     def close(self) -> None:
         """Let the worker end on its own (stdin closed), killing it after 5 s."""
-        with self._phase:
-            if self._proc is not None:
-                try:
-                    if self._proc.stdin:
-                        self._proc.stdin.close()
-                    self._proc.wait(timeout=5)
-                except (OSError, subprocess.TimeoutExpired):
-                    _kill_group(self._proc.pid)
-                    self._proc.wait()
-                self._proc = None
-            self._close_reply_fd()
+        with self._state:
+            session, self._session = self._session, None
+        if session is not None:
+            session.close()
 
     def terminate(self) -> None:
-        """Stop at once, from any thread: the worker kills its running child, then the worker's
-        whole process group is killed; what is left is released once the running phase ends."""
-        for proc in (self._proc, self._spawned):
-            if proc is not None:
-                _stop_process(proc)
-        if self._phase.acquire(timeout=TEARDOWN_WAIT_S):
-            try:
-                self._abandon()
-            finally:
-                self._phase.release()
+        """Stop at once, from any thread: the worker kills its running children, then the worker's
+        whole process group is killed, which ends every phase in flight as ``worker_lost``."""
+        with self._state:
+            session, spawned = self._session, list(self._spawned)
+        for proc in ([session.proc] if session is not None else []) + spawned:
+            _stop_process(proc)
+        if session is not None:
+            session.end("died")
+            session.join_reader()  # a start in progress releases its channel itself
 
     def _run_forked(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
         if self.start_error is not None:  # a framework import that kills the worker is not retried per cell
             return {"status": "worker_lost", "detail": self.start_error, "duration_s": 0.0}
-        if self._proc is None:
+        with self._starting:
             try:
-                self._start()
+                session = self._start()
             except WorkerError:
                 return {"status": "worker_lost", "detail": self.start_error, "duration_s": 0.0}
-        assert self._proc is not None and self._proc.stdin is not None
-        try:
-            self._proc.stdin.write((json.dumps(request) + "\n").encode())
-            self._proc.stdin.flush()
-        except OSError:
-            self._abandon()
-            return {"status": "worker_lost"}
+        assert session is not None
         started = time.monotonic()
-        deadline = started + timeout + REPLY_GRACE_S
-        reply = self._read_reply(timeout + REPLY_GRACE_S)
-        if reply is None:
-            # Only a worker that stayed silent until the deadline timed out; one whose reply pipe
-            # ended (or that sent garbage) is lost, however quickly the kernel reaps it.
-            silent = time.monotonic() >= deadline
-            self._abandon()
-            return {"status": "timed_out" if silent else "worker_lost", "duration_s": time.monotonic() - started}
-        if reply.get("nonce") != request["nonce"]:
-            self._abandon()
-            return {"status": "worker_lost", "duration_s": time.monotonic() - started,
-                    "detail": "its reply did not answer this request (something else wrote on the reply channel)"}
-        return reply
+        waiter = session.submit(request)
+        if not waiter.done.wait(timeout + REPLY_GRACE_S) and session.expire(waiter):
+            # Only a phase whose worker stayed silent until the deadline timed out; one whose
+            # worker ended (or sent garbage) is lost, however quickly the kernel reaps it.
+            return {"status": "timed_out", "duration_s": time.monotonic() - started}
+        waiter.done.wait()
+        assert waiter.reply is not None
+        return waiter.reply
 
     def _run_spawned(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
         """A fresh interpreter runs the phase the way a serving worker does (a forked child, the same
@@ -212,14 +254,16 @@ class Worker:
                 env=self.environ(),
                 start_new_session=True,
             )
-        self._spawned = proc
+        with self._state:
+            self._spawned.add(proc)
         try:
             out, _ = proc.communicate(timeout=timeout + REPLY_GRACE_S)
         except subprocess.TimeoutExpired:
             _stop_process(proc)
             return {"status": "timed_out", "duration_s": time.monotonic() - started}
         finally:
-            self._spawned = None
+            with self._state:
+                self._spawned.discard(proc)
         _kill_group(proc.pid)
         duration = time.monotonic() - started
         lines = out.decode("utf-8", "replace").strip().splitlines()
@@ -234,49 +278,208 @@ class Worker:
             return {"status": "worker_lost", "duration_s": duration, "detail": f"the spawned worker exited with status {code}"}
         return reply
 
-    def _read_reply(self, timeout: float) -> dict[str, Any] | None:
-        """The worker's next reply line; None when it ends or stops answering (phase lock held)."""
-        assert self._reply_fd is not None
+
+@dataclass
+class _Waiter:
+    """A request in flight; ``reply`` is set, then ``done``, by its reply or by its session's end."""
+
+    nonce: str
+    done: threading.Event = field(default_factory=threading.Event)
+    reply: dict[str, Any] | None = None
+
+    def answer(self, reply: dict[str, Any]) -> None:
+        self.reply = reply
+        self.done.set()
+
+
+class _Session:
+    """One serving process, its reply channel, and the thread that reads the channel.
+
+    The reader owns the channel: it hands each reply to the waiter of its nonce. The session
+    ends (its process is killed, and every waiter left is answered at once) when:
+
+    - the channel ends or the process exits (a death), or the channel carries something that is
+      not a reply: every phase in flight is ``worker_lost``;
+    - a reply answers no request in flight: with one phase in flight that phase is
+      ``worker_lost`` (it wrote the reply, or broke the channel); with several, each is run
+      again, alone (so the one that writes such replies loses only its own phase);
+    - a phase's reply did not come by its deadline (:meth:`expire`): that phase is
+      ``timed_out`` and the others are run again (a silent worker is stuck for all of them).
+    """
+
+    def __init__(self, proc: subprocess.Popen[bytes], reply_fd: int):
+        self.proc = proc
+        self.reply_fd: int | None = reply_fd
+        self.ended: str | None = None
+        self._buffer = b""
+        self._waiters: dict[str, _Waiter] = {}
+        self._lock = threading.Lock()
+        self._write = threading.Lock()
+        self._reader: threading.Thread | None = None
+
+    def read_ready(self, timeout: float) -> dict[str, Any] | None:
+        """The ready reply (before the reader starts); None when the process ends or stays silent."""
+        assert self.reply_fd is not None
         deadline = time.monotonic() + timeout
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            ready, _, _ = select.select([self._reply_fd], [], [], min(remaining, 1.0))
+            ready, _, _ = select.select([self.reply_fd], [], [], min(remaining, 1.0))
             if not ready:
-                if self._proc is not None and self._proc.poll() is not None:
+                if self.proc.poll() is not None:
                     return None
                 continue
-            chunk = os.read(self._reply_fd, 65536)
+            chunk = os.read(self.reply_fd, 65536)
             if not chunk:
                 return None
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
+        data = _parse(line)
+        return data
+
+    def start_reader(self) -> None:
+        self._reader = threading.Thread(target=self._read, name=f"worker-{self.proc.pid}-replies", daemon=True)
+        self._reader.start()
+
+    def submit(self, request: dict[str, Any]) -> _Waiter:
+        """Send a request; its waiter (answered at once when the session has ended)."""
+        waiter = _Waiter(request["nonce"])
+        with self._lock:
+            accepted = self.ended is None
+            if accepted:
+                self._waiters[waiter.nonce] = waiter
+        if not accepted:  # it ended since this phase found it alive: the phase never ran
+            waiter.answer({"status": _RETRY, "detail": "its worker had just been stopped"})
+            return waiter
         try:
-            data = json.loads(line)
-        except ValueError:
-            return None
-        return data if isinstance(data, dict) else None
+            with self._write:
+                assert self.proc.stdin is not None
+                self.proc.stdin.write((json.dumps(request) + "\n").encode())
+                self.proc.stdin.flush()
+        except (OSError, ValueError):  # a broken pipe, or a stdin already closed by a stop
+            self.end("died")
+        return waiter
 
-    def _abandon(self) -> None:
-        if self._proc is not None:
-            _kill_group(self._proc.pid)
+    def expire(self, waiter: _Waiter) -> bool:
+        """The waiter's deadline passed: True when it is still unanswered (then it is withdrawn
+        and the session ends, the others to be run again), False when its answer came meanwhile."""
+        with self._lock:
+            if self._waiters.pop(waiter.nonce, None) is None:
+                return False
+        self.end("silent")
+        return True
+
+    def end(self, why: str) -> None:
+        """End the session (``died``, ``stray``, ``silent``): answer every waiter, kill the process."""
+        with self._lock:
+            if self.ended is not None:
+                return
+            self.ended = why
+            waiters = list(self._waiters.values())
+            self._waiters.clear()
+        _kill_group(self.proc.pid)  # first: a phase run again must not meet this worker's children
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        if self.proc.stdin is not None:
             try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
+                with self._write:
+                    self.proc.stdin.close()
+            except OSError:  # a broken pipe: the worker is gone, which is the point
                 pass
-            if self._proc.stdin is not None:
-                try:
-                    self._proc.stdin.close()
-                except OSError:  # a broken pipe: the worker is gone, which is the point
-                    pass
-            self._proc = None
-        self._close_reply_fd()
+        for waiter in waiters:
+            waiter.answer(_ending_reply(why, len(waiters)))
 
-    def _close_reply_fd(self) -> None:
-        if self._reply_fd is not None:
-            os.close(self._reply_fd)
-            self._reply_fd = None
+    def close(self) -> None:
+        """Let the process end on its own (stdin closed), killing it after 5 s; release the channel."""
+        try:
+            if self.proc.stdin is not None:
+                with self._write:
+                    self.proc.stdin.close()
+            self.proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        self.end("died")
+        self.close_channel()
+
+    def close_channel(self) -> None:
+        """Wait (bounded) for the reader to let the channel go, or close it here when no reader
+        runs (only the thread that started the session, or closes it, calls this)."""
+        if self._reader is not None:
+            self.join_reader()
+        elif self.reply_fd is not None:
+            os.close(self.reply_fd)
+            self.reply_fd = None
+
+    def join_reader(self) -> None:
+        """Wait (bounded) for the reader, once the session has ended, to close the channel."""
+        if self._reader is not None:
+            self._reader.join(TEARDOWN_WAIT_S)
+
+    def _read(self) -> None:
+        assert self.reply_fd is not None
+        try:
+            while self.ended is None:
+                ready, _, _ = select.select([self.reply_fd], [], [], 0.5)
+                if not ready:
+                    if self.proc.poll() is not None:
+                        self.end("died")
+                    continue
+                chunk = os.read(self.reply_fd, 65536)
+                if not chunk:
+                    self.end("died")
+                    break
+                self._buffer += chunk
+                while b"\n" in self._buffer and self.ended is None:
+                    line, _, self._buffer = self._buffer.partition(b"\n")
+                    self._dispatch(_parse(line))
+        finally:
+            os.close(self.reply_fd)
+            self.reply_fd = None
+
+    def _dispatch(self, reply: dict[str, Any] | None) -> None:
+        if reply is None:
+            self.end("died")
+            return
+        with self._lock:
+            waiter = self._waiters.pop(str(reply.get("nonce")), None)
+        if waiter is None:
+            self.end("stray")
+        else:
+            waiter.answer(reply)
+
+
+def _ending_reply(why: str, in_flight: int) -> dict[str, Any]:
+    """What a phase still in flight gets when its session ends (see :class:`_Session`)."""
+    if why == "silent":
+        return {"status": _RETRY, "detail": "its worker was stopped because another phase in flight got no reply in time"}
+    if why == "stray":
+        if in_flight == 1:
+            return {"status": "worker_lost",
+                    "detail": "its reply did not answer this request (something else wrote on the reply channel)"}
+        return {"status": _RETRY, "alone": True,
+                "detail": "its worker was stopped because a reply answered no request in flight"}
+    if in_flight > 1:
+        return {"status": "worker_lost", "detail": f"{in_flight} phases were running in it; any of them may have ended it"}
+    return {"status": "worker_lost"}
+
+
+def _parse(line: bytes) -> dict[str, Any] | None:
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _remove(*paths: Path) -> None:
+    for path in paths:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
 
 
 def _outcome(

@@ -2,8 +2,11 @@
 
 A run has two phases. Phase one, per pairing: create or reuse its env, start one worker (one
 framework import), run the single-env cells and the cross-version saves, and load each save in
-its own pairing. Phase two, per pairing: load every other pairing's saves. ``--jobs`` runs that
-many pairings at once. Each finished cell is written to the run folder at once
+its own pairing (right after the save, in the same task). Phase two, per pairing, once phase one
+has ended everywhere: load every other pairing's saves. ``--jobs N`` is the number of phases
+(cells and saves) in flight in the whole run: every phase runs on one of the run's N cell slots,
+so N phases of one pairing run side by side in its one worker (each in its own forked child),
+and up to N pairings are set up at once. Each finished cell is written to the run folder at once
 (:class:`~harness.evidence.run_folder.RunStore`) and reported on a progress line. A stop (Ctrl-C,
 SIGTERM) kills the workers, marks the running cells ``interrupted`` and keeps the rest.
 """
@@ -17,9 +20,10 @@ import signal
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
@@ -97,6 +101,7 @@ class MatrixRun:
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.progress = Progress(0, stream)
+        self._slots = ThreadPoolExecutor(max_workers=1)  # the cell slots, made anew by each _run
         self.workers = WorkerPool(store, options.isolation, lambda text: self.progress.note(text), self._imported)
         self.run_info = RunInfo(
             id=uuid.uuid4().hex[:12], started=utc_now(), python=platform.python_version(), platform=platform.platform(),
@@ -176,9 +181,15 @@ class MatrixRun:
             f"{len(self.scenarios)} scenarios on {len(self.pairings)} pairings "
             f"(jobs {self.options.jobs}, timeout {self.options.timeout:g} s) into {self.store.root}"
         )
-        self._in_pool(self._phase_one, pairings)
-        if self.phase_two:  # some cell loads what another pairing saved
-            self._in_pool(self._phase_two, pairings)
+        self._slots = ThreadPoolExecutor(max_workers=max(1, self.options.jobs), thread_name_prefix="cell")
+        try:
+            self._in_pool(self._phase_one, pairings)
+            if self.phase_two:  # some cell loads what another pairing saved
+                self._in_pool(self._phase_two, pairings)
+        except BaseException:
+            self._slots.shutdown(wait=False, cancel_futures=True)
+            raise
+        self._slots.shutdown(wait=True)
 
     def _resolve(self, specs: list[PairingSpec]) -> list[Pairing]:
         def resolve(spec: PairingSpec) -> Pairing:
@@ -213,21 +224,29 @@ class MatrixRun:
             self.imported += unsaved
 
     def _in_pool(self, task: Callable[[Pairing], None], pairings: list[Pairing]) -> None:
+        """Run ``task`` for each pairing, up to ``--jobs`` pairings at once (their phases share the
+        run's cell slots, see :meth:`_in_slots`)."""
         pool = ThreadPoolExecutor(max_workers=max(1, min(self.options.jobs, len(pairings))))
         futures = [pool.submit(task, p) for p in pairings]
         try:
-            for future in futures:
-                while True:
-                    try:
-                        future.result(timeout=0.5)
-                        break
-                    except FutureTimeout:
-                        continue
+            _wait_all(futures)
         except BaseException:
             self.stopping.set()
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
+
+    def _in_slots(self, tasks: list[Callable[[], None]]) -> None:
+        """Run a pairing's tasks on the run's cell slots (each task runs its phases one after the
+        other, so at most ``--jobs`` phases are in flight in the run) and wait for them all; a
+        task's exception is raised here. The pairing's worker is started by the first phase that
+        needs it (a run whose cells all come from the cell cache imports nothing); the phases
+        that need it meanwhile wait for that start in their slots."""
+        _wait_all([self._slots.submit(self._unless_stopping, task) for task in tasks])
+
+    def _unless_stopping(self, task: Callable[[], None]) -> None:
+        if not self.stopping.is_set():
+            task()
 
     # ------------------------------------------------------------------ phases
 
@@ -236,28 +255,47 @@ class MatrixRun:
         if env is None:
             self._mark_install_failed(pairing)
             return
-        for scenario in self.scenarios:
-            if self.stopping.is_set():
-                return
-            unmet = run_unmet(scenario, pairing, env)
-            if scenario.kind == "run":
-                self._run_if_todo(PlannedCell(scenario, pairing), unmet)
-                continue
-            if (scenario.id, pairing.id) in self.needed_saves:
-                self._save(scenario, pairing, env, save_unmet(scenario, pairing, env))
-            self._run_if_todo(PlannedCell(scenario, pairing, pairing.id), unmet)
+        groups: dict[tuple[str, str], list[Scenario]] = {}
+        for scenario in self.scenarios:  # the formats of a module share one save phase: one task runs them in turn
+            groups.setdefault(("module", scenario.module) if scenario.format is not None else ("id", scenario.id), []).append(scenario)
+        tasks: list[Callable[[], None]] = [partial(self._scenarios_one, group, pairing, env) for group in groups.values()]
+        self._in_slots(tasks)
+        if self.stopping.is_set():
+            return
         if self.workers.crowded() or not self.phase_two:
             self.workers.close(pairing.id)
+
+    def _scenarios_one(self, scenarios: list[Scenario], pairing: Pairing, env: Env) -> None:
+        for scenario in scenarios:
+            if self.stopping.is_set():
+                return
+            self._scenario_one(scenario, pairing, env)
+
+    def _scenario_one(self, scenario: Scenario, pairing: Pairing, env: Env) -> None:
+        """Phase one of a scenario in a pairing: its single-env cell, or its save (when a cell
+        loads it) and then its load in the same pairing."""
+        unmet = run_unmet(scenario, pairing, env)
+        if scenario.kind == "run":
+            self._run_if_todo(PlannedCell(scenario, pairing), unmet)
+            return
+        if (scenario.id, pairing.id) in self.needed_saves:
+            self._save(scenario, pairing, env, save_unmet(scenario, pairing, env))
+        if self.stopping.is_set():
+            return
+        self._run_if_todo(PlannedCell(scenario, pairing, pairing.id), unmet)
 
     def _phase_two(self, pairing: Pairing) -> None:
         env = self.envs.get(pairing.id)
         if env is None:
             return
-        for planned in self.plan():
-            if self.stopping.is_set():
-                return
-            if planned.pairing.id == pairing.id and planned.saved_with not in (None, pairing.id):
-                self._run_if_todo(planned, run_unmet(planned.scenario, pairing, env))
+        loads = [p for p in self.plan() if p.pairing.id == pairing.id and p.saved_with not in (None, pairing.id)
+                 and p.key in self.todo]
+        tasks: list[Callable[[], None]] = [
+            partial(self._run_if_todo, planned, run_unmet(planned.scenario, pairing, env)) for planned in loads
+        ]
+        self._in_slots(tasks)
+        if self.stopping.is_set():
+            return
         self.workers.close(pairing.id)
 
     def _run_if_todo(self, planned: PlannedCell, unmet: str | None) -> None:
@@ -674,6 +712,18 @@ def _plain_tree(folder: Path) -> bool:
 def cache_bound() -> int:
     """The cell cache's bound in bytes: ``$HARNESS_CACHE_MAX`` (``500M``, ``8G``), else the default."""
     return parse_size(os.environ.get("HARNESS_CACHE_MAX", "")) or DEFAULT_MAX_BYTES
+
+
+def _wait_all(futures: list[Future[None]]) -> None:
+    """Wait for every future in turn (waking twice a second, so a Ctrl-C reaches the main
+    thread); the first exception of a task is raised."""
+    for future in futures:
+        while True:
+            try:
+                future.result(timeout=0.5)
+                break
+            except FutureTimeout:
+                continue
 
 
 def run_unmet(scenario: Scenario, pairing: Pairing, env: Env) -> str | None:

@@ -19,11 +19,14 @@ from harness.evidence.model import VERDICTS, Cell
 class Progress:
     """Counts finished cells out of ``total`` and prints a line for each.
 
-    The estimate of time left is the mean wall time per finished cell so far, leaving out the
-    time spent setting envs up (installs and framework imports, reported with :meth:`set_up`;
-    divided by ``jobs``, which run side by side), times the cells left; envs still to set up are
-    named apart, since their cost is not the cells'. It is shown once a cell has finished. A cell
-    reused from the cell cache is shown as ``reused`` and counts toward no estimate.
+    The estimate of time left is the wall time per finished cell so far, leaving out the time
+    spent setting envs up (installs and framework imports, reported with :meth:`set_up`; divided
+    by how many are set up side by side: ``jobs``, at most ``envs``), times the cells left; envs
+    still to set up are named apart, since their cost is not the cells'. With ``jobs`` cells in
+    flight the wall time per finished cell is already the time between cells finishing side by
+    side (not a cell's own duration), so the estimate needs no other correction. It is shown once
+    a cell has finished. A cell reused from the cell cache is shown as ``reused`` and counts
+    toward no estimate.
     """
 
     def __init__(self, total: int, stream: TextIO | None = None, already_done: int = 0, envs: int = 0, jobs: int = 1):
@@ -36,7 +39,7 @@ class Progress:
         self._lock = threading.Lock()
         self._setup_s = 0.0
         self._envs_left = envs
-        self._jobs = max(1, jobs)
+        self._jobs = max(1, min(jobs, envs) if envs else jobs)  # set-ups side by side: a pairing each
 
     def set_up(self, seconds: float, env_ready: bool = False) -> None:
         """Time spent setting an env up (not running cells); ``env_ready``: one env fewer to set up."""

@@ -11,8 +11,9 @@ Modes
 ``worker.py --serve --reply-fd N [--preload mod1,mod2]``
     Import the preload modules once, then answer requests: one JSON request per line on stdin,
     one JSON reply per line on file descriptor N. Each request runs in a forked child, so a
-    crash, hang or leaked state in one cell never reaches another. The first reply is
-    ``{"event": "ready", ...}``.
+    crash, hang or leaked state in one cell never reaches another; a request is started as soon
+    as it arrives, also while others run, and each reply is sent when its own request ends,
+    carrying its ``nonce``. The first reply is ``{"event": "ready", "protocol": PROTOCOL_VERSION, ...}``.
 ``worker.py --cell REQUEST.json``
     Run one request in this very process (isolation without fork; pays the import each time).
 
@@ -46,6 +47,9 @@ import time
 import traceback
 
 RESULT_FORMAT = 1
+#: What the serving worker and the harness's client agree on; the ready reply carries it.
+#: 2: requests are served while others run, each reply sent when its own request ends.
+PROTOCOL_VERSION = 2
 _POLL_S = 0.02
 _MAX_MESSAGE = 20000
 _MAX_TRACEBACK = 40000
@@ -651,11 +655,13 @@ def _load_values(path):
 
 
 def serve(reply_fd, preload):
-    """Import ``preload`` once, then fork a child per request until stdin closes.
+    """Import ``preload`` once, then answer requests until stdin closes.
 
-    When stdin closes while a child runs (the harness died) or SIGTERM arrives, the running
-    child's process group is killed and the worker exits. Every reply carries the ``nonce`` of
-    the request it answers.
+    Each request is forked into a child of its own as soon as its line arrives, also while other
+    requests run (the harness decides how many are in flight); each reply is sent when its own
+    request has ended and been cleaned up, and carries that request's ``nonce``. When stdin
+    closes while children run (the harness died) or SIGTERM arrives, every running child's
+    process group is killed and the worker exits.
     """
     replies = os.fdopen(reply_fd, "w", buffering=1)
     signal.signal(signal.SIGTERM, _on_terminate)
@@ -667,30 +673,49 @@ def serve(reply_fd, preload):
             importlib.import_module(module)
         except BaseException as exc:  # recorded; each cell will meet the same error itself
             preload_errors[module] = "%s: %s" % (type(exc).__name__, _safe_str(exc)[:2000])
-    _reply(replies, {"event": "ready", "pid": os.getpid(), "import_s": round(time.time() - started, 3),
-                     "preload": list(preload), "preload_errors": preload_errors})
+    _reply(replies, {"event": "ready", "protocol": PROTOCOL_VERSION, "pid": os.getpid(),
+                     "import_s": round(time.time() - started, 3), "preload": list(preload),
+                     "preload_errors": preload_errors})
     requests = _Requests(0)
+    running = []
     while True:
-        line = requests.next_line()
-        if line is None:
+        for line in requests.lines():
+            if not line.strip():
+                continue
+            request = json.loads(line)
+            inherited = [replies.fileno()] + [fd for cell in running for fd in cell.own_fds()]
+            running.append(_Cell(request, inherited))
+        if requests.closed:
+            if running:  # the harness is gone: nothing will read the replies
+                for cell in running:
+                    cell.kill()
+                os._exit(1)
+            _reap_orphans(())
             return
-        if not line.strip():
-            continue
-        request = json.loads(line)
-        reply = _fork_and_wait(request, [replies.fileno()], requests)
-        reply["nonce"] = request.get("nonce")
-        _reply(replies, reply)
+        _watch(running, requests)
+        now = time.time()
+        for cell in list(running):
+            cell.poll(now, [other.pid for other in running if other is not cell and other.status is None])
+            if cell.ended(now):
+                running.remove(cell)
+                reply = cell.finish()
+                reply["nonce"] = cell.request.get("nonce")
+                _reply(replies, reply)
 
 
 def run_cell(request_path):
     """Spawn isolation: one request in this fresh interpreter, run in a forked child exactly as
-    :func:`serve` runs it (same limits, output handling and cleanup); returns the reply."""
+    :func:`serve` runs each request (same limits, output handling and cleanup); returns the reply."""
     with open(request_path) as handle:
         request = json.load(handle)
     _die_with_parent()
     _become_subreaper()
     signal.signal(signal.SIGTERM, _on_terminate)
-    reply = _fork_and_wait(request, [], None)
+    cell = _Cell(request, [])
+    while not cell.ended(time.time()):
+        _watch([cell], None)
+        cell.poll(time.time(), [])
+    reply = cell.finish()
     reply["nonce"] = request.get("nonce")
     return reply
 
@@ -703,17 +728,13 @@ class _Requests(object):
         self.buffer = b""
         self.closed = False
 
-    def next_line(self):
-        while b"\n" not in self.buffer:
-            if self.closed:
-                return None
-            chunk = os.read(self.fd, 65536)
-            if not chunk:
-                self.closed = True
-                return None
-            self.buffer += chunk
-        line, _, self.buffer = self.buffer.partition(b"\n")
-        return line.decode("utf-8")
+    def lines(self):
+        """The complete lines read so far (each once)."""
+        found = []
+        while b"\n" in self.buffer:
+            line, _, self.buffer = self.buffer.partition(b"\n")
+            found.append(line.decode("utf-8"))
+        return found
 
     def take(self):
         """Read what is ready (select said so); True when the other end has closed."""
@@ -766,109 +787,150 @@ class _Output(object):
         self.handle.close()
 
 
-_RUNNING_CHILD = [None]
+_RUNNING_CHILDREN = set()
 _MAX_OUTPUT = 64 * 1024 * 1024
 _DRAIN_S = 2.0
+#: Set in each cell's child (and so inherited by what it starts): which cell a stray process is from.
+_CELL_MARK = "HARNESS_WORKER_CELL"
 
 
 def _on_terminate(signum, frame):
-    if _RUNNING_CHILD[0] is not None:
-        _kill_group(_RUNNING_CHILD[0])
+    for pid in list(_RUNNING_CHILDREN):
+        _kill_group(pid)
     os._exit(1)
 
 
-def _fork_and_wait(request, close_fds, requests):
-    """Fork a child that runs ``request``, relay its output into the output file (capped), and
-    wait for it up to the request's timeout; ``requests`` (serve mode) is watched for EOF, which
-    means the harness is gone. Returns how the child ended."""
-    _flush()
-    out_read, out_write = os.pipe()
-    started = time.time()
-    pid = os.fork()
-    if pid == 0:  # the child
+class _Cell(object):
+    """One request in flight: a forked child runs it, its output is relayed into its output file
+    (capped) as it comes, and it is killed at its time limit. Once the child has ended, its
+    process group and the stray processes it left are killed, what is left in its pipe is read
+    (for at most ``_DRAIN_S``: a straggler holding the pipe open cannot keep the cell waiting),
+    and :meth:`finish` says how it ended. ``inherited``: descriptors the child must not keep
+    (the reply channel, the other cells' pipes and output files)."""
+
+    def __init__(self, request, inherited):
+        _flush()
+        out_read, out_write = os.pipe()
+        self.request = request
+        self.started = time.time()
+        pid = os.fork()
+        if pid == 0:  # the child
+            try:
+                os.setpgid(0, 0)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                _die_with_parent()
+                os.environ[_CELL_MARK] = str(os.getpid())
+                for fd in list(inherited) + [out_read]:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+                _redirect_output(out_write)
+                (run_tool_request if request["op"] in TOOL_OPS else run_request)(request)
+            finally:
+                _flush()
+                os._exit(0)
+        os.close(out_write)
+        self.pid = pid
+        _RUNNING_CHILDREN.add(pid)
         try:
-            os.setpgid(0, 0)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            _die_with_parent()
-            for fd in close_fds + [out_read]:
-                os.close(fd)
-            _redirect_output(out_write)
-            (run_tool_request if request["op"] in TOOL_OPS else run_request)(request)
-        finally:
-            _flush()
-            os._exit(0)
-    os.close(out_write)
-    _RUNNING_CHILD[0] = pid
-    try:
-        os.setpgid(pid, pid)
-    except OSError:
-        pass
-    output = _Output(request["output"], int(request.get("max_output") or _MAX_OUTPUT))
-    deadline = started + float(request["timeout"])
-    timed_out = False
-    try:
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            if time.time() >= deadline:
-                _kill_group(pid)
-                os.waitpid(pid, 0)
-                timed_out = True
-                break
-            watched = [out_read] if out_read is not None else []
-            if requests is not None and not requests.closed:
-                watched.append(requests.fd)
-            if not watched:
-                time.sleep(_POLL_S)
-                continue
-            ready = select.select(watched, [], [], _POLL_S)[0]
-            if out_read in ready:
-                data = os.read(out_read, 1 << 16)
-                if data:
-                    output.feed(data)
-                else:
-                    os.close(out_read)
-                    out_read = None
-            if requests is not None and requests.fd in ready and requests.take():
-                _kill_group(pid)
-                os.waitpid(pid, 0)
-                os._exit(1)
-    finally:
-        _RUNNING_CHILD[0] = None
-    _kill_group(pid)  # anything the scenario left running in the background
-    _reap_orphans()  # and anything that left the group (a new session) and came back to us
-    _drain(out_read, output)
-    output.close()
-    if timed_out:
-        return {"status": "timed_out", "duration_s": round(time.time() - started, 3)}
-    reply = {"duration_s": round(time.time() - started, 3), "exit_status": None, "signal": None}
-    if os.WIFSIGNALED(status):
-        reply.update(status="died", signal=os.WTERMSIG(status))
-    elif os.WEXITSTATUS(status) != 0 or not os.path.exists(request["result"]):
-        reply.update(status="died", exit_status=os.WEXITSTATUS(status))
-    else:
-        reply.update(status="done")
-    return reply
+            os.setpgid(pid, pid)
+        except OSError:
+            pass
+        self.out_read = out_read
+        self.output = _Output(request["output"], int(request.get("max_output") or _MAX_OUTPUT))
+        self.deadline = self.started + float(request["timeout"])
+        self.status = None  # the child's wait status, once it has ended
+        self.timed_out = False
+        self.drain_until = None
+
+    def own_fds(self):
+        """The descriptors this cell holds open in the worker."""
+        fds = [self.output.handle.fileno()]
+        if self.out_read is not None:
+            fds.append(self.out_read)
+        return fds
+
+    def read_output(self):
+        """Relay what the child wrote (select said it is ready); its end closes the pipe."""
+        data = os.read(self.out_read, 1 << 16)
+        if data:
+            self.output.feed(data)
+        else:
+            os.close(self.out_read)
+            self.out_read = None
+
+    def poll(self, now, others):
+        """Notice the child's end, or kill it at its limit; then clean up after it. ``others``:
+        the children of the other cells still running, never taken for this cell's strays."""
+        if self.status is not None or self.timed_out:
+            return
+        done, status = os.waitpid(self.pid, os.WNOHANG)
+        if done:
+            self.status = status
+        elif now >= self.deadline:
+            _kill_group(self.pid)
+            os.waitpid(self.pid, 0)
+            self.timed_out = True
+        else:
+            return
+        _RUNNING_CHILDREN.discard(self.pid)
+        _kill_group(self.pid)  # anything the scenario left running in the background
+        # and what left the group (a new session) and came back to us: this cell's own, or, when
+        # no other cell runs, every one (a stray that dropped the cell's mark included)
+        _reap_orphans(others, None if not others else str(self.pid))
+        self.drain_until = time.time() + _DRAIN_S
+
+    def ended(self, now):
+        """The child has ended and its output has been read to the end (or for long enough)."""
+        if self.status is None and not self.timed_out:
+            return False
+        return self.out_read is None or now >= self.drain_until
+
+    def kill(self):
+        _kill_group(self.pid)
+        try:
+            os.waitpid(self.pid, 0)
+        except OSError:
+            pass
+
+    def finish(self):
+        """Close the output file; how the child ended, as the reply's fields."""
+        if self.out_read is not None:
+            os.close(self.out_read)
+            self.out_read = None
+        self.output.close()
+        duration = round(time.time() - self.started, 3)
+        if self.timed_out:
+            return {"status": "timed_out", "duration_s": duration}
+        status = self.status
+        reply = {"duration_s": duration, "exit_status": None, "signal": None}
+        if os.WIFSIGNALED(status):
+            reply.update(status="died", signal=os.WTERMSIG(status))
+        elif os.WEXITSTATUS(status) != 0 or not os.path.exists(self.request["result"]):
+            reply.update(status="died", exit_status=os.WEXITSTATUS(status))
+        else:
+            reply.update(status="done")
+        return reply
 
 
-def _drain(fd, output):
-    """What the child's processes wrote and nobody read yet (bounded: a straggler holding the
-    pipe open cannot keep the worker waiting)."""
-    if fd is None:
+def _watch(cells, requests):
+    """Wait (at most ``_POLL_S`` while cells run; until a request comes when none does) for the
+    cells' output or the next request, and read what is ready."""
+    by_fd = dict((cell.out_read, cell) for cell in cells if cell.out_read is not None)
+    watched = list(by_fd)
+    if requests is not None and not requests.closed:
+        watched.append(requests.fd)
+    timeout = _POLL_S if cells else None
+    if not watched:
+        time.sleep(_POLL_S)
         return
-    end = time.time() + _DRAIN_S
-    try:
-        while time.time() < end:
-            ready = select.select([fd], [], [], max(0.0, end - time.time()))[0]
-            if not ready:
-                break
-            data = os.read(fd, 1 << 16)
-            if not data:
-                break
-            output.feed(data)
-    finally:
-        os.close(fd)
+    ready = select.select(watched, [], [], timeout)[0]
+    for fd in ready:
+        if fd in by_fd:
+            by_fd[fd].read_output()
+        else:
+            requests.take()
 
 
 def _become_subreaper():
@@ -881,23 +943,26 @@ def _become_subreaper():
         pass
 
 
-def _reap_orphans():
-    """Kill and reap every process whose parent is this worker (no cell is running now), again
-    until none is left: what a killed orphan had started comes back to us in turn."""
+def _reap_orphans(spare, mark=None):
+    """Kill and reap the processes whose parent is this worker, again until none is left (what a
+    killed orphan had started comes back to us in turn). ``spare``: the running cells' own
+    children, never killed; ``mark``: only the strays that carry this cell mark (see
+    ``_CELL_MARK``), else every one."""
     for _ in range(50):
-        if not _reap_orphans_once():
+        if not _reap_orphans_once(set(str(pid) for pid in spare), mark):
             return
 
 
-def _reap_orphans_once():
+def _reap_orphans_once(spare, mark):
     me = str(os.getpid())
     try:
         entries = os.listdir("/proc")
     except OSError:
         return False
+    wanted = None if mark is None else ("%s=%s" % (_CELL_MARK, mark)).encode()
     found = False
     for entry in entries:
-        if not entry.isdigit():
+        if not entry.isdigit() or entry in spare:
             continue
         try:
             with open("/proc/%s/stat" % entry) as handle:
@@ -905,6 +970,8 @@ def _reap_orphans_once():
         except (OSError, IndexError):
             continue
         if len(fields) > 1 and fields[1] == me:
+            if wanted is not None and wanted not in _environ(entry):
+                continue
             found = True
             try:
                 os.kill(int(entry), signal.SIGKILL)
@@ -912,6 +979,15 @@ def _reap_orphans_once():
             except OSError:
                 pass
     return found
+
+
+def _environ(pid):
+    """A process's environment as it started, one ``NAME=value`` per item (empty when unreadable)."""
+    try:
+        with open("/proc/%s/environ" % pid, "rb") as handle:
+            return handle.read().split(b"\0")
+    except OSError:
+        return []
 
 
 def _die_with_parent():

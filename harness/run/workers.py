@@ -45,30 +45,37 @@ class WorkerPool:
         self.note = note
         self.imported = imported
         self._workers: dict[str, Worker] = {}
+        self._starts: dict[str, threading.Lock] = {}  # one start (and its progress line) per worker
         self._lock = threading.Lock()
 
     def get(self, pairing: Pairing, env: Env) -> Worker:
         """The pairing's worker, started if it is not yet (a start that fails is noted and the
-        worker returned: each phase then ends as ``worker_lost``)."""
+        worker returned: each phase then ends as ``worker_lost``). Several threads may ask at
+        once: one starts it, the others wait for that start."""
         with self._lock:
             worker = self._workers.get(pairing.id)
             if worker is None:
                 worker = Worker(env, pairing.spec.backend, preload_modules(pairing, env),
                                 self.store.worker_log(pairing.id), self.isolation)
                 self._workers[pairing.id] = worker
+            start = self._starts.setdefault(pairing.id, threading.Lock())
+        with start:
+            self._start(pairing, worker)
+        return worker
+
+    def _start(self, pairing: Pairing, worker: Worker) -> None:
         if self.isolation == "fork" and worker.import_s is None and worker.start_error is None:
             try:
                 worker.start()
             except WorkerError as exc:
                 self.note(f"worker {pairing.id}: {exc}")
-                return worker
+                return
             errors = "; ".join(f"{m}: {e}" for m, e in worker.preload_errors.items())
             self.note(
                 f"worker {pairing.id}: imported {', '.join(worker.preload) or 'nothing'} in {worker.import_s:.1f} s"
                 + (f" (import failed: {errors})" if errors else "")
             )
             self.imported(pairing.id, worker.import_s or 0.0)
-        return worker
 
     def crowded(self) -> bool:
         """More workers are open than may stay idle."""
@@ -78,6 +85,7 @@ class WorkerPool:
     def close(self, pairing_id: str) -> None:
         with self._lock:
             worker = self._workers.pop(pairing_id, None)
+            self._starts.pop(pairing_id, None)
         if worker is not None:
             worker.close()
 

@@ -86,9 +86,11 @@ def processes_inside(folder: Path) -> list[int]:
     return found
 
 
-def test_sigkill_keeps_finished_cells_and_resume_completes(harness: Harness, folder: Path, clean: dict, tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_sigkill_keeps_finished_cells_and_resume_completes(harness: Harness, folder: Path, clean: dict, tmp_path: Path,
+                                                           jobs: str) -> None:
     out = tmp_path / "killed"
-    proc = start(harness, "matrix", "--scenarios", str(folder), *PAIRINGS, "--out", str(out))
+    proc = start(harness, "matrix", "--scenarios", str(folder), *PAIRINGS, "--out", str(out), "--jobs", jobs)
     wait_for_line(proc, "[ 3/")
     proc.kill()
     proc.wait()
@@ -114,10 +116,12 @@ def test_sigkill_keeps_finished_cells_and_resume_completes(harness: Harness, fol
     assert data["run"]["complete"] is True and len(data["run"]["resumed"]) == 1
 
 
-def test_ctrl_c_marks_running_cells_interrupted_and_renders(harness: Harness, folder: Path, clean: dict, tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_marks_running_cells_interrupted_and_renders(harness: Harness, folder: Path, clean: dict, tmp_path: Path,
+                                                            jobs: str) -> None:
     out = tmp_path / "interrupted"
-    proc = start(harness, "matrix", "--scenarios", str(folder), *PAIRINGS, "--out", str(out))
-    wait_for_line(proc, "[ 1/")  # a_fast done; b_slow is running now
+    proc = start(harness, "matrix", "--scenarios", str(folder), *PAIRINGS, "--out", str(out), "--jobs", jobs)
+    wait_for_line(proc, "[ 1/")  # a_fast done; b_slow is running now (and with --jobs 2, the cell beside it)
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     output, _ = proc.communicate(timeout=60)
@@ -125,8 +129,11 @@ def test_ctrl_c_marks_running_cells_interrupted_and_renders(harness: Harness, fo
     assert "Traceback" not in output
     data = harness.results(out)
     assert data["run"]["complete"] is False
-    interrupted = [c for c in data["cells"] if c["verdict"] == "interrupted"]
-    assert [c["scenario"] for c in interrupted] == ["b_slow"]
+    interrupted = [c["scenario"] for c in data["cells"] if c["verdict"] == "interrupted"]
+    if jobs == "1":
+        assert interrupted == ["b_slow"]
+    else:  # b_slow and at most one cell beside it; every cell not running is kept or not started
+        assert "b_slow" in interrupted and len(interrupted) <= 2, interrupted
     assert (out / "index.html").exists() and "did not complete" in (out / "index.html").read_text()
     harness.run("matrix", "--resume", str(out), check_code=0)
     assert verdicts(harness.results(out)) == verdicts(clean)

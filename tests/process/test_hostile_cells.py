@@ -163,13 +163,14 @@ STRAY_REPLY = '''
 '''
 
 
-def test_a_stray_reply_costs_only_its_own_cell(harness: Harness, tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_stray_reply_costs_only_its_own_cell(harness: Harness, tmp_path: Path, jobs: str) -> None:
     """Item 8: replies carry the request's nonce; a reply without it means the worker is lost."""
     folder = tmp_path / "scenarios"
     write_scenario(folder, "a_stray", STRAY_REPLY)
     for index in range(4):
         write_scenario(folder, f"control_{index}", PASSES)
-    cells = run_cells(harness, folder, tmp_path / "run")
+    cells = run_cells(harness, folder, tmp_path / "run", "--jobs", jobs)
     assert cells["a_stray"]["verdict"] == "crashed" and "did not answer this request" in cells["a_stray"]["reason"]
     assert not cells["a_stray"]["compared"]  # what the lost phase may have written is not its evidence
     assert [cells[f"control_{i}"]["verdict"] for i in range(4)] == ["passed"] * 4, [c["reason"] for c in cells.values()]
@@ -199,8 +200,9 @@ def test_output_is_capped_keeping_its_head_and_tail(harness: Harness, tmp_path: 
     assert "LAST LINE" in cell["output_tail"]
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
 @pytest.mark.parametrize("isolation", ["fork", "spawn"])
-def test_output_before_a_crash_is_kept(harness: Harness, tmp_path: Path, isolation: str) -> None:
+def test_output_before_a_crash_is_kept(harness: Harness, tmp_path: Path, isolation: str, jobs: str) -> None:
     """Item 10: unbuffered output, and faulthandler's stack for a segfault."""
     folder = tmp_path / "scenarios"
     write_scenario(folder, "segfaults", '''
@@ -224,7 +226,7 @@ def test_output_before_a_crash_is_kept(harness: Harness, tmp_path: Path, isolati
             print("printed before the hang")
             time.sleep(60)
     ''')
-    cells = run_cells(harness, folder, tmp_path / "run", "--timeout", "3", "--isolation", isolation)
+    cells = run_cells(harness, folder, tmp_path / "run", "--timeout", "3", "--isolation", isolation, "--jobs", jobs)
     assert cells["segfaults"]["verdict"] == "crashed"
     assert "printed before the segfault" in cells["segfaults"]["output_tail"]
     assert "Segmentation fault" in cells["segfaults"]["output_tail"] and "in run" in cells["segfaults"]["output_tail"]
@@ -275,21 +277,25 @@ LEAVES_THINGS_BEHIND = '''
 '''
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
 @pytest.mark.parametrize("isolation", ["fork", "spawn"])
-def test_spawn_and_fork_agree_and_leave_nothing_behind(harness: Harness, tmp_path: Path, isolation: str) -> None:
-    """Item 14: the same verdict in both modes, and no process left running after the run."""
+def test_spawn_and_fork_agree_and_leave_nothing_behind(harness: Harness, tmp_path: Path, isolation: str, jobs: int) -> None:
+    """Item 14: the same verdict in both modes, and no process left running after the run (with
+    ``--jobs 2``, of two such cells in flight side by side)."""
     folder = tmp_path / "scenarios"
-    pids = tmp_path / "pids"
-    pids.mkdir()
-    write_scenario(folder, "leaves_things", LEAVES_THINGS_BEHIND.format(folder=str(pids)))
+    for index in range(jobs):
+        pids = tmp_path / f"pids-{index}"
+        pids.mkdir()
+        write_scenario(folder, f"leaves_things_{index}", LEAVES_THINGS_BEHIND.format(folder=str(pids)))
     started = time.monotonic()
-    cell = run_cells(harness, folder, tmp_path / "run", "--isolation", isolation, "--timeout", "30")["leaves_things"]
-    assert cell["verdict"] == "passed", cell["reason"]
+    cells = run_cells(harness, folder, tmp_path / "run", "--isolation", isolation, "--timeout", "30", "--jobs", str(jobs))
+    assert {c["verdict"] for c in cells.values()} == {"passed"}, [c["reason"] for c in cells.values()]
     assert time.monotonic() - started < 60
     time.sleep(0.5)
-    for name in ("session.pid", "daemon.pid"):
-        pid = int((pids / name).read_text())
-        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2], name
+    for index in range(jobs):
+        for name in ("session.pid", "daemon.pid"):
+            pid = int((tmp_path / f"pids-{index}" / name).read_text())
+            assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2], name
 
 
 def test_sys_exit_keeps_its_message(harness: Harness, tmp_path: Path) -> None:

@@ -80,8 +80,11 @@ SCENARIOS = {
 }
 
 
-@pytest.fixture(scope="module")
-def verdict_run(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path, shared_envs: Path) -> dict:
+@pytest.fixture(scope="module", params=[1, 2], ids=["jobs1", "jobs2"])
+def verdict_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path,
+                shared_envs: Path) -> dict:
+    """Every scenario on the fake pairing, with ``--jobs 1`` and with ``--jobs 2`` (two cells in
+    flight in the one worker): the same verdicts and evidence either way."""
     from support import local_index_env
 
     tmp = tmp_path_factory.mktemp("verdicts")
@@ -91,7 +94,7 @@ def verdict_run(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path, shar
     harness = Harness(env=local_index_env(wheelhouse, shared_envs), tmp=tmp)
     out = tmp / "run"
     proc = harness.run("matrix", "--scenarios", str(folder), "--pairing", f"{FAKE}==1.0",
-                       "--out", str(out), "--timeout", "4", check_code=0)
+                       "--out", str(out), "--timeout", "4", "--jobs", str(request.param), check_code=0)
     data = harness.results(out)
     data["_stdout"] = proc.stdout
     data["_out"] = str(out)

@@ -51,3 +51,15 @@ def test_parallel_set_up_counts_once_per_job(clock: Clock) -> None:
     progress.cell_finished(Cell(scenario="t", pairing="p", verdict="error"))
     progress.cell_finished(Cell(scenario="u", pairing="p", verdict="error"))
     assert out.getvalue().strip().endswith("error 2 | done")
+
+
+def test_one_env_with_cells_in_flight_counts_its_set_up_whole(clock: Clock) -> None:
+    """``--jobs 2`` on one pairing: its one set-up held up every cell slot, so all of it is left out."""
+    out = io.StringIO()
+    progress = Progress(5, out, envs=1, jobs=2)
+    clock.now += 30.0
+    progress.set_up(30.0, env_ready=True)
+    clock.now += 2.0  # two cells in flight side by side end within the same 2 s
+    progress.cell_finished(Cell(scenario="s", pairing="p", verdict="passed"))
+    progress.cell_finished(Cell(scenario="t", pairing="p", verdict="passed"))
+    assert out.getvalue().strip().endswith("about 3 s of cells left")  # 3 cells at one per second, not 15 s of set-up

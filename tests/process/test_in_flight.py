@@ -1,0 +1,218 @@
+"""``--jobs N`` counts phases in flight: several cells of one pairing run at once in its one
+worker (one framework import), each in its own child, and a fault of one never becomes its
+sibling's verdict. Real runs on fake-wheel envs; the cells meet through files in a shared folder,
+so "at the same time" is shown by what the cells saw, never by a clock."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+import harness.run.client as client
+from harness.envs.install import ensure_env, resolve_pairing
+from harness.errors import WorkerError
+from harness.evidence.phase import PhaseOutcome
+from harness.plan.pairings import parse_pairing
+from harness.run.client import Worker
+from harness.run.verdict import decide_verdict
+from support import FAKE, Harness, build_wheel, local_index_env, write_scenario
+
+COUNTED = "harness-counted"
+
+#: Waits (at most ``limit`` s) until its partner has said it is alive, having said so itself; then ``then``.
+MEETS = '''
+    """Meets {partner} while both run"""
+    import os
+    import time
+    {imports}
+    def _meet(folder, me, partner, limit):
+        open(os.path.join(folder, me + ".alive"), "w").close()
+        end = time.time() + limit
+        while not os.path.exists(os.path.join(folder, partner + ".alive")):
+            if time.time() > end:
+                raise RuntimeError("%s never ran while %s ran" % (partner, me))
+            time.sleep(0.05)
+    def run(workdir):
+        _meet({folder!r}, {me!r}, {partner!r}, {limit})
+        {then}
+        return {{"expected": 1.0, "actual": 1.0}}
+'''
+
+
+def meets(folder: Path, me: str, partner: str, then: str = "pass", imports: str = "", limit: int = 120) -> str:
+    return MEETS.format(folder=str(folder), me=me, partner=partner, then=then, imports=imports, limit=limit)
+
+
+def _cells(harness: Harness, out: Path) -> dict[str, dict]:
+    return {c["scenario"]: c for c in json.loads((out / "results.json").read_text())["cells"]}
+
+
+@pytest.fixture
+def counted(tmp_path: Path, wheelhouse: Path, harness: Harness) -> tuple[Harness, Path]:
+    """The harness against a wheelhouse that also holds ``harness-counted``: a package that writes
+    a line to ``$HARNESS_TEST_IMPORTS`` each time it is imported."""
+    wheels = tmp_path / "wheels"
+    build_wheel(wheels, COUNTED, "1.0", {"harness_counted/__init__.py": (
+        "import os\nwith open(os.environ['HARNESS_TEST_IMPORTS'], 'a') as handle:\n    handle.write('imported\\n')\n")})
+    for wheel in wheelhouse.iterdir():
+        (wheels / wheel.name).write_bytes(wheel.read_bytes())
+    imports = tmp_path / "imports.txt"
+    env = dict(harness.env, UV_FIND_LINKS=str(wheels), HARNESS_TEST_IMPORTS=str(imports))
+    return Harness(env=env, tmp=tmp_path), imports
+
+
+@pytest.mark.parametrize("isolation", ["fork", "spawn"])
+def test_two_cells_of_one_pairing_run_at_once_sharing_one_import(counted: tuple[Harness, Path], tmp_path: Path,
+                                                                 isolation: str) -> None:
+    """Each cell passes only if the other is alive while it runs; the worker imported the
+    framework (the counted package) once in fork isolation, once per cell in spawn isolation."""
+    harness, imports = counted
+    folder, meeting = tmp_path / "scenarios", tmp_path / "meeting"
+    meeting.mkdir()
+    for me, partner in (("left", "right"), ("right", "left")):
+        write_scenario(folder, me, meets(meeting, me, partner, imports="import harness_counted"))
+    out = tmp_path / "run"
+    proc = harness.run("matrix", "--scenarios", str(folder), "--pairing", f"{COUNTED}==1.0", "--out", str(out),
+                       "--jobs", "2", "--timeout", "300", "--isolation", isolation, check_code=0)
+    cells = _cells(harness, out)
+    assert {name: c["verdict"] for name, c in cells.items()} == {"left": "passed", "right": "passed"}, \
+        [c["reason"] for c in cells.values()]
+    count = imports.read_text().count("imported")
+    if isolation == "fork":
+        assert count == 1, proc.stdout
+        assert proc.stdout.count("worker harness-counted-1.0: imported harness_counted") == 1, proc.stdout
+    else:
+        assert count == 2, proc.stdout
+
+
+KILLS_ITS_WORKER = "import signal; os.kill(os.getppid(), signal.SIGKILL); time.sleep(60)"
+
+
+def test_a_worker_death_with_two_cells_in_flight_ends_both_as_crashed_never_a_timeout(harness: Harness,
+                                                                                   tmp_path: Path) -> None:
+    folder, meeting = tmp_path / "scenarios", tmp_path / "meeting"
+    meeting.mkdir()
+    write_scenario(folder, "killer", meets(meeting, "killer", "bystander", then=KILLS_ITS_WORKER))
+    write_scenario(folder, "bystander", meets(meeting, "bystander", "killer", then="time.sleep(120)"))
+    out = tmp_path / "run"
+    harness.run("matrix", "--scenarios", str(folder), "--pairing", f"{FAKE}==1.0", "--out", str(out), "--jobs", "2",
+                "--timeout", "300", check_code=0)
+    cells = _cells(harness, out)
+    for name in ("killer", "bystander"):
+        assert cells[name]["verdict"] == "crashed", cells[name]
+        assert "the worker process died" in cells[name]["reason"] and "2 phases were running in it" in cells[name]["reason"]
+        assert cells[name]["duration_s"] < 100, cells[name]  # not the limit's 300 s
+
+
+STRAY_REPLY = '''
+    """Writes a forged reply on the worker's reply channel once its partner runs"""
+    import os
+    import time
+    def run(workdir):
+        open(os.path.join({folder!r}, "stray.alive"), "w").close()
+        while not os.path.exists(os.path.join({folder!r}, "control.alive")):
+            time.sleep(0.05)
+        words = open("/proc/%d/cmdline" % os.getppid(), "rb").read().split(b"\\0")
+        fd = int(words[words.index(b"--reply-fd") + 1])
+        with open("/proc/%d/fd/%d" % (os.getppid(), fd), "w") as channel:
+            channel.write('{{"status": "done", "duration_s": 0.1}}\\n')
+        return {{"expected": 1.0, "actual": 1.0}}
+'''
+
+
+def test_a_stray_reply_with_two_in_flight_costs_only_its_own_cell(harness: Harness, tmp_path: Path) -> None:
+    """The worker is lost with both phases in flight; each runs again alone, and only the one
+    that writes stray replies is crashed."""
+    folder, meeting = tmp_path / "scenarios", tmp_path / "meeting"
+    meeting.mkdir()
+    write_scenario(folder, "stray", STRAY_REPLY.format(folder=str(meeting)))
+    write_scenario(folder, "control", meets(meeting, "control", "stray", then="time.sleep(1)"))
+    out = tmp_path / "run"
+    harness.run("matrix", "--scenarios", str(folder), "--pairing", f"{FAKE}==1.0", "--out", str(out), "--jobs", "2",
+                "--timeout", "300", check_code=0)
+    cells = _cells(harness, out)
+    assert cells["stray"]["verdict"] == "crashed" and "did not answer this request" in cells["stray"]["reason"], cells["stray"]
+    assert not cells["stray"]["compared"]
+    assert cells["control"]["verdict"] == "passed", cells["control"]["reason"]
+
+
+def test_a_timeout_of_one_cell_in_flight_leaves_its_sibling_s_verdict(harness: Harness, tmp_path: Path) -> None:
+    """The worker kills the hanging child at its limit and replies for it alone; the sibling,
+    running meanwhile, keeps its own verdict."""
+    folder, meeting = tmp_path / "scenarios", tmp_path / "meeting"
+    meeting.mkdir()
+    write_scenario(folder, "hangs", meets(meeting, "hangs", "sibling", then="time.sleep(600)"))
+    write_scenario(folder, "sibling", meets(meeting, "sibling", "hangs", then="time.sleep(1)"))
+    out = tmp_path / "run"
+    harness.run("matrix", "--scenarios", str(folder), "--pairing", f"{FAKE}==1.0", "--out", str(out), "--jobs", "2",
+                "--timeout", "20", check_code=0)
+    cells = _cells(harness, out)
+    assert cells["hangs"]["verdict"] == "timeout", cells["hangs"]
+    assert cells["sibling"]["verdict"] == "passed", cells["sibling"]["reason"]
+
+
+STOPS_ITS_WORKER = "import signal; os.kill(os.getppid(), signal.SIGSTOP); time.sleep(600)"
+
+
+def test_a_silent_worker_times_out_its_phase_and_runs_the_sibling_again(
+        wheelhouse: Path, shared_envs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that stops answering (here: stopped by a scenario) is killed when a phase's reply
+    is past its deadline: that phase is ``timed_out``, and the phase in flight beside it is run
+    again in a new worker, to its own verdict."""
+    for key, value in local_index_env(wheelhouse, shared_envs).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(client, "REPLY_GRACE_S", 1.0)
+    env = ensure_env(resolve_pairing(parse_pairing(f"{FAKE}==1.0")), shared_envs)
+    folder, meeting = tmp_path / "scenarios", tmp_path / "meeting"
+    meeting.mkdir()
+    stopper = write_scenario(folder, "stopper", meets(meeting, "stopper", "sibling", then=STOPS_ITS_WORKER))
+    sibling = write_scenario(folder, "sibling", meets(meeting, "sibling", "stopper", then="time.sleep(1)"))
+    worker = Worker(env, "tensorflow", [], tmp_path / "worker.log", "fork")
+    worker.start()
+    ended: dict[str, PhaseOutcome | BaseException] = {}
+
+    def phase(path: Path, timeout: float) -> None:
+        work = tmp_path / path.stem
+        work.mkdir()
+        request = {"op": "run", "scenario": str(path), "scenario_id": path.stem, "workdir": str(work),
+                   "result": str(work / "result.json"), "output": str(work / "output.log"), "rtol": 1e-5, "atol": 1e-5}
+        try:
+            ended[path.stem] = worker.run_phase(request, timeout)
+        except BaseException as exc:  # what the test asserts never happens
+            ended[path.stem] = exc
+
+    threads = [threading.Thread(target=phase, args=(stopper, 5.0)), threading.Thread(target=phase, args=(sibling, 120.0))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(200)
+    worker.close()
+    stopped, other = ended["stopper"], ended["sibling"]
+    assert isinstance(stopped, PhaseOutcome) and isinstance(other, PhaseOutcome), ended
+    assert stopped.status == "timed_out", stopped
+    assert decide_verdict(None, outcome=other).verdict == "passed", other
+
+
+def test_a_worker_script_of_another_protocol_does_not_start(
+        wheelhouse: Path, shared_envs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in local_index_env(wheelhouse, shared_envs).items():
+        monkeypatch.setenv(key, value)
+    env = ensure_env(resolve_pairing(parse_pairing(f"{FAKE}==1.0")), shared_envs)
+    older = tmp_path / "worker.py"
+    source = client.WORKER_SCRIPT.read_text()
+    older.write_text(source.replace(f"PROTOCOL_VERSION = {client.PROTOCOL_VERSION}\n", "PROTOCOL_VERSION = 1\n", 1))
+    assert older.read_text() != source
+    monkeypatch.setattr(client, "WORKER_SCRIPT", older)
+    worker = Worker(env, "tensorflow", [], tmp_path / "worker.log", "fork")
+    with pytest.raises(WorkerError):
+        worker.start()
+    assert worker.start_error is not None and "speaks protocol 1" in worker.start_error, worker.start_error
+    work = tmp_path / "phase"
+    request = {"op": "run", "scenario": str(tmp_path / "none.py"), "scenario_id": "none", "workdir": str(work),
+               "result": str(work / "result.json"), "output": str(tmp_path / "output.log"), "rtol": 1e-5, "atol": 1e-5}
+    outcome = worker.run_phase(request, 30)
+    assert outcome.status == "worker_lost" and "speaks protocol 1" in outcome.detail
+    worker.close()
