@@ -198,13 +198,13 @@ def link_tree(source: Path, target: Path, max_depth: int = MAX_TREE_DEPTH) -> li
         elif item.kind == "link":
             os.symlink(os.readlink(item.path), made)
         elif item.kind == "file":
-            how = _share_file(item.path, made)
+            how = share_file(item.path, made)
             state = os.lstat(item.path)
             linked.append(LinkedFile(made, item.path, state.st_ino, state.st_size, state.st_mtime_ns, how))
     return linked
 
 
-def _share_file(source: Path, target: Path) -> str:
+def share_file(source: Path, target: Path) -> str:
     """Hard link ``target`` to ``source``; else a reflink; else a copy. Returns which."""
     try:
         os.link(source, target, follow_symlinks=False)

@@ -8,10 +8,9 @@ removes every entry. A run prunes the cache to ``$HARNESS_CACHE_MAX`` (default 4
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-from harness.evidence.cache import DEFAULT_MAX_BYTES, CellCache, parse_size
+from harness.evidence.cache import CellCache, cache_bound, parse_size
 from harness.paths import default_envs_dir
 
 NAME = "cache"
@@ -37,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"cell cache {cache.root}: removed {count} entries ({_mib(size)})")
         return 0
     if args.verb == "prune":
-        bound = parse_size(args.max_size or "", "--max-size") or parse_size(os.environ.get("HARNESS_CACHE_MAX", "")) or DEFAULT_MAX_BYTES
+        bound = parse_size(args.max_size or "", "--max-size") or cache_bound()
         older = args.older_than * 86400 if args.older_than is not None and args.older_than >= 0 else None
         removed, freed = cache.prune(bound, older)
         count, size = cache.size()

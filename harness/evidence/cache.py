@@ -44,7 +44,7 @@ from harness.evidence.codec import build_model, to_dict, write_atomic, write_jso
 from harness.evidence.model import FileRecord, MappingRecord
 from harness.evidence.phase import PhaseOutcome
 from harness.evidence.run_folder import hash_tree
-from harness.paths import remove_tree, walk_tree
+from harness.paths import disk_usage, link_tree, remove_tree, share_file
 
 #: The format of the entries this code writes and reads; any other is ignored.
 CACHE_FORMAT = 1
@@ -233,10 +233,7 @@ class CellCache:
                 target = self.root / "saves" / digest
                 remove_tree(target)
                 target.mkdir(parents=True)
-                _link_tree(save_folder / "files", target / "files")
-                for name in REFERENCE_FILES:
-                    if (save_folder / name).is_file():
-                        _link_file(save_folder / name, target / name)
+                _share_save(save_folder, target)
                 data["save_sha256"] = save_sha256
                 data["reference_sha256"] = _reference_hash(target)
             data["mac"] = self._mac(data)
@@ -272,7 +269,7 @@ class CellCache:
                     info = path.stat()
                 except OSError:
                     continue
-                yield path, info.st_mtime, _disk_bytes(path, info) + _tree_bytes(self.root / "saves" / path.stem)
+                yield path, info.st_mtime, info.st_blocks * 512 + disk_usage(self.root / "saves" / path.stem)
 
     def size(self) -> tuple[int, int]:
         """(entries, bytes on disk)."""
@@ -340,6 +337,12 @@ def parse_size(text: str, what: str = "$HARNESS_CACHE_MAX") -> int:
     return int(value * _UNITS[unit])
 
 
+def cache_bound() -> int:
+    """The cell cache's bound in bytes: ``$HARNESS_CACHE_MAX`` (``500M``, ``8G``), else the default;
+    :class:`BadInput` for a value that is not a size."""
+    return parse_size(os.environ.get("HARNESS_CACHE_MAX", "")) or DEFAULT_MAX_BYTES
+
+
 #: The reference values a save leaves beside its files.
 REFERENCE_FILES = ("reference.json", "reference.npz")
 
@@ -366,10 +369,16 @@ def restore_save(cached: CachedPhase, target: Path) -> None:
     """Put a cached save's files and reference values into a run's save folder ``target``
     (hard links where possible). Raises OSError when it cannot."""
     assert cached.save_files is not None
-    _link_tree(cached.save_files / "files", target / "files")
+    _share_save(cached.save_files, target)
+
+
+def _share_save(source: Path, target: Path) -> None:
+    """A save's ``files/`` and reference values, from the save folder ``source`` into ``target``,
+    without copying bytes where the file system allows it (:func:`~harness.paths.link_tree`)."""
+    link_tree(source / "files", target / "files")
     for name in REFERENCE_FILES:
-        if (cached.save_files / name).is_file():
-            _link_file(cached.save_files / name, target / name)
+        if (source / name).is_file():
+            share_file(source / name, target / name)
 
 
 def _canonical(data: Any) -> bytes:
@@ -394,41 +403,3 @@ def _load_secret(path: Path) -> bytes:
         return kept if len(kept) >= 32 else value
     except OSError:
         return value
-
-
-def _link_file(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)
-    except OSError:
-        with open(source, "rb") as src, open(target, "wb") as dst:
-            for block in iter(lambda: src.read(1 << 20), b""):
-                dst.write(block)
-
-
-def _link_tree(source: Path, target: Path) -> None:
-    """Hard-link (else copy) every regular file below ``source`` into ``target``; links and special
-    files are left out."""
-    target.mkdir(parents=True, exist_ok=True)
-    for item in walk_tree(source):
-        destination = target / item.relative
-        if item.kind == "dir":
-            destination.mkdir(parents=True, exist_ok=True)
-        elif item.kind == "file":
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            _link_file(item.path, destination)
-
-
-def _disk_bytes(path: Path, info: os.stat_result) -> int:
-    return int(getattr(info, "st_blocks", 0)) * 512 or info.st_size
-
-
-def _tree_bytes(folder: Path) -> int:
-    total = 0
-    try:
-        for item in walk_tree(folder):
-            if item.kind == "file":
-                info = item.path.stat()
-                total += _disk_bytes(item.path, info)
-    except OSError:
-        pass
-    return total

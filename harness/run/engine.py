@@ -13,7 +13,6 @@ SIGTERM) kills the workers, marks the running cells ``interrupted`` and keeps th
 
 from __future__ import annotations
 
-import os
 import platform
 import shutil
 import signal
@@ -31,14 +30,13 @@ from harness.clock import format_duration, utc_now
 from harness.envs.install import Env, ensure_env, resolve_pairing
 from harness.errors import InstallError
 from harness.evidence.cache import (
-    DEFAULT_MAX_BYTES,
     CachedPhase,
     CellCache,
     CellIngredients,
     HostEvidence,
     artifact_hash,
+    cache_bound,
     cache_enabled,
-    parse_size,
     restore_save,
 )
 from harness.evidence.mapping import file_evidence
@@ -54,7 +52,7 @@ from harness.plan.pairings import Pairing, PairingSpec
 from harness.plan.scenarios import Scenario, unmet_requirement
 from harness.run.options import MatrixOptions
 from harness.run.progress import Progress
-from harness.run.reuse import phase_ingredients
+from harness.run.reuse import carry_evidence, phase_ingredients
 from harness.run.verdict import Decision, decide_verdict
 from harness.run.workers import WorkerPool
 
@@ -617,8 +615,7 @@ class MatrixRun:
                            saved.evidence if saved else None, saved.outcome if saved else None)
         cacheable = key is not None and outcome is not None and outcome.status != "worker_lost"
         if reused is not None:
-            cell.files, cell.mapping, cell.mapping_text = reused.evidence.files, reused.evidence.mapping, reused.evidence.mapping_text
-            cell.reused_from = reused.source
+            carry_evidence(cell, reused)
         elif outcome is not None:
             workdir = self.store.workdir_path(planned.key)
             cell.workdir = self.store.relative(workdir)
@@ -707,11 +704,6 @@ def _plain_tree(folder: Path) -> bool:
         return all(item.kind in ("dir", "file") for item in walk_tree(folder))
     except OSError:
         return False
-
-
-def cache_bound() -> int:
-    """The cell cache's bound in bytes: ``$HARNESS_CACHE_MAX`` (``500M``, ``8G``), else the default."""
-    return parse_size(os.environ.get("HARNESS_CACHE_MAX", "")) or DEFAULT_MAX_BYTES
 
 
 def _wait_all(futures: list[Future[None]]) -> None:

@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import TextIO
 
 from harness.errors import BadInput
-from harness.evidence.cache import cache_enabled
+from harness.evidence.cache import cache_bound, cache_enabled
 from harness.evidence.model import Results
 from harness.evidence.run_folder import RunStore
 from harness.evidence.saves import import_saves
 from harness.paths import default_envs_dir, new_output_folder
 from harness.plan.pairings import DEFAULT_PAIRINGS, PairingSpec, parse_pairing
 from harness.plan.scenarios import load_scenarios
-from harness.run.engine import MatrixRun, cache_bound
+from harness.run.engine import MatrixRun
 from harness.run.options import FRESH_ALL, MatrixOptions, options_from_record
 
 

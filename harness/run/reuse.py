@@ -45,9 +45,14 @@ def reused_cell(key: CellKey, cached: CachedPhase, signature: str | None, save: 
     the save's, for a load), its host evidence as it was taken, and where it was measured."""
     decision = decide_verdict(signature, save=save, saved_with=key.saved_with, outcome=cached.outcome)
     cell = cell_record(key, decision.verdict, decision.reason, cached.outcome)
+    carry_evidence(cell, cached)
+    return cell
+
+
+def carry_evidence(cell: Cell, cached: CachedPhase) -> None:
+    """Give a cell rebuilt from a cached phase the host evidence taken when it ran, and its source."""
     cell.files, cell.mapping, cell.mapping_text = cached.evidence.files, cached.evidence.mapping, cached.evidence.mapping_text
     cell.reused_from = cached.source
-    return cell
 
 
 def lookup_cell(cache: CellCache, key: CellKey, ingredients: CellIngredients, signature: str | None) -> Cell | None:
