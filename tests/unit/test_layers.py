@@ -120,3 +120,10 @@ def test_the_worker_declares_the_result_format_the_host_reads() -> None:
                 and any(isinstance(t, ast.Name) and t.id == "RESULT_FORMAT" for t in node.targets)
                 and isinstance(node.value, ast.Constant)]
     assert declared == [RESULT_FORMAT]
+
+
+def test_test_modules_have_unique_names() -> None:
+    """pytest imports test modules by their basename (the test folders are not packages): two of
+    one name stop the whole suite at collection."""
+    names = [path.name for path in (ROOT / "tests").rglob("test_*.py")]
+    assert sorted(n for n in set(names) if names.count(n) > 1) == []
