@@ -67,6 +67,8 @@ class Worker:
         self.import_s: float | None = None
         self.preload_errors: dict[str, str] = {}
         self.start_error: str | None = None
+        #: Set by :meth:`terminate`: no phase of this worker starts a process from then on.
+        self.stopped = False
         self._session: _Session | None = None
         self._starting = threading.Lock()  # one start at a time; the others wait for it
         self._state = threading.Lock()  # guards _session and _spawned
@@ -172,6 +174,9 @@ class Worker:
         started = time.monotonic()
         alone = False
         for _attempt in range(RETRIES + 1):
+            if self.stopped:  # a stop began: nothing new starts, in this worker or a new one
+                reply: dict[str, Any] = {"status": "worker_lost", "detail": "the run was stopped", "duration_s": 0.0}
+                break
             sent = {**request, "nonce": uuid.uuid4().hex}
             with self._admitted(alone):
                 reply = self._run_spawned(sent, timeout) if self.isolation == "spawn" else self._run_forked(sent, timeout)
@@ -211,7 +216,9 @@ class Worker:
 
     def terminate(self) -> None:
         """Stop at once, from any thread: the worker kills its running children, then the worker's
-        whole process group is killed, which ends every phase in flight as ``worker_lost``."""
+        whole process group is killed, which ends every phase in flight as ``worker_lost``; no
+        later phase starts a process."""
+        self.stopped = True
         with self._state:
             session, spawned = self._session, list(self._spawned)
         for proc in ([session.proc] if session is not None else []) + spawned:

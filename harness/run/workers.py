@@ -46,6 +46,7 @@ class WorkerPool:
         self.imported = imported
         self._workers: dict[str, Worker] = {}
         self._starts: dict[str, threading.Lock] = {}  # one start (and its progress line) per worker
+        self._stopped = False  # a stop closed every worker: none is started again
         self._lock = threading.Lock()
 
     def get(self, pairing: Pairing, env: Env) -> Worker:
@@ -57,6 +58,9 @@ class WorkerPool:
             if worker is None:
                 worker = Worker(env, pairing.spec.backend, preload_modules(pairing, env),
                                 self.store.worker_log(pairing.id), self.isolation)
+                if self._stopped:  # a phase that slipped past the stop: it ends as worker_lost, nothing starts
+                    worker.stopped = True
+                    return worker
                 self._workers[pairing.id] = worker
             start = self._starts.setdefault(pairing.id, threading.Lock())
         with start:
@@ -64,7 +68,7 @@ class WorkerPool:
         return worker
 
     def _start(self, pairing: Pairing, worker: Worker) -> None:
-        if self.isolation == "fork" and worker.import_s is None and worker.start_error is None:
+        if self.isolation == "fork" and worker.import_s is None and worker.start_error is None and not worker.stopped:
             try:
                 worker.start()
             except WorkerError as exc:
@@ -94,6 +98,7 @@ class WorkerPool:
         with self._lock:
             workers = list(self._workers.values())
             self._workers.clear()
+            self._stopped = self._stopped or kill
         for worker in workers:
             if kill:
                 worker.terminate()
