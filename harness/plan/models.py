@@ -277,7 +277,8 @@ TAGS = ("file",)
 
 def _open(workdir):
     f = os.path.join(workdir, os.path.basename(FILE))
-    shutil.copyfile(FILE, f)
+    if not os.path.exists(f):  # a load finds the save's copy there, shared with the other loads: read, never written
+        shutil.copyfile(FILE, f)
 {open_model}    return model
 '''
     if reference is not None:

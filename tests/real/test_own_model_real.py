@@ -107,7 +107,9 @@ def test_the_installed_tool_runs_a_model_of_your_own(tool: Path, tmp_path: Path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     (ROOT / "test-artifacts" / "own-file-grid.txt").write_text(proc.stdout)
     assert "written by keras 3.15.1" in proc.stdout
-    loads = {c["pairing"]: c for c in json.loads((work / "file-run" / "results.json").read_text())["cells"]
-             if c["saved_with"] == NEW_ID}
+    from harness.evidence.codec import read_results, to_dict
+
+    loads = {c["pairing"]: c for c in to_dict(read_results(work / "file-run" / "results.json"))["cells"]
+             if c["saved_with"] == NEW_ID}  # read back, each cell's files given back from the anatomy table
     assert loads[NEW_ID]["verdict"] == "passed" and loads[OLD_ID]["verdict"] == "error"
     assert loads[OLD_ID]["files"][0]["keras_version"] == "3.15.1"
