@@ -54,7 +54,9 @@ def seed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_a_failed_load_shows_where_the_variables_went(seed_run: Path) -> None:
-    data = json.loads((seed_run / "results.json").read_text())
+    from harness.evidence.codec import read_results, to_dict
+
+    data = to_dict(read_results(seed_run / "results.json"))  # each cell's files given back from the anatomy table
     cells = {c["scenario"]: c for c in data["cells"]}
     seed = cells["gru_weights_into_grucell"]
     [weights] = [f for f in seed["files"] if f["path"].endswith("gru.weights.h5")]
@@ -135,6 +137,8 @@ def test_the_default_matrix_through_nox(tmp_path: Path) -> None:
 def test_a_real_rerun_takes_every_cell_from_the_cache(tmp_path: Path) -> None:
     """Real TensorFlow: a run measured afresh, then the same run again reuses every cell and the
     save, starts no worker (no framework import), and gives the same verdicts with the same evidence."""
+    from harness.evidence.codec import read_results, to_dict
+
     env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_NO_INDEX", "UV_FIND_LINKS", "HARNESS_ERROR"))}
     env["HARNESS_CACHE"] = "on"
     args = [sys.executable, "-m", "harness", "matrix", "--pairing", "keras==3.5.0,tensorflow==2.16.1",
@@ -145,7 +149,7 @@ def test_a_real_rerun_takes_every_cell_from_the_cache(tmp_path: Path) -> None:
         proc = subprocess.run([*args, *extra, "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True,
                               timeout=1800, check=False)
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        runs.append((out, json.loads((out / "results.json").read_text()), proc.stdout))
+        runs.append((out, to_dict(read_results(out / "results.json")), proc.stdout))
     (_, first, _), (second_dir, second, output) = runs
     assert all(c["reused_from"] is None for c in first["cells"])
     before = {c["scenario"]: c for c in first["cells"]}
@@ -153,7 +157,7 @@ def test_a_real_rerun_takes_every_cell_from_the_cache(tmp_path: Path) -> None:
         assert cell["reused_from"].startswith(f"run {first['run']['id']} ")
         assert cell["verdict"] == before[cell["scenario"]]["verdict"]
         assert cell["message"] == before[cell["scenario"]]["message"] and cell["files"] == before[cell["scenario"]]["files"]
-    assert before["gru_weights_into_grucell"]["verdict"] == "reproduced"
+    assert before["gru_weights_into_grucell"]["verdict"] == "reproduced" and before["gru_weights_into_grucell"]["files"]
     assert "imported keras" not in output and not list((second_dir / "logs").glob("worker-*.log"))
     saved = list((second_dir / "artifacts").glob("*/*/files/*"))
     assert saved, "the cached save is put back into the run folder"
