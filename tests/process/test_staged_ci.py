@@ -251,7 +251,10 @@ def machine_env(wheelhouse: Path, shared_envs: Path, scenarios: Path) -> dict[st
     bin_dir.mkdir()
     (bin_dir / "nox").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m nox --no-venv --no-install "$@"\n')
     (bin_dir / "nox").chmod(0o755)
-    (bin_dir / "python").symlink_to(sys.executable)
+    # A wrapper, never a symlink: a venv interpreter reached through a link outside the venv's bin/
+    # finds no pyvenv.cfg and runs as the base interpreter, without the packages of this session.
+    (bin_dir / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    (bin_dir / "python").chmod(0o755)
     env = local_index_env(wheelhouse, shared_envs)
     for name in ("HARNESS_ENVS_DIR", "PYTHONPATH"):
         env.pop(name)
@@ -290,6 +293,19 @@ def unsharded(scenarios: Path, wheelhouse: Path, shared_envs: Path) -> dict:
 
 def cells(data: dict) -> dict[tuple[str, str | None, str], tuple[str, str]]:
     return {(c["scenario"], c["saved_with"], c["pairing"]): (c["verdict"], c["reason"]) for c in data["cells"]}
+
+
+def test_every_step_python_is_this_sessions_interpreter(machine_env: dict[str, str], tmp_path: Path) -> None:
+    """A step's ``python`` (and nox's) must be the interpreter running the tests, with its packages:
+    the prefix it reports is this session's, and the harness's host packages import there."""
+    probe = "import sys, h5py, jinja2, pypi_simple; print(sys.prefix)"
+    for words in (["python", "-c", probe], ["bash", "--noprofile", "--norc", "-c", f'python -c "{probe}"']):
+        proc = subprocess.run(words, cwd=tmp_path, env=machine_env, capture_output=True, text=True, timeout=120, check=False)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == sys.prefix, (proc.stdout, sys.prefix)
+    nox = subprocess.run(["nox", "--version"], cwd=tmp_path, env=machine_env, capture_output=True, text=True, timeout=120,
+                         check=False)
+    assert nox.returncode == 0, nox.stderr
 
 
 def test_the_plan_makes_a_job_per_pairing_and_asks_for_stage_two(staged: tuple) -> None:
