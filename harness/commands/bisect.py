@@ -196,8 +196,10 @@ class Bisector:
     def _cached(self, version: str, env: Env) -> tuple[Cell, str] | None:
         """The probe's cell from the cell cache (what a matrix, an atlas or an earlier bisect ran
         in this very env, under the same limits), and where it was measured."""
-        ingredients = phase_ingredients("run", self.scenario, self.options.backend, env.python, env.packages,
-                                        self.options.timeout, ISOLATION, DEFAULT_MAX_OUTPUT)
+        ingredients = phase_ingredients("run", self.scenario, self.options.backend, env, self.options.timeout, ISOLATION,
+                                        DEFAULT_MAX_OUTPUT)
+        if ingredients is None:
+            return None
         cell = lookup_cell(self.cache, CellKey(self.scenario.id, None, env.key), ingredients, self.scenario.signature)
         return None if cell is None or cell.reused_from is None else (cell, cell.reused_from)
 

@@ -1,6 +1,7 @@
 """``cache``: what the cell cache of an envs folder holds, and its pruning.
 
-``cache info`` prints its entries and bytes; ``cache prune`` removes the least recently used
+``cache info`` prints its entries and bytes (with ``--files``, each entry with the files it
+depends on: those its phase read, each reused only while unchanged); ``cache prune`` removes the least recently used
 entries until it fits ``--max-size`` (and those unused for ``--older-than`` days); ``cache clear``
 removes every entry. A run prunes the cache to ``$HARNESS_CACHE_MAX`` (default 4 GiB) when it ends.
 """
@@ -26,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-size", metavar="SIZE",
                         help="prune: keep at most this much, e.g. 500M or 8G (default: $HARNESS_CACHE_MAX, else 4G)")
     parser.add_argument("--older-than", type=float, metavar="DAYS", help="prune: also remove entries unused for this many days")
+    parser.add_argument("--files", action="store_true",
+                        help="info: list each entry (scenario, phase, env) with the files it depends on")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,6 +48,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     count, size = cache.size()
     print(f"cell cache {cache.root}: {count} entries, {_mib(size)} on disk")
+    if args.files:
+        for summary in cache.summaries():
+            print(f"{summary.scenario} ({summary.kind}, env {summary.env or '?'}, from {summary.source}): "
+                  f"{len(summary.depends)} {'file' if len(summary.depends) == 1 else 'files'}")
+            for dependency in summary.depends:
+                print(f"    {dependency.path}  {(dependency.sha256 or 'absent')[:12]}")
     return 0
 
 

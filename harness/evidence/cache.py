@@ -4,8 +4,17 @@ decides them, so a run only does new work.
 An entry is keyed by a :class:`CellIngredients` record: the scenario's content (its file and the
 helpers it imports), the env's full installed package set, Python, the backend, the tolerances
 and SIGNATURE, the options that change an outcome (time limit, isolation, output cap), the
-worker's protocol (a hash of the worker script) and, for a load, the hash of the saved files and
-reference values it reads. Change any of them and the key is another one: a miss.
+worker's protocol (a hash of the worker script), the env's own identity (its key, which counts
+local wheels by content), the environment variables that matter (``KERAS_*``, ``TF_*`` and those a
+scenario declares in ``ENV``) and, for a load, the hash of the saved files and reference values it
+reads. Change any of them and the key is another one: a miss.
+
+An entry also lists every other file its phase read (:class:`Dependency`: the worker notes every
+file opened, outside the env's installation and the standard library: the user's model file and
+the modules it imports, data files, ``~/.keras/keras.json``), each with its hash. An entry is
+reused only when every one of them is unchanged; one that changed or vanished makes the entry
+stale (:attr:`CacheStats.stale`, said with the file's name) and the cell runs again. A phase
+whose reads are not known in full is never stored.
 
 An entry keeps the phase's facts (:class:`~harness.evidence.phase.PhaseOutcome`), never a
 verdict: a reused cell's verdict is decided again from those facts, in the one place verdicts
@@ -33,13 +42,15 @@ import hmac
 import json
 import os
 import secrets
+import stat
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Union
 
 from harness.errors import BadInput, ResultsError
+from harness.evidence.blobs import file_digest
 from harness.evidence.codec import build_model, to_dict, write_atomic, write_json_atomic
 from harness.evidence.model import FileRecord, MappingRecord
 from harness.evidence.phase import PhaseOutcome
@@ -61,7 +72,9 @@ class CellIngredients:
     """Everything that decides one cell (``kind`` run or load) or one cross-version save.
 
     ``packages`` is the env's full installed set as sorted (name, version) pairs; ``artifact`` is
-    the hash of the saved files and reference values a load reads (None for run and save).
+    the hash of the saved files and reference values a load reads (None for run and save);
+    ``env`` is the env's key (local wheels counted by content); ``environment`` the sorted
+    (name, value) pairs of the environment variables that matter (see :func:`environment_of`).
     """
 
     kind: str
@@ -78,10 +91,33 @@ class CellIngredients:
     max_output: int
     protocol: str
     artifact: str | None = None
+    env: str = ""
+    environment: tuple[tuple[str, str], ...] = ()
 
     def digest(self) -> str:
         """The entry's name: a hash of the canonical JSON of every ingredient."""
         return hashlib.sha256(_canonical(to_dict(self))).hexdigest()
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """A file a phase read, and its sha256 when the phase had ended (None: it was not a regular
+    file then, e.g. a temporary file the phase removed)."""
+
+    path: str
+    sha256: Union[str, None]
+
+
+#: The prefixes of the environment variables that always belong to a cell's key.
+ENVIRONMENT_PREFIXES = ("KERAS_", "TF_")
+
+
+def environment_of(declared: tuple[str, ...], environ: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """The (name, value) pairs of ``environ`` that decide a cell: every ``KERAS_*`` and ``TF_*``
+    variable, and the names a scenario declares in ``ENV`` (an unset one is left out, so setting
+    it is a change too)."""
+    return tuple(sorted((name, value) for name, value in environ.items()
+                        if name.startswith(ENVIRONMENT_PREFIXES) or name in declared))
 
 
 @dataclass
@@ -105,6 +141,19 @@ class CachedPhase:
     stored: str
     save_files: Path | None = None
     save_sha256: str = ""
+    depends: list[Dependency] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EntrySummary:
+    """What ``cache info --files`` shows of one entry: its cell, where it was measured, and the
+    files it depends on."""
+
+    scenario: str
+    kind: str
+    env: str
+    source: str
+    depends: list[Dependency]
 
 
 @dataclass
@@ -115,6 +164,19 @@ class CacheStats:
     save_hits: int = 0
     stored: int = 0
     rejected: list[str] = field(default_factory=list)
+    stale: list[tuple[str, str]] = field(default_factory=list)
+
+    def stale_line(self) -> str | None:
+        """One line saying which cells run again because a file they read changed, e.g.
+        ``cell cache: 3 cells run again: textlike.py changed`` (None when none did)."""
+        if not self.stale:
+            return None
+        why: dict[str, int] = {}
+        for _, what in self.stale:
+            why[what] = why.get(what, 0) + 1
+        shown = ", ".join(sorted(why, key=lambda w: (-why[w], w))[:8]) + (" …" if len(why) > 8 else "")
+        count = len(self.stale)
+        return f"cell cache: {count} {'cell runs' if count == 1 else 'cells run'} again: {shown}"
 
 
 def cache_enabled() -> bool:
@@ -146,6 +208,7 @@ class CellCache:
         self.stats = CacheStats()
         self._lock = threading.Lock()
         self._secret: bytes | None = None
+        self._digests: dict[tuple[str, int, int, int, int, int], str] = {}
 
     # ------------------------------------------------------------------ reading
 
@@ -164,6 +227,11 @@ class CellCache:
             found = self._read_entry(path, digest, key)
         except (ResultsError, OSError, ValueError) as exc:
             self._reject(path, digest, str(exc))
+            return None
+        changed = self._changed(found.depends)
+        if changed is not None:  # stale, not tampered: the cell runs again and its new entry replaces this one
+            with self._lock:
+                self.stats.stale.append((key.scenario, changed))
             return None
         try:
             os.utime(path)  # recently used: pruned last
@@ -198,7 +266,8 @@ class CellCache:
         source, stored = data.get("source"), data.get("stored")
         if not isinstance(source, str) or not isinstance(stored, str):
             raise ResultsError("its source is not recorded")
-        found = CachedPhase(outcome=outcome, evidence=evidence, source=source, stored=stored)
+        found = CachedPhase(outcome=outcome, evidence=evidence, source=source, stored=stored,
+                            depends=_dependencies(data.get("depends")))
         if key.kind == "save" and outcome.ok:
             save_sha = data.get("save_sha256")
             folder = self.root / "saves" / digest
@@ -214,10 +283,12 @@ class CellCache:
     # ------------------------------------------------------------------ writing
 
     def store(self, key: CellIngredients, outcome: PhaseOutcome, evidence: HostEvidence, source: str,
-              save_folder: Path | None = None, save_sha256: str = "") -> None:
-        """Keep one phase's facts under ``key``; for a successful save, also the files and
-        reference values in ``save_folder`` (``files/``, ``reference.json``, ``reference.npz``)."""
-        if not self.enabled:
+              depends: list[Dependency] | None, save_folder: Path | None = None, save_sha256: str = "") -> None:
+        """Keep one phase's facts under ``key``, with the files it read (``depends``: see
+        :meth:`dependencies`; None, not known in full: nothing is stored); for a successful save,
+        also the files and reference values in ``save_folder`` (``files/``, ``reference.json``,
+        ``reference.npz``)."""
+        if not self.enabled or depends is None:
             return
         digest = key.digest()
         data: dict[str, Any] = {
@@ -227,6 +298,7 @@ class CellCache:
             "evidence": to_dict(evidence),
             "source": source,
             "stored": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "depends": [to_dict(d) for d in depends],
         }
         try:
             if key.kind == "save" and outcome.ok and save_folder is not None:
@@ -244,6 +316,38 @@ class CellCache:
             return  # a cache that cannot be written only costs the next run its reuse
         with self._lock:
             self.stats.stored += 1
+
+    def dependencies(self, paths: list[str]) -> list[Dependency]:
+        """The files at ``paths`` with their hashes as they are now."""
+        return [Dependency(path, self.file_hash(path)) for path in sorted(set(paths))]
+
+    def file_hash(self, path: str) -> str | None:
+        """The sha256 of the regular file at ``path`` (None: missing, unreadable or not a regular
+        file), remembered while its inode, size and times stay the same."""
+        try:
+            info = os.stat(path)
+            if not stat.S_ISREG(info.st_mode):
+                return None
+            mark = (path, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+            with self._lock:
+                known = self._digests.get(mark)
+            if known is None:
+                known = file_digest(Path(path))
+                with self._lock:
+                    self._digests[mark] = known
+            return known
+        except OSError:
+            return None
+
+    def _changed(self, depends: list[Dependency]) -> str | None:
+        """How the first file of ``depends`` that is not as it was differs (``model.py changed``,
+        ``data.npy vanished``), or None when all are unchanged."""
+        for dependency in depends:
+            now = self.file_hash(dependency.path)
+            if now != dependency.sha256:
+                name = Path(dependency.path).name
+                return f"{name} {'vanished' if now is None else 'appeared' if dependency.sha256 is None else 'changed'}"
+        return None
 
     def _reject(self, path: Path, digest: str, why: str) -> None:
         with self._lock:
@@ -270,6 +374,19 @@ class CellCache:
                 except OSError:
                     continue
                 yield path, info.st_mtime, info.st_blocks * 512 + disk_usage(self.root / "saves" / path.stem)
+
+    def summaries(self) -> Iterator[EntrySummary]:
+        """Every readable entry, summarised (an unreadable or foreign one is passed over: a lookup
+        would reject it)."""
+        for path, _, _ in self.entries():
+            try:
+                with open(path, "rb") as handle:
+                    data = json.loads(handle.read(MAX_ENTRY_BYTES + 1))
+                key = data["key"]
+                yield EntrySummary(scenario=str(key["scenario"]), kind=str(key["kind"]), env=str(key.get("env", "")),
+                                   source=str(data.get("source", "")), depends=_dependencies(data.get("depends")))
+            except (OSError, ValueError, KeyError, TypeError, ResultsError):
+                continue
 
     def size(self) -> tuple[int, int]:
         """(entries, bytes on disk)."""
@@ -379,6 +496,18 @@ def _share_save(source: Path, target: Path) -> None:
     for name in REFERENCE_FILES:
         if (source / name).is_file():
             share_file(source / name, target / name)
+
+
+def _dependencies(value: Any) -> list[Dependency]:
+    """An entry's ``depends`` list, checked (the HMAC vouches for it; its shape is checked still)."""
+    if not isinstance(value, list):
+        raise ResultsError("the files it depends on are not recorded")
+    found: list[Dependency] = []
+    for item in value:
+        if not isinstance(item, dict) or not isinstance(item.get("path"), str) or not isinstance(item.get("sha256"), (str, type(None))):
+            raise ResultsError("a file it depends on is not recorded as a path and a hash")
+        found.append(Dependency(item["path"], item["sha256"]))
+    return found
 
 
 def _canonical(data: Any) -> bytes:

@@ -40,7 +40,9 @@ class PhaseFacts:
 
     ``signature_matched`` is the worker's match of the SIGNATURE against the whole text of a
     raised exception (None: no signature, or the match had not finished); ``message_chars`` is the
-    length of the whole message, of which ``message`` keeps the head and the tail.
+    length of the whole message, of which ``message`` keeps the head and the tail. ``reads`` lists
+    the files the phase read outside the env and the standard library (see the worker's
+    ``_files_read``); ``reads_complete`` is False when that list is known in part only.
     """
 
     format: int
@@ -59,6 +61,8 @@ class PhaseFacts:
     signature_matched: Union[bool, None] = None
     message_chars: int = 0
     exit_code: Union[int, None] = None
+    reads: list[str] = field(default_factory=list)
+    reads_complete: bool = False
 
 
 def read_phase_facts(path: Path) -> PhaseFacts:
@@ -117,6 +121,15 @@ class PhaseOutcome:
         if self.status == "done" and facts is not None and facts.outcome in (RAISED, CONTRACT):
             return f"{facts.exception_type}: {facts.message or ''}"
         return None
+
+    @property
+    def reads(self) -> list[str] | None:
+        """The files the phase read, when known in full (None: not known, e.g. a phase that died
+        before it wrote its result, or one that read too many files)."""
+        facts = self.facts
+        if facts is None or not facts.reads_complete:
+            return None
+        return list(facts.reads)
 
     @property
     def comparison(self) -> Comparison | None:

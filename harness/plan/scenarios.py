@@ -16,6 +16,10 @@ here. Module-level names of the contract must be literals, so they can be read t
 - ``RTOL`` / ``ATOL``: non-negative numbers (default 1e-5);
 - ``BACKENDS``: the Keras backends it runs on (default all); a cell of another backend is skipped;
 - ``CLAIMS``: what upstream said about it, as checkable statements (see :mod:`harness.plan.claims`);
+- ``ENV``: the names of environment variables its outcome depends on (``KERAS_*`` and ``TF_*``
+  always count); a change to one of them makes the cell cache run its cells again;
+- ``CACHE``: ``False`` for a scenario whose outcome the cell cache must never reuse (it reads the
+  clock, or its answer is random); default ``True``;
 - ``FORMATS`` (cross-version scenarios only): a tuple of format names, e.g. ``("keras", "weights_h5")``;
   then ``save(workdir, fmt)`` and ``load(workdir, fmt)`` take the format, and the module is one
   scenario per format, ``<module>[<format>]`` (see :func:`expand_formats`);
@@ -59,7 +63,9 @@ SCENARIO_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[[a-z][a-z0-9_]*\])?$")
 #: What a link to an upstream report may be.
 LINK = re.compile(r"^https?://[^\s\"'<>]+$")
 _CONTRACT_NAMES = ("SIGNATURE", "LINKS", "REQUIRES", "SAVE_REQUIRES", "LOAD_WRITES", "TAGS", "RTOL", "ATOL", "BACKENDS",
-                   "CLAIMS", "FORMATS")
+                   "CLAIMS", "FORMATS", "ENV", "CACHE")
+#: What a name in ``ENV`` may be.
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,8 @@ class Scenario:
     came from the same scenario text. A module with ``FORMATS`` is read as one scenario whose
     ``formats`` lists them, and run as one scenario per format (:func:`expand_formats`): ``format``
     is that scenario's format, ``id`` is ``<module>[<format>]``, and the siblings share the rest.
+    ``helpers`` are the helper files ``sha256`` covers; ``env`` the variables of ``ENV``;
+    ``cacheable`` is False for ``CACHE = False``.
     """
 
     id: str
@@ -92,6 +100,9 @@ class Scenario:
     load_writes: bool = False
     formats: tuple[str, ...] = ()
     format: str | None = None
+    helpers: tuple[Path, ...] = ()
+    env: tuple[str, ...] = ()
+    cacheable: bool = True
 
     @property
     def module(self) -> str:
@@ -195,6 +206,10 @@ def read_scenario(path: Path) -> Scenario:
         raise ContractError(f"{path}: LOAD_WRITES is for cross-version scenarios (save and load) only.")
     formats = _formats(path, literals.get("FORMATS"), kind)
     _check_arguments(path, functions, kind, with_format=bool(formats))
+    cacheable = literals.get("CACHE", True)
+    if not isinstance(cacheable, bool):
+        raise ContractError(f"{path}: CACHE must be True or False.")
+    sha256, helpers = _content_hash(path, source, tree)
     return Scenario(
         id=path.stem,
         title=title.strip(),
@@ -208,7 +223,10 @@ def read_scenario(path: Path) -> Scenario:
         tags=_tags(path, literals.get("TAGS")),
         rtol=_tolerance(path, "RTOL", literals.get("RTOL", DEFAULT_RTOL)),
         atol=_tolerance(path, "ATOL", literals.get("ATOL", DEFAULT_ATOL)),
-        sha256=_content_hash(path, source, tree),
+        sha256=sha256,
+        helpers=helpers,
+        env=_env_names(path, literals.get("ENV")),
+        cacheable=cacheable,
         backends=_backends(path, literals.get("BACKENDS")),
         claims=read_claims(str(path), literals.get("CLAIMS")),
         load_writes=load_writes,
@@ -236,10 +254,19 @@ def read_source(path: Path) -> bytes:
     return source
 
 
-def _content_hash(path: Path, source: bytes, tree: ast.Module) -> str:
+def _env_names(path: Path, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, (tuple, list)) or not all(isinstance(v, str) and _ENV_NAME.match(v) for v in value):
+        raise ContractError(f"{path}: ENV must be a tuple of environment variable names, e.g. ('MY_VAR',).")
+    return tuple(sorted(set(value)))
+
+
+def _content_hash(path: Path, source: bytes, tree: ast.Module) -> tuple[str, tuple[Path, ...]]:
     """Hash of the scenario file and of the ``_*.py`` helper modules of its folder that it imports,
-    directly or through another helper."""
+    directly or through another helper; and those helpers' paths."""
     digest = hashlib.sha256(source)
+    hashed: list[Path] = []
     seen: set[str] = set()
     pending = _helper_names(tree)
     while pending:
@@ -250,12 +277,13 @@ def _content_hash(path: Path, source: bytes, tree: ast.Module) -> str:
         if not helper.is_file():
             continue
         text = read_source(helper)
+        hashed.append(helper.resolve())
         digest.update(b"\0" + name.encode() + b"\0" + text)
         try:
             pending |= _helper_names(ast.parse(text)) - seen
         except (SyntaxError, ValueError):  # the import of a broken helper fails in the cell; its text is hashed
             pass
-    return digest.hexdigest()
+    return digest.hexdigest(), tuple(hashed)
 
 
 def _helper_names(tree: ast.Module) -> set[str]:

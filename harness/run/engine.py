@@ -52,7 +52,7 @@ from harness.plan.pairings import Pairing, PairingSpec
 from harness.plan.scenarios import Scenario, unmet_requirement
 from harness.run.options import MatrixOptions
 from harness.run.progress import Progress
-from harness.run.reuse import carry_evidence, phase_ingredients
+from harness.run.reuse import carry_evidence, phase_dependencies, phase_ingredients
 from harness.run.verdict import Decision, decide_verdict
 from harness.run.workers import WorkerPool
 
@@ -372,20 +372,21 @@ class MatrixRun:
             return
         self._keep_save(key, scenario, pairing, outcome)
 
-    def _keep_save(self, key: CellIngredients, scenario: Scenario, pairing: Pairing, outcome: PhaseOutcome) -> None:
+    def _keep_save(self, key: CellIngredients | None, scenario: Scenario, pairing: Pairing, outcome: PhaseOutcome) -> None:
         """Record a save that ran here, and keep it in the cell cache (not a lost worker's, nor
         files the cache could not give back exactly)."""
         folder = self.store.save_folder(scenario.id, pairing.id)
         state = record_save(self.store, scenario, pairing.id, outcome)
         self.saves[(scenario.id, pairing.id)] = state
         sha = state.evidence.sha256 if state.evidence is not None else ""
-        if outcome.status != "worker_lost" and (not outcome.ok or (sha and _plain_tree(folder.files))):
-            self.cache.store(key, outcome, HostEvidence(), self._source(), folder.root, sha)
+        if key is not None and outcome.status != "worker_lost" and (not outcome.ok or (sha and _plain_tree(folder.files))):
+            self.cache.store(key, outcome, HostEvidence(), self._source(), phase_dependencies(self.cache, scenario, outcome.reads),
+                             folder.root, sha)
 
-    def _reuse_save(self, key: CellIngredients, scenario: Scenario, pairing: Pairing) -> bool:
+    def _reuse_save(self, key: CellIngredients | None, scenario: Scenario, pairing: Pairing) -> bool:
         """Take a save from the cell cache, its files put in this run's save folder; False on a miss
-        (or with ``--fresh``), and the save runs."""
-        if self.options.is_fresh(scenario.id):
+        (or with ``--fresh``, or for a scenario that is never cached), and the save runs."""
+        if key is None or self.options.is_fresh(scenario.id):
             return False
         cached = self.cache.lookup(key)
         if cached is None or (cached.outcome.ok and cached.save_files is None):
@@ -524,10 +525,10 @@ class MatrixRun:
                 "the saved files must declare LOAD_WRITES = True, so each load gets a copy of its own")
 
     def _ingredients(self, kind: str, scenario: Scenario, pairing: Pairing, env: Env,
-                     artifact: str | None = None) -> CellIngredients:
+                     artifact: str | None = None) -> CellIngredients | None:
         """The cache key of a phase of ``scenario`` in ``pairing``'s env: everything that decides it."""
-        return phase_ingredients(kind, scenario, pairing.spec.backend, env.python, env.packages, self.options.timeout,
-                                 self.options.isolation, self.options.max_output, artifact)
+        return phase_ingredients(kind, scenario, pairing.spec.backend, env, self.options.timeout, self.options.isolation,
+                                 self.options.max_output, artifact)
 
     def _cell_ingredients(self, planned: PlannedCell, save: SaveState | None) -> CellIngredients | None:
         """The cache key of a cell; None when it cannot be cached (a load of a save whose files
@@ -632,7 +633,8 @@ class MatrixRun:
             self.running.pop(planned.key, None)
             self.store.write_cell(cell)
         if cacheable and key is not None and outcome is not None:
-            self.cache.store(key, outcome, HostEvidence(cell.files, cell.mapping, cell.mapping_text), self._source())
+            self.cache.store(key, outcome, HostEvidence(cell.files, cell.mapping, cell.mapping_text), self._source(),
+                             phase_dependencies(self.cache, planned.scenario, outcome.reads))
         self.progress.cell_finished(cell)
 
     def _host_failure(self, step: str, exc: Exception, decided: Decision | None = None) -> Decision:
@@ -676,6 +678,9 @@ class MatrixRun:
         stats = self.cache.stats
         for line in stats.rejected:
             self.progress.note(line)
+        stale = stats.stale_line()
+        if stale is not None:
+            self.progress.note(stale)
         if stats.hits or stats.save_hits or stats.stored or stats.rejected:
             self.progress.note(f"cell cache: {stats.hits} cells and {stats.save_hits} saves reused, {stats.stored} entries "
                                f"stored, {len(stats.rejected)} ignored ({self.cache.root})")

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 
-from harness.evidence.cache import CachedPhase, CellCache, CellIngredients
+from harness.envs.install import Env
+from harness.evidence.cache import CachedPhase, CellCache, CellIngredients, Dependency, environment_of
 from harness.evidence.model import Cell
 from harness.evidence.phase import PhaseOutcome
 from harness.evidence.records import cell_record
@@ -26,18 +28,31 @@ def worker_protocol() -> str:
 
 
 def phase_ingredients(
-    kind: str, scenario: Scenario, backend: str, python: str, packages: dict[str, str], timeout: float,
-    isolation: str, max_output: int, artifact: str | None = None,
-) -> CellIngredients:
-    """The cache key of one phase (``kind``: run, save or load) of ``scenario`` in an env with this
-    Python and these installed packages; ``artifact``: what a load reads (see
-    :func:`~harness.evidence.cache.artifact_hash`)."""
+    kind: str, scenario: Scenario, backend: str, env: Env, timeout: float, isolation: str, max_output: int,
+    artifact: str | None = None,
+) -> CellIngredients | None:
+    """The cache key of one phase (``kind``: run, save or load) of ``scenario`` in ``env`` (its
+    key, Python and installed packages), with this process's environment variables that matter;
+    ``artifact``: what a load reads (see :func:`~harness.evidence.cache.artifact_hash`). None for
+    a scenario that declares ``CACHE = False``: its phases are never reused."""
+    if not scenario.cacheable:
+        return None
     return CellIngredients(
-        kind=kind, scenario=scenario.id, scenario_sha256=scenario.sha256, backend=backend, python=python,
-        packages=tuple(sorted(packages.items())), rtol=scenario.rtol, atol=scenario.atol, signature=scenario.signature,
+        kind=kind, scenario=scenario.id, scenario_sha256=scenario.sha256, backend=backend, python=env.python,
+        packages=tuple(sorted(env.packages.items())), rtol=scenario.rtol, atol=scenario.atol, signature=scenario.signature,
         timeout=float(timeout), isolation=isolation, max_output=max_output, protocol=worker_protocol(),
-        artifact=artifact,
+        artifact=artifact, env=env.key, environment=environment_of(scenario.env, dict(os.environ)),
     )
+
+
+def phase_dependencies(cache: CellCache, scenario: Scenario, reads: list[str] | None) -> list[Dependency] | None:
+    """The files a phase of ``scenario`` read that its key does not already cover (the scenario
+    file and its hashed helpers are left out), with their hashes now; None when its reads are not
+    known in full (it is then not cached)."""
+    if reads is None:
+        return None
+    covered = {str(scenario.path), *(str(p) for p in scenario.helpers)}
+    return cache.dependencies([path for path in reads if path not in covered])
 
 
 def reused_cell(key: CellKey, cached: CachedPhase, signature: str | None, save: PhaseOutcome | None = None) -> Cell:

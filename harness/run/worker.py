@@ -123,6 +123,93 @@ def _top_level_modules(dist):
 # --------------------------------------------------------------------------- one cell
 
 
+# --------------------------------------------------------------------------- reads
+
+#: Files this process opened for reading, and for writing (absolute paths), from the moment the
+#: worker started: what the framework read at import (``~/.keras/keras.json``) counts for every
+#: cell forked after it. See :func:`_watch_files` and :func:`_files_read`.
+_READS = []
+_WRITES = set()
+#: The most paths a result lists; a cell that read more is reported as read in part (never cached).
+_MAX_READS = 2000
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+_NOT_FILES = ("/proc/", "/sys/", "/dev/")
+
+
+def _on_audit(event, args):
+    """The audit hook: note every file opened (builtins.open, os.open, io.open_code)."""
+    if event != "open":
+        return
+    try:
+        path, mode, flags = args
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        if not isinstance(path, str):
+            return
+        path = os.path.abspath(path)
+        if mode is None:
+            writing = bool((flags or 0) & _WRITE_FLAGS)
+        else:
+            writing = any(c in mode for c in "wax+")
+        if writing:
+            _WRITES.add(path)
+        elif len(_READS) < 50 * _MAX_READS:
+            _READS.append(path)
+        else:
+            _WRITES.add("")  # the list is full: the reads are known in part only
+    except Exception:
+        pass
+
+
+def _watch_files():
+    """Install the audit hook (Python 3.8+); from then on every open of this process and of its
+    forked children is noted."""
+    if hasattr(sys, "addaudithook"):
+        sys.addaudithook(_on_audit)
+
+
+def _source_of(path):
+    """A cached bytecode file (``__pycache__/name.cpython-311.pyc``) stands for its source file."""
+    folder, name = os.path.split(path)
+    if os.path.basename(folder) == "__pycache__" and name.endswith(".pyc"):
+        return os.path.join(os.path.dirname(folder), name.split(".")[0] + ".py")
+    return path
+
+
+def _files_read(request):
+    """The files this phase depends on: every file read by this process (and by the worker before
+    it forked this child), less the env's own installation and the standard library, the cell's
+    own files (its work folder, its result and output, the save's reference values), files the
+    process also wrote, and what is not a file (``/proc``, ``/dev``); plus the source of every
+    imported module outside the env. Returns ``(paths, complete)``; ``complete`` is False when
+    the process read more than :data:`_MAX_READS` such files (or has no audit hooks)."""
+    if not hasattr(sys, "addaudithook"):
+        return [], False
+    skip = set()
+    for prefix in (sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix):
+        skip.add(os.path.join(os.path.abspath(prefix), ""))
+        skip.add(os.path.join(os.path.realpath(prefix), ""))
+    own = [request.get(k) for k in ("result", "output", "values_out", "reference")]
+    for k in ("workdir",):
+        if request.get(k):
+            skip.add(os.path.join(os.path.abspath(request[k]), ""))
+    skip.add(os.path.join(os.path.dirname(os.path.abspath(__file__)), ""))
+    skip = tuple(skip) + _NOT_FILES
+    own = set(os.path.abspath(p) for p in own if p)
+    candidates = [_source_of(p) for p in _READS]
+    for module in list(sys.modules.values()):
+        name = getattr(module, "__file__", None)
+        if isinstance(name, str):
+            candidates.append(os.path.abspath(name))
+    found = set()
+    for path in candidates:
+        if path in found or path in own or path in _WRITES or path.startswith(skip):
+            continue
+        found.add(path)
+    paths = sorted(found)
+    return paths[:_MAX_READS], len(paths) <= _MAX_READS and "" not in _WRITES
+
+
 class ContractBroken(Exception):
     """The scenario broke the contract at run time (bad return value, missing function)."""
 
@@ -174,6 +261,7 @@ def run_request(request):
             sys.stderr.write("%s\n" % (exc.code,))
         result.update(outcome="exited", exit_code=code, exception_type="SystemExit", message=_clip(_safe_str(exc.code)))
         result["duration_s"] = round(time.time() - started, 4)
+        result["reads"], result["reads_complete"] = _files_read(request)
         _flush()
         _write_json_atomic(request["result"], result)
         os._exit(code)
@@ -198,6 +286,7 @@ def run_request(request):
     texts = [result.get("message") or ""] + caught
     if any(_MISSING_VARIABLES.search(t) for t in texts):
         result["probe"] = probe_layers(texts, failure, request)
+    result["reads"], result["reads_complete"] = _files_read(request)
     signature = request.get("signature")
     if full_text is not None and signature:
         result["signature_matched"] = None  # pending: written first, so a match cut short is known as such
@@ -1071,6 +1160,8 @@ def _fmt(number):
 
 
 def main(argv):
+    if argv[:1] in (["--cell"], ["--serve"]):
+        _watch_files()
     if argv[:1] == ["--describe"]:
         sys.stdout.write(json.dumps(describe()))
         return 0

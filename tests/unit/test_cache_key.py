@@ -7,17 +7,19 @@ import dataclasses
 import pytest
 
 from harness.errors import BadInput
-from harness.evidence.cache import CellIngredients, parse_size
+from harness.evidence.cache import CellIngredients, environment_of, parse_size
 
 BASE = CellIngredients(
     kind="load", scenario="s", scenario_sha256="a" * 64, backend="tensorflow", python="3.11.7",
     packages=(("keras", "3.5.0"), ("tensorflow", "2.16.1")), rtol=1e-5, atol=1e-5, signature="ValueError",
-    timeout=300.0, isolation="fork", max_output=64 * 2**20, protocol="p" * 64, artifact="f" * 64,
+    timeout=300.0, isolation="fork", max_output=64 * 2**20, protocol="p" * 64, artifact="f" * 64, env="e1",
+    environment=(("KERAS_HOME", "/a"),),
 )
 CHANGED = {
     "kind": "run", "scenario": "t", "scenario_sha256": "b" * 64, "backend": "jax", "python": "3.12.1",
     "packages": (("keras", "3.6.0"), ("tensorflow", "2.16.1")), "rtol": 1e-4, "atol": 1e-3, "signature": None,
     "timeout": 60.0, "isolation": "spawn", "max_output": 2**20, "protocol": "q" * 64, "artifact": "e" * 64,
+    "env": "e2", "environment": (("KERAS_HOME", "/b"),),
 }
 
 
@@ -43,3 +45,9 @@ def test_sizes(text: str, size: int) -> None:
 def test_bad_sizes_are_refused(text: str) -> None:
     with pytest.raises(BadInput):
         parse_size(text)
+
+
+def test_the_environment_that_matters() -> None:
+    environ = {"KERAS_BACKEND": "jax", "TF_USE_LEGACY_KERAS": "1", "MY_VAR": "x", "HOME": "/root", "PATH": "/bin"}
+    assert environment_of((), environ) == (("KERAS_BACKEND", "jax"), ("TF_USE_LEGACY_KERAS", "1"))
+    assert environment_of(("MY_VAR", "UNSET"), environ) == (("KERAS_BACKEND", "jax"), ("MY_VAR", "x"), ("TF_USE_LEGACY_KERAS", "1"))
