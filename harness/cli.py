@@ -17,7 +17,6 @@ import argparse
 import importlib.util
 import signal
 import sys
-from pathlib import Path
 from types import ModuleType
 from typing import NoReturn, Sequence
 
@@ -41,14 +40,40 @@ def command_modules() -> list[ModuleType]:
     return [matrix, report, bisect, atlas, readiness, inspect, claims, bench, cache, listing]
 
 
+#: Two or three examples per verb, shown at the end of its ``--help`` (``{prog}``: how it was started).
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "matrix": (
+        "{prog} matrix --model mymodel.py:build --pairing keras==3.5.0,tensorflow==2.16.1 --pairing keras,tensorflow",
+        "{prog} matrix --file model.keras --inputs x.npy --reference y.npy",
+        "{prog} matrix --only gru_weights_into_grucell --expect ci/expect.toml",
+    ),
+    "report": ("{prog} report reports/runs/<run>/results.json", "{prog} report merge stage1/ stage2/ --out merged"),
+    "bisect": ("{prog} bisect --scenario gru_weights_into_grucell --package keras --old 3.0.0 --new 3.15.1 "
+               "--with tensorflow==2.16.1",),
+    "atlas": ("{prog} atlas --package keras --old 3.10.0 --new 3.15.1 --with tensorflow==2.16.1 --only gru_weights_into_grucell",),
+    "readiness": ("{prog} readiness --baseline keras==3.15.1,tensorflow --candidate keras-nightly,tensorflow",
+                  "{prog} readiness --baseline keras==3.15.1,tensorflow --candidate ./dist/keras-3.16.0-py3-none-any.whl"),
+    "inspect": ("{prog} inspect model.weights.h5", "{prog} inspect old.weights.h5 --against mymodel.py:build"),
+    "claims": ("{prog} claims", "{prog} claims reports/runs/<run>"),
+    "bench": ("{prog} bench", "{prog} bench --cache"),
+    "cache": ("{prog} cache info --files", "{prog} cache prune --max-size 1G", "{prog} cache clear"),
+    "list": ("{prog} list", "{prog} list --json"),
+}
+
+
 def build_parser(modules: Sequence[ModuleType] | None = None) -> argparse.ArgumentParser:
-    prog = "keras-compat" if Path(sys.argv[0]).name == "keras-compat" else "harness"
+    from harness.commands import program_name
+
+    prog = program_name()
     parser = _Parser(prog=prog, description="Compatibility matrix harness for Keras and TensorFlow.")
     parser.add_argument("--version", action="version", version=f"keras-compat {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
     for module in modules if modules is not None else command_modules():
-        sub = commands.add_parser(module.NAME, help=module.HELP)
+        examples = "\n".join(f"  {line.format(prog=prog)}" for line in EXAMPLES.get(module.NAME, ()))
+        sub = commands.add_parser(module.NAME, help=module.HELP, description=module.HELP,
+                                  epilog=f"examples:\n{examples}" if examples else None,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(sub)
         sub.set_defaults(handler=module.run)
     return parser

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from harness.commands.bisect import ISOLATION, check_release_options, use_index
-from harness.commands.common import add_scenario_dirs, nested_run, options_from_args, positive_float, positive_int
+from harness.commands.common import add_scenario_dirs, envs_dir_help, nested_run, options_from_args, positive_float, positive_int
 from harness.envs.releases import ReleaseRange, candidate_versions
 from harness.evidence.atlas import atlas_record, build_atlas
 from harness.evidence.codec import write_json_atomic
@@ -121,7 +121,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: reports/runs/atlas-<package>-<time>)")
     parser.add_argument("--timeout", type=positive_float, metavar="S", help="per-cell time limit in seconds (default 300)")
     parser.add_argument("--jobs", type=positive_int, metavar="N", help="releases run at the same time (default 1)")
-    parser.add_argument("--envs-dir", type=Path, metavar="DIR", help="where envs are kept")
+    parser.add_argument("--envs-dir", type=Path, metavar="DIR", help=envs_dir_help())
     parser.add_argument("--index-url", metavar="URL", help="a simple index to read releases from and install from (default: uv's)")
     parser.add_argument("--find-links", type=Path, metavar="DIR", help="a folder of wheels instead of an index")
     parser.add_argument("--cross", choices=ATLAS_CROSS,

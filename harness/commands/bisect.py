@@ -27,7 +27,7 @@ from typing import TextIO
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from harness.commands.common import add_scenario_dirs, nested_run, options_from_args, positive_float, positive_int
+from harness.commands.common import add_scenario_dirs, envs_dir_help, nested_run, options_from_args, positive_float, positive_int
 from harness.envs.install import Env, ensure_env, network_failed, resolve_or_raise
 from harness.envs.package_index import index_source, list_releases
 from harness.envs.releases import ReleaseRange, candidate_versions
@@ -380,7 +380,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pre", action="store_true", help="include pre-releases among the candidates")
     parser.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: reports/runs/bisect-<scenario>-<package>-<time>)")
     parser.add_argument("--timeout", type=positive_float, default=300.0, metavar="S", help="per-probe time limit")
-    parser.add_argument("--envs-dir", type=Path, metavar="DIR", help="where envs are kept")
+    parser.add_argument("--envs-dir", type=Path, metavar="DIR", help=envs_dir_help())
     parser.add_argument("--index-url", metavar="URL", help="a simple index to read releases from and install from (default: uv's)")
     parser.add_argument("--find-links", type=Path, metavar="DIR", help="a folder of wheels instead of an index")
     parser.add_argument("--known", action="append", type=Path, default=[], metavar="DIR",

@@ -12,12 +12,18 @@ from typing import Any, TextIO, TypeVar
 
 from harness.errors import RunStopped
 from harness.evidence.model import Results
+from harness.paths import SCENARIOS, default_envs_dir, shown_path
 from harness.plan.cells import CROSS_MODES
 from harness.report.render import render_all
 from harness.run.launch import run_matrix
 from harness.run.options import FRESH_ALL, ISOLATIONS, MatrixOptions
 
 T = TypeVar("T")
+
+
+def envs_dir_help() -> str:
+    """The help of every verb's ``--envs-dir``, naming the default that applies where it runs."""
+    return f"where envs are kept (default here: {shown_path(default_envs_dir())}; $HARNESS_ENVS_DIR sets it)"
 
 
 def positive_int(text: str) -> int:
@@ -53,7 +59,7 @@ def mebibytes(text: str) -> int:
 
 def add_scenario_dirs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenarios", dest="scenario_dirs", action="append", type=Path, default=[], metavar="DIR",
-                        help="scenarios folder (repeatable; default: scenarios/)")
+                        help=f"scenarios folder (repeatable; default: the library, {shown_path(SCENARIOS)})")
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -67,7 +73,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: reports/runs/<time>)")
     parser.add_argument("--timeout", type=positive_float, metavar="S", help="per-cell time limit in seconds (default 300)")
     parser.add_argument("--jobs", type=positive_int, metavar="N", help="cells in flight at once, also within a pairing (default 1)")
-    parser.add_argument("--envs-dir", type=Path, metavar="DIR", help="where envs are kept (default: .harness/envs or $HARNESS_ENVS_DIR)")
+    parser.add_argument("--envs-dir", type=Path, metavar="DIR", help=envs_dir_help())
     parser.add_argument("--isolation", choices=ISOLATIONS,
                         help="fork: import once per env (default); spawn: a fresh interpreter per cell")
     parser.add_argument("--cross", choices=CROSS_MODES,

@@ -35,6 +35,12 @@ class Config:
     def folder(self) -> Path | None:
         return self.path.parent if self.path is not None else None
 
+    def describe(self) -> str:
+        """Which table of the file is in use, and the keys it sets."""
+        table = "[tool.keras-compat]" if self.path is not None and self.path.name == "pyproject.toml" else "the whole file"
+        keys = ", ".join(sorted(self.values)) or "no keys"
+        return f"{table}: {keys}"
+
 
 def _strings(key: str, value: Any, where: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from harness.commands.common import options_from_args, positive_float, positive_int
+from harness.commands.common import envs_dir_help, options_from_args, positive_float, positive_int
 from harness.envs.install import ensure_env, resolve_pairing
 from harness.errors import BadInput, InstallError
 from harness.evidence.anatomy import MAX_BYTES, format_anatomy, read_anatomy
@@ -161,7 +161,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="refuse files larger than this (default 512 MiB)")
     parser.add_argument("--timeout", type=positive_float, default=DEFAULT_TIMEOUT_S, metavar="S",
                         help="time limit of building the target model, and of verifying the copy (default 300)")
-    parser.add_argument("--envs-dir", type=Path, metavar="DIR", help="where envs are kept")
+    parser.add_argument("--envs-dir", type=Path, metavar="DIR", help=envs_dir_help())
 
 
 def run(args: argparse.Namespace) -> int:

@@ -60,6 +60,8 @@ def _program() -> str:
 
 def run(args: argparse.Namespace) -> int:
     config = find_config()
+    print(f"config: {config.path} ({config.describe()})" if config.path is not None else
+          "config: none found (no [tool.keras-compat] in a pyproject.toml, nor a keras-compat.toml, here or above)")
     apply_config(args, config, only=_GATE)
     judged_by = gate.prepare_gate(args)  # reads the expectations now: bad ones stop here, before any install
     results, store = _run_or_resume(args, config)

@@ -19,7 +19,7 @@ from harness.plan.pairings import DEFAULT_PAIRINGS, parse_pairing
 from harness.plan.targets import checked_target
 
 #: Options that choose scenarios, which --model and --file replace.
-_CHOOSING = {"scenario_dirs": "--scenarios", "only": "--only", "tags": "--tag", "load_artifacts": "--load-artifacts",
+_CHOOSING = {"scenario_dirs": "--scenarios", "tags": "--tag", "load_artifacts": "--load-artifacts",
              "resume": "--resume", "shard": "--shard"}
 _FILE_ONLY = {"inputs": "--inputs", "reference": "--reference", "signature": "--signature"}
 

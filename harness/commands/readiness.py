@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence, TextIO
 
-from harness.commands.common import add_scenario_dirs, nested_run, options_from_args, positive_float, positive_int
+from harness.commands.common import add_scenario_dirs, envs_dir_help, nested_run, options_from_args, positive_float, positive_int
 from harness.envs.install import ensure_env, resolve_pairing
 from harness.errors import BadInput, InstallError
 from harness.evidence.codec import write_json_atomic
@@ -333,7 +333,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: reports/runs/readiness-<time>)")
     parser.add_argument("--timeout", type=positive_float, default=300.0, metavar="S", help="per-cell time limit")
     parser.add_argument("--jobs", type=positive_int, default=1, metavar="N", help="cells in flight at once (default 1)")
-    parser.add_argument("--envs-dir", type=Path, metavar="DIR", help="where envs are kept")
+    parser.add_argument("--envs-dir", type=Path, metavar="DIR", help=envs_dir_help())
 
 
 def run(args: argparse.Namespace) -> int:

@@ -31,7 +31,7 @@ from harness.paths import shown_path
 from harness.plan.cells import CellKey
 from harness.report.cause import Cause, root_cause
 from harness.report.picture import MappingPicture, mapping_picture
-from harness.report.reproduce import reproduce_parts
+from harness.report.reproduce import own_arguments, reproduce_parts
 from harness.report.words import VERDICT_STYLE, all_labels, headline, short_labels, version_order
 
 #: The tag whose scenarios are pinned to the top.
@@ -333,6 +333,7 @@ class _CellTable:
 
     def __init__(self, results: Results, records: dict[str, PairingRecord]) -> None:
         self._records = records
+        self._own = own_arguments(results.run.command)
         self._scenarios = {s.id: s for s in results.scenarios}
         self._cells = {c.key: c for c in results.cells}
         self._expected = set(expected_keys_of(results))
@@ -346,7 +347,7 @@ class _CellTable:
         if key not in self._views:
             cell = self._cells.get(key)
             index = len(self._views)
-            self._views[key] = (_cell_view(index, cell, scenario, self._records) if cell is not None
+            self._views[key] = (_cell_view(index, cell, scenario, self._records, self._own) if cell is not None
                                 else _missing_view(index, key))
         return self._views[key]
 
@@ -355,16 +356,17 @@ class _CellTable:
         for cell in self._cells.values():
             if cell.key not in self._views:
                 scenario = self._scenarios.get(cell.scenario)
-                self._views[cell.key] = _cell_view(len(self._views), cell, scenario, self._records)
+                self._views[cell.key] = _cell_view(len(self._views), cell, scenario, self._records, self._own)
         return list(self._views.values())
 
 
-def _cell_view(index: int, cell: Cell, scenario: ScenarioRecord | None, pairings: dict[str, PairingRecord]) -> CellView:
+def _cell_view(index: int, cell: Cell, scenario: ScenarioRecord | None, pairings: dict[str, PairingRecord],
+               own: list[str]) -> CellView:
     style = VERDICT_STYLE.get(cell.verdict, VERDICT_STYLE["missing"])
     nox: list[str] = []
     uv: list[str] = []
     if scenario is not None:
-        nox, uv = reproduce_parts(scenario, pairings.get(cell.pairing), pairings.get(cell.saved_with or ""))
+        nox, uv = reproduce_parts(scenario, pairings.get(cell.pairing), pairings.get(cell.saved_with or ""), own)
     cause = root_cause(cell.exception_type, cell.message, cell.traceback)
     diff = _diff(cell)
     return CellView(

@@ -1,4 +1,6 @@
-"""Commands that reproduce one cell alone: through nox in this checkout, and as a plain ``uv run``."""
+"""Commands that reproduce one cell alone: the harness's own command (``nox -s matrix --`` in this
+checkout, ``keras-compat matrix`` where the tool is installed; ``--model``/``--file`` as the run
+was given them), and a plain ``uv run``."""
 
 from __future__ import annotations
 
@@ -8,33 +10,55 @@ import shlex
 from pathlib import Path
 
 from harness.evidence.model import PairingRecord, ScenarioRecord
-from harness.paths import SCENARIOS, shown_path
+from harness.paths import IN_CHECKOUT, SCENARIOS, shown_path
 from harness.plan.scenarios import module_name
+
+#: The options of a run that generate its scenarios (``--model``, ``--file``), with a value each,
+#: and those without one: a command that reproduces such a run's cell repeats them.
+_OWN_OPTIONS = ("--model", "--file", "--inputs", "--reference", "--signature")
+_OWN_FLAGS = ("--unsafe-load",)
+
+
+def own_arguments(command: list[str]) -> list[str]:
+    """The words of a recorded command line that generated its scenarios (``--model FILE:FN``,
+    ``--file SAVED`` and their companions), in order; empty for a run of a scenarios folder."""
+    found: list[str] = []
+    words = iter(command)
+    for word in words:
+        name, eq, value = word.partition("=")
+        if name in _OWN_OPTIONS:
+            found += [name, value if eq else next(words, "")]
+        elif word in _OWN_FLAGS:
+            found.append(word)
+    return found
 
 
 def reproduce_commands(
-    scenario: ScenarioRecord, loader: PairingRecord | None, saver: PairingRecord | None
+    scenario: ScenarioRecord, loader: PairingRecord | None, saver: PairingRecord | None, own: list[str] | None = None
 ) -> tuple[str, str]:
-    """A nox command and a plain ``uv run`` command that reproduce one cell alone."""
-    nox, uv = reproduce_parts(scenario, loader, saver)
-    return "".join(nox), "".join(uv)
+    """The harness's command and a plain ``uv run`` command that reproduce one cell alone."""
+    first, uv = reproduce_parts(scenario, loader, saver, own or [])
+    return "".join(first), "".join(uv)
 
 
 def reproduce_parts(
-    scenario: ScenarioRecord, loader: PairingRecord | None, saver: PairingRecord | None
+    scenario: ScenarioRecord, loader: PairingRecord | None, saver: PairingRecord | None, own: list[str] | None = None
 ) -> tuple[list[str], list[str]]:
     """The commands of :func:`reproduce_commands` as parts that join (with "") into them, each part
     depending on one pairing or on the scenario alone, so that a page with many cells stores
-    each part once. Empty lists when the loading pairing is unknown."""
+    each part once. Empty lists when the loading pairing is unknown. ``own``: the run's
+    ``--model``/``--file`` words (:func:`own_arguments`), repeated instead of its scenarios folder."""
     if loader is None:
         return [], []
     path = shown_path(Path(scenario.path))
     folder = os.path.dirname(path) or "."
-    nox = ["nox -s matrix --"]
+    nox = ["nox -s matrix --" if IN_CHECKOUT else "keras-compat matrix"]
+    if own:
+        nox.append(" " + shlex.join(own))
     if saver is not None and saver.id != loader.id:
         nox.append(f" --pairing {shlex.quote(_pairing_arg(saver))}")
     nox += [f" --pairing {shlex.quote(_pairing_arg(loader))}", f" --only {shlex.quote(scenario.id)}"]
-    if os.path.abspath(folder) != str(SCENARIOS):
+    if not own and os.path.abspath(folder) != str(SCENARIOS):
         nox.append(f" --scenarios {shlex.quote(folder)}")
     prelude = f"import sys; sys.path.insert(0, {json.dumps(folder)}); import {module_name(scenario.id)} as s"
     if scenario.kind == "run":

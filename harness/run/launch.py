@@ -14,7 +14,7 @@ from harness.evidence.cache import cache_bound, cache_enabled
 from harness.evidence.model import Results
 from harness.evidence.run_folder import RunStore
 from harness.evidence.saves import import_saves
-from harness.paths import default_envs_dir, new_output_folder
+from harness.paths import default_envs_dir, new_output_folder, remove_tree
 from harness.plan.pairings import DEFAULT_PAIRINGS, PairingSpec, parse_pairing
 from harness.plan.scenarios import load_scenarios
 from harness.run.engine import MatrixRun
@@ -44,7 +44,11 @@ def run_matrix(options: MatrixOptions, stream: TextIO | None = None) -> tuple[Re
     store = claim_run_folder(options.out)
     if options.generated:
         options.scenario_dirs = [write_generated(store, options.generated)]
-        scenarios = load_scenarios(options.scenario_dirs)
+        try:
+            scenarios = load_scenarios(options.scenario_dirs, options.only)
+        except BadInput:  # an --only naming no generated scenario: the folder just made holds nothing yet
+            remove_tree(store.root)
+            raise
     run = MatrixRun(options, scenarios, store, stream or sys.stdout)
     return run.execute(specs), store
 

@@ -31,7 +31,7 @@ def one_line_exit_2(proc: subprocess.CompletedProcess[str], fragment: str) -> No
     (["--model", "mymodel.py"], "names no function"),
     (["--model", "mymodel.txt:build"], "is not FILE.py:FUNCTION"),
     (["--model", "mymodel.py:build", "--scenarios", "scen"], "drop --scenarios"),
-    (["--model", "mymodel.py:build", "--only", "x"], "drop --only"),
+    (["--model", "mymodel.py:build", "--only", "x"], "Unknown scenario id"),
     (["--model", "mymodel.py:build", "--reference", "y.npy"], "go with --file"),
     (["--file", "garbage.keras"], "neither an HDF5 file nor a .keras zip"),
     (["--file", "missing.keras"], "is not a regular file"),
