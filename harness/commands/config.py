@@ -3,9 +3,9 @@
 the command line, which overrides them.
 
 A key of the table names an option (``pairings``, ``scenarios``, ``timeout``, ``jobs``, ``out``,
-``cross``, ``expect``, ``fail_on``, ``fail_on_claim_change``). Folders and files in it are relative to
-the file's own folder. An unknown key, a wrong type or a
-file that cannot be read is :class:`BadInput` naming the key and the file.
+``cross``, ``expect``, ``expect_verdicts_only``, ``fail_on``, ``fail_on_claim_change``). Folders and
+files in it are relative to the file's own folder. An unknown key, a wrong type or a file that
+cannot be read is :class:`BadInput` naming the key and the file.
 """
 
 from __future__ import annotations
@@ -93,6 +93,7 @@ KEYS: dict[str, tuple[str, Callable[[str, Any, str], Any]]] = {
     "out": ("out", _text),
     "cross": ("cross", _cross),
     "expect": ("expect", _text),
+    "expect_verdicts_only": ("expect_verdicts_only", _flag),
     "fail_on": ("fail_on", _verdicts),
     "fail_on_claim_change": ("fail_on_claim_change", _flag),
 }

@@ -1,6 +1,7 @@
-"""The gate of a matrix run: ``--expect FILE`` compares the run's verdicts with an expectations
-file, ``--write-expect FILE`` writes them, ``--fail-on VERDICT[,VERDICT…]`` names verdicts no cell
-may have. This is what makes a completed matrix exit 1.
+"""The gate of a matrix run: ``--expect FILE`` compares the run's verdicts (and the exception types
+of the failing ones) with an expectations file (``--expect-verdicts-only``: the verdicts alone),
+``--write-expect FILE`` writes them, ``--fail-on VERDICT[,VERDICT…]`` names verdicts no cell may
+have. This is what makes a completed matrix exit 1.
 
 Every file the gate reads is read and checked by :func:`prepare_gate`, before anything is
 installed. :func:`close_gate` runs only on a completed run: it prints what failed as the last
@@ -40,8 +41,12 @@ _NONE = "—"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--expect", type=Path, metavar="FILE",
-                        help="compare the verdicts with this expectations file; any difference exits 1")
-    parser.add_argument("--write-expect", type=Path, metavar="FILE", help="write the run's verdicts as an expectations file")
+                        help="compare the verdicts (and the exception types recorded) with this expectations file; "
+                             "any difference exits 1")
+    parser.add_argument("--expect-verdicts-only", action="store_true", default=None,
+                        help="with --expect: compare the verdicts only, not the exception types the file records")
+    parser.add_argument("--write-expect", type=Path, metavar="FILE",
+                        help="write the run's verdicts (and the exception types of the failing cells) as an expectations file")
     parser.add_argument("--fail-on", type=parse_verdicts, metavar="VERDICT[,VERDICT...]",
                         help="exit 1 when any cell has one of these verdicts")
     parser.add_argument("--fail-on-claim-change", action="store_true", default=None,
@@ -50,12 +55,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 @dataclass
 class Gate:
-    """What a run is judged by: the expectations read (``expected``, from ``expect``), where its
-    own go (``write``, and ``previous``: that file's entries before, whose reasons are kept), and
-    the verdicts no cell may have (``fail_on``)."""
+    """What a run is judged by: the expectations read (``expected``, from ``expect``; compared by
+    verdict alone when ``verdicts_only``), where its own go (``write``, and ``previous``: that
+    file's entries before, whose reasons are kept), and the verdicts no cell may have (``fail_on``)."""
 
     expect: Path | None = None
     expected: Expectations | None = None
+    verdicts_only: bool = False
     write: Path | None = None
     previous: Expectations | None = None
     fail_on: tuple[Verdict, ...] = ()
@@ -69,10 +75,12 @@ class Gate:
 def prepare_gate(args: argparse.Namespace) -> Gate:
     """The gate the parsed arguments ask for, with every file read and checked now
     (:class:`BadInput` in one line: nothing has been installed yet)."""
-    gate = Gate(expect=args.expect, write=args.write_expect, fail_on=tuple(args.fail_on or ()),
-                fail_on_claim_change=bool(args.fail_on_claim_change))
+    gate = Gate(expect=args.expect, verdicts_only=bool(args.expect_verdicts_only), write=args.write_expect,
+                fail_on=tuple(args.fail_on or ()), fail_on_claim_change=bool(args.fail_on_claim_change))
     if gate.fail_on_claim_change and gate.expect is None:
         raise BadInput("--fail-on-claim-change compares the claims with an expectations file: give --expect FILE too.")
+    if gate.verdicts_only and gate.expect is None:
+        raise BadInput("--expect-verdicts-only loosens the comparison with an expectations file: give --expect FILE too.")
     if gate.expect is not None:
         gate.expected = read_expectations(gate.expect)
     if gate.write is not None:
@@ -153,11 +161,11 @@ class Section:
 def _expect_section(gate: Gate, results: Results, today: datetime.date) -> Section | None:
     if gate.expect is None or gate.expected is None:
         return None
-    found = compare(results, gate.expected, today)
+    found = compare(results, gate.expected, today, verdicts_only=gate.verdicts_only)
     section = Section(heading=f"expect: the cells that differ from {gate.expect} (was -> now):",
                       columns=("change", "scenario", "cell", "was", "now", "reason"),
                       rows=[(c.kind, c.key.scenario, c.key.cell, c.was or _NONE, c.now or _NONE, c.reason) for c in found.changes],
-                      notes=_expect_notes(found, gate.expected, results), failed=bool(found.changes))
+                      notes=_expect_notes(found, gate.expected, results, gate.verdicts_only), failed=bool(found.changes))
     if found.changes:
         counts = ", ".join(f"{n} {kind}" for kind, n in found.counts().items())
         differ = "differs" if len(found.changes) == 1 else "differ"
@@ -167,10 +175,10 @@ def _expect_section(gate: Gate, results: Results, today: datetime.date) -> Secti
     return section
 
 
-def _expect_notes(found: Comparison, expected: Expectations, results: Results) -> list[str]:
+def _expect_notes(found: Comparison, expected: Expectations, results: Results, verdicts_only: bool) -> list[str]:
     """Lines before the table: pairings that stand for other versions now, pairings the run
-    lacks or adds (a pairing swapped makes every one of its cells gone or new), and what was
-    left out."""
+    lacks or adds (a pairing swapped makes every one of its cells gone or new), what was left
+    out, and that the exception types were not compared (``--expect-verdicts-only``)."""
     notes = [f"expect: {key} is {now} in this run; the file was written with {then}." for key, then, now in found.moved]
     in_file = {k.pairing for k in expected.cells} | {k.saved_with for k in expected.cells if k.saved_with is not None}
     in_run = set(pairing_keys(results).values())
@@ -181,6 +189,8 @@ def _expect_notes(found: Comparison, expected: Expectations, results: Results) -
               for key in sorted(in_run - in_file) if key in new]
     if found.outside:
         notes.append(f"expect: {found.outside} expectations lie outside this run (--only, --tag or --shard) and were not compared.")
+    if verdicts_only:
+        notes.append("expect: only the verdicts were compared (--expect-verdicts-only), not the exception types.")
     return notes
 
 

@@ -32,7 +32,7 @@ HELP = "install every pairing and run every scenario"
 _RUN_DEFINING = ("scenario_dirs", "pairings", "only", "tags", "out", "load_artifacts", "shard", "timeout", "isolation", "cross",
                  "max_output", "fresh")
 #: The gate's options, which the config table also sets for a resumed run.
-_GATE = ("expect", "fail_on", "fail_on_claim_change")
+_GATE = ("expect", "expect_verdicts_only", "fail_on", "fail_on_claim_change")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,7 +8,10 @@ derived from the spec as it was asked for, e.g. ``keras-3.5.0_tensorflow-2.16.1`
 ``keras-latest_tensorflow-latest``), so it stays the same across runs of the same pairings even
 when "latest" moves; only when two pairings of one run share a label (an imported save of the same
 spec, resolved earlier to other versions) does the later one take its concrete id. A value is a
-verdict, or an inline table ``{ verdict = "...", reason = "...", until = "YYYY-MM-DD" }``. The
+verdict, or an inline table ``{ verdict = "...", exception = "...", reason = "...", until =
+"YYYY-MM-DD" }``. ``exception`` is the type of the exception a cell of any verdict but ``passed``
+carried when the file was written; a cell then matches only with that verdict and that type (an
+entry without one, as files written before it was recorded have, compares the verdict alone). The
 ``[pairings]`` table records, for review, the spec and the concrete id each key stood for when the
 file was written; comparing never depends on it.
 
@@ -22,7 +25,7 @@ from __future__ import annotations
 import datetime
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple, Sequence
 
@@ -37,14 +40,15 @@ FORMAT_VERSION = 1
 MAX_EXPECT_BYTES = 16 * 2**20
 #: Between a cross-version cell's saver key and loader key.
 ARROW = " -> "
-_ENTRY_FIELDS = ("verdict", "reason", "until")
+_ENTRY_FIELDS = ("verdict", "exception", "reason", "until")
 _NOTE_FIELDS = ("spec", "id")
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 HEADER = """\
 # Expected verdicts of a keras-compat matrix (checked with: matrix --expect FILE; see README, "Expected verdicts, and a gate").
 # [expect.<scenario>]: "<pairing>" for a single-env cell, "<saved with> -> <loaded with>" for a cross-version cell.
-# A value is a verdict, or { verdict = "...", reason = "why", until = "YYYY-MM-DD" } (past that day it fails the gate).
+# A value is a verdict, or { verdict = "...", exception = "TypeError", reason = "why", until = "YYYY-MM-DD" }:
+# exception, the type a failing cell raised, must match too; past until, the entry fails the gate.
 """
 
 
@@ -64,15 +68,29 @@ class ExpectKey(NamedTuple):
 
 @dataclass(frozen=True)
 class Expectation:
-    """The verdict a cell is expected to have; ``reason`` says why, and past ``until`` (the last
-    day it holds) the expectation has expired."""
+    """The verdict a cell is expected to have, and for a verdict other than ``passed`` the type of
+    the exception it carried (``exception``; None: not recorded, only the verdict counts);
+    ``reason`` says why, and past ``until`` (the last day it holds) the expectation has expired."""
 
     verdict: str
+    exception: str | None = None
     reason: str | None = None
     until: datetime.date | None = None
 
     def expired(self, today: datetime.date) -> bool:
         return self.until is not None and today > self.until
+
+    def holds_for(self, cell: Cell, verdicts_only: bool = False) -> bool:
+        """Whether ``cell`` is as expected: the same verdict and, unless ``verdicts_only`` or no
+        exception type is recorded, the same exception type (:func:`exception_of`)."""
+        if self.verdict != cell.verdict:
+            return False
+        return verdicts_only or self.exception is None or self.exception == exception_of(cell)
+
+    def label(self, verdicts_only: bool = False) -> str:
+        """The expectation in a table of changes: its verdict, then its exception type in
+        parentheses when one is recorded and compared (``error (TypeError)``)."""
+        return _label(self.verdict, None if verdicts_only else self.exception)
 
 
 @dataclass(frozen=True)
@@ -119,6 +137,24 @@ def pairing_keys(results: Results) -> dict[str, str]:
     return keys
 
 
+def exception_of(cell: Cell) -> str | None:
+    """The exception type an expectation records for a cell: the one its record carries, for any
+    verdict but ``passed``; None for a passed cell or one that carries none."""
+    if cell.verdict == Verdict.PASSED:
+        return None
+    return cell.exception_type or None
+
+
+def cell_label(cell: Cell, verdicts_only: bool = False) -> str:
+    """A cell in a table of changes, as its expectation would be written: its verdict, then its
+    exception type in parentheses (:func:`exception_of`) unless ``verdicts_only``."""
+    return _label(cell.verdict, None if verdicts_only else exception_of(cell))
+
+
+def _label(verdict: str, exception: str | None) -> str:
+    return f"{verdict} ({exception})" if exception else verdict
+
+
 def cell_keys(results: Results) -> dict[ExpectKey, Cell]:
     """Every cell of a run by its key in an expectations file."""
     keys = pairing_keys(results)
@@ -127,13 +163,18 @@ def cell_keys(results: Results) -> dict[ExpectKey, Cell]:
 
 
 def expectations_of(results: Results, previous: Expectations | None = None) -> Expectations:
-    """The expectations a run's verdicts make. An entry of ``previous`` (the file being replaced)
-    with the same cell and verdict keeps its reason and date."""
+    """The expectations a run's cells make: each cell's verdict and exception type
+    (:func:`exception_of`). An entry of ``previous`` (the file being replaced) that the cell holds
+    (:meth:`Expectation.holds_for`) keeps its reason and date."""
     kept = previous.cells if previous is not None else {}
     cells = {}
     for key, cell in cell_keys(results).items():
         old = kept.get(key)
-        cells[key] = old if old is not None and old.verdict == cell.verdict else Expectation(cell.verdict)
+        exception = exception_of(cell)
+        if old is not None and old.holds_for(cell):
+            cells[key] = replace(old, exception=exception)
+        else:
+            cells[key] = Expectation(cell.verdict, exception)
     by_id = {p.id: p for p in results.pairings}
     notes = {key: PairingNote(spec=by_id[pid].requested.spec, id=pid) for pid, key in pairing_keys(results).items()}
     return Expectations(cells=cells, pairings=notes, claims=claim_statuses(results))
@@ -167,9 +208,11 @@ def claim_changes(results: Results, expected: Expectations) -> list[ClaimChange]
 
 
 class Change(NamedTuple):
-    """A cell that fails the gate. ``kind``: ``changed`` (another verdict), ``new`` (no
-    expectation), ``gone`` (an expectation matching no cell of the run) or ``expired`` (the
-    verdict expected, but past its date). ``was``/``now`` are None where there is none."""
+    """A cell that fails the gate. ``kind``: ``changed`` (another verdict, or the same one with
+    another exception type than recorded), ``new`` (no expectation), ``gone`` (an expectation
+    matching no cell of the run) or ``expired`` (as expected, but past its date). ``was``/``now``
+    are the expectation's and the cell's labels (:meth:`Expectation.label`, :func:`cell_label`),
+    None where there is none."""
 
     kind: str
     key: ExpectKey
@@ -203,8 +246,10 @@ class Comparison:
         return {k: n for k in kinds if (n := sum(1 for c in self.changes if c.kind == k))}
 
 
-def compare(results: Results, expected: Expectations, today: datetime.date) -> Comparison:
-    """Compare a run's cells with the expectations, as of ``today`` (UTC).
+def compare(results: Results, expected: Expectations, today: datetime.date, verdicts_only: bool = False) -> Comparison:
+    """Compare a run's cells with the expectations, as of ``today`` (UTC): a cell matches an
+    expectation it holds (:meth:`Expectation.holds_for`; with ``verdicts_only``, the exception
+    types recorded are neither compared nor shown).
 
     An expectation the run has no cell for is ``gone``, unless the run was narrowed (``--only``,
     ``--tag``: its scenario is not in the run; ``--shard``: any cell the run does not hold): then
@@ -213,7 +258,7 @@ def compare(results: Results, expected: Expectations, today: datetime.date) -> C
     found = cell_keys(results)
     result = Comparison(moved=_moved_keys(results, expected))
     for key, cell in found.items():
-        change = _cell_change(key, cell, expected.cells.get(key), today)
+        change = _cell_change(key, cell, expected.cells.get(key), today, verdicts_only)
         if change is None:
             result.matched += 1
         else:
@@ -225,19 +270,22 @@ def compare(results: Results, expected: Expectations, today: datetime.date) -> C
             result.outside += 1
             continue
         why = "no cell of this run" + (f"; it was expected because: {expectation.reason}" if expectation.reason else "")
-        result.changes.append(Change("gone", key, expectation.verdict, None, why))
+        result.changes.append(Change("gone", key, expectation.label(verdicts_only), None, why))
     result.changes.sort(key=lambda c: (c.key.scenario, c.key.cell))
     return result
 
 
-def _cell_change(key: ExpectKey, cell: Cell, expectation: Expectation | None, today: datetime.date) -> Change | None:
+def _cell_change(key: ExpectKey, cell: Cell, expectation: Expectation | None, today: datetime.date,
+                 verdicts_only: bool) -> Change | None:
+    now = cell_label(cell, verdicts_only)
     if expectation is None:
-        return Change("new", key, None, cell.verdict, cell.reason)
-    if expectation.verdict != cell.verdict:
-        return Change("changed", key, expectation.verdict, cell.verdict, cell.reason)
+        return Change("new", key, None, now, cell.reason)
+    was = expectation.label(verdicts_only)
+    if not expectation.holds_for(cell, verdicts_only):
+        return Change("changed", key, was, now, cell.reason)
     if expectation.expired(today):
         why = f"expected until {expectation.until}" + (f" ({expectation.reason})" if expectation.reason else "")
-        return Change("expired", key, expectation.verdict, cell.verdict, f"{why}: renew the date or remove the entry")
+        return Change("expired", key, was, now, f"{why}: renew the date or remove the entry")
     return None
 
 
@@ -309,9 +357,11 @@ def write_expectations(path: Path, expectations: Expectations) -> None:
 
 
 def _entry_text(expectation: Expectation) -> str:
-    if expectation.reason is None and expectation.until is None:
+    if expectation.exception is None and expectation.reason is None and expectation.until is None:
         return _toml_string(expectation.verdict)
     parts = [f"verdict = {_toml_string(expectation.verdict)}"]
+    if expectation.exception is not None:
+        parts.append(f"exception = {_toml_string(expectation.exception)}")
     if expectation.reason is not None:
         parts.append(f"reason = {_toml_string(expectation.reason)}")
     if expectation.until is not None:
@@ -433,15 +483,21 @@ def _note(value: Any, where: str) -> PairingNote:
 def _expectation(value: Any, where: str) -> Expectation:
     table = {"verdict": value} if isinstance(value, str) else value
     if not isinstance(table, dict):
-        raise BadInput(f"{where} must be a verdict or a table with verdict, reason and until.")
+        raise BadInput(f"{where} must be a verdict or a table with verdict, exception, reason and until.")
     _only_fields(table, _ENTRY_FIELDS, where, "in the entry")
     verdict = table.get("verdict")
     if verdict not in VERDICTS:
         raise BadInput(f"{where}: {str(verdict)[:80]!r} is not a verdict; verdicts: {', '.join(VERDICTS)}.")
+    exception = table.get("exception")
+    if exception is not None:
+        if not (isinstance(exception, str) and exception.strip()):
+            raise BadInput(f"{where}: exception must be the name of an exception type, such as \"TypeError\".")
+        if verdict == Verdict.PASSED:
+            raise BadInput(f"{where}: a passed cell raised no exception; drop its exception type.")
     reason = table.get("reason")
     if reason is not None and not (isinstance(reason, str) and reason.strip()):
         raise BadInput(f"{where}: reason must be a non-empty string.")
-    return Expectation(verdict=str(verdict), reason=reason, until=_date(table.get("until"), where))
+    return Expectation(verdict=str(verdict), exception=exception, reason=reason, until=_date(table.get("until"), where))
 
 
 def _date(value: Any, where: str) -> datetime.date | None:

@@ -1,6 +1,7 @@
 """The gate of a matrix run, as real subprocesses on fake wheels: --write-expect then --expect,
-a changed scenario, expired expectations, --fail-on, the config table, interrupted and resumed
-runs, bad expectation files, and a failing gate through nox."""
+a changed scenario, another exception type with the same verdict (and --expect-verdicts-only),
+expired expectations, --fail-on, the config table, interrupted and resumed runs, bad expectation
+files, and a failing gate through nox."""
 
 from __future__ import annotations
 
@@ -93,11 +94,45 @@ def test_a_changed_scenario_makes_expect_exit_1_with_the_table(harness: Harness,
     assert table[4].endswith("RuntimeError: flipped: boom")
     assert table[6] == f"expect: 4 cells differ from {expect} (2 changed, 2 new)."
     report = (tmp_path / "b" / "expect.md").read_text()
-    assert "| changed | flips | harness-fake-1.0 | passed | error | run raised RuntimeError: flipped: boom |" in report
+    assert "| changed | flips | harness-fake-1.0 | passed | error (RuntimeError) | run raised RuntimeError: flipped: boom |" in report
     assert "expect.md" not in (tmp_path / "b" / "index.html").read_text()
     # resuming the run compares it again
     resumed = harness.run("matrix", "--resume", str(tmp_path / "b"), "--expect", str(expect), check_code=1)
     assert last_lines(resumed, 1) == [table[6]]
+
+
+#: A scenario that raises the exception type its kind file names.
+RAISES = '''
+    """Raises"""
+    import builtins
+    from pathlib import Path
+    KIND = Path({kind!r})
+    def run(workdir):
+        raise getattr(builtins, KIND.read_text())("Unrecognized keyword arguments: quantization_config")
+'''
+
+
+def test_another_exception_type_with_the_same_verdict_is_a_change_unless_verdicts_only(harness: Harness, tmp_path: Path) -> None:
+    folder, kind, expect = tmp_path / "raising", tmp_path / "kind", tmp_path / "expect.toml"
+    write_scenario(folder, "raises", RAISES.format(kind=str(kind)))
+    one = ["--scenarios", str(folder), "--pairing", f"{FAKE}==1.0"]
+    kind.write_text("TypeError")
+    harness.run("matrix", *one, "--out", str(tmp_path / "a"), "--write-expect", str(expect), check_code=0)
+    assert '[expect.raises]\n"harness-fake-1.0" = { verdict = "error", exception = "TypeError" }\n' in expect.read_text()
+    kind.write_text("ValueError")
+    changed = harness.run("matrix", *one, "--out", str(tmp_path / "b"), "--expect", str(expect), check_code=1)
+    table = last_lines(changed, 4)
+    assert table[0] == f"expect: the cells that differ from {expect} (was -> now):"
+    assert table[2].split()[:7] == ["changed", "raises", "harness-fake-1.0", "error", "(TypeError)", "error", "(ValueError)"]
+    assert table[2].endswith("run raised ValueError: Unrecognized keyword arguments: quantization_config")
+    assert table[3] == f"expect: 1 cell differs from {expect} (1 changed)."
+    assert "| changed | raises | harness-fake-1.0 | error (TypeError) | error (ValueError) |" in (tmp_path / "b" / "expect.md").read_text()
+    # the looser check: the same run, judged by its verdicts only, from the command line and from the config table
+    loose = harness.run("matrix", "--resume", str(tmp_path / "b"), "--expect", str(expect), "--expect-verdicts-only", check_code=0)
+    assert last_lines(loose, 2) == ["expect: only the verdicts were compared (--expect-verdicts-only), not the exception types.",
+                                    f"expect: 1 cell checked, all as {expect} expects."]
+    (tmp_path / "keras-compat.toml").write_text(f'expect = "{expect}"\nexpect_verdicts_only = true\n')
+    assert run_in(harness, tmp_path, "matrix", "--resume", str(tmp_path / "b")).returncode == 0
 
 
 def test_a_pairing_left_out_shows_its_cells_as_gone(harness: Harness, scenarios: Path, tmp_path: Path) -> None:
@@ -178,6 +213,8 @@ def test_the_config_table_sets_expect_and_fail_on(harness: Harness, scenarios: P
     ('fail_on = ["eror"]\n', "fail_on: 'eror' is not a verdict"),
     ('fail_on = "error"\n', "fail_on must be a list of verdicts"),
     ('expect = 5\n', "expect must be a string"),
+    ('expect_verdicts_only = "yes"\n', "expect_verdicts_only must be true or false"),
+    ('expect_verdicts_only = true\n', "--expect-verdicts-only loosens the comparison with an expectations file: give --expect"),
     ('expect = "missing.toml"\n', "missing.toml' does not exist"),
 ])
 def test_bad_gate_keys_in_the_config_table_are_one_line(harness: Harness, scenarios: Path, tmp_path: Path, text: str,
@@ -217,6 +254,7 @@ def test_bad_expectation_files_give_one_line_and_exit_2(harness: Harness, scenar
     (["--fail-on", "crashed,pased"], "--fail-on: 'pased' is not a verdict; verdicts: reproduced, passed,"),
     (["--write-expect", "/nonexistent-folder/expect.toml"], "the folder '/nonexistent-folder' does not exist"),
     (["--write-expect", "."], "is not a regular file"),
+    (["--expect-verdicts-only"], "--expect-verdicts-only loosens the comparison with an expectations file: give --expect FILE too."),
 ])
 def test_bad_gate_options_give_one_line_and_exit_2(harness: Harness, scenarios: Path, tmp_path: Path, args: list[str],
                                                    fragment: str) -> None:

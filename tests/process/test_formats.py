@@ -148,10 +148,11 @@ def test_expectations_have_a_table_per_format(formats_run: tuple, tmp_path: Path
     expect = tmp_path / "expect.toml"
     harness.run("matrix", "--resume", str(run), "--write-expect", str(expect), check_code=0)
     text = expect.read_text()
-    table = f'[expect."formats_case[unreadable]"]\n"{OLD} -> {OLD}" = "passed"\n"{OLD} -> {NEW}" = "error"\n'
+    error = '{ verdict = "error", exception = "KeyError" }'
+    table = f'[expect."formats_case[unreadable]"]\n"{OLD} -> {OLD}" = "passed"\n"{OLD} -> {NEW}" = {error}\n'
     assert table in text
     harness.run("matrix", "--resume", str(run), "--expect", str(expect), check_code=0)
-    expect.write_text(text.replace(table, table.replace('"error"', '"passed"')))
+    expect.write_text(text.replace(table, table.replace(error, '"passed"')))
     proc = harness.run("matrix", "--resume", str(run), "--expect", str(expect), check_code=1)
     changed = [line.split() for line in proc.stdout.splitlines() if line.strip().startswith("changed ")]
     assert [row[:3] for row in changed] == [["changed", "formats_case[unreadable]", f"{OLD}"]]

@@ -126,6 +126,69 @@ def test_an_expectation_holds_through_its_last_day() -> None:
     assert [c.kind for c in compare(full_run(), expected, TODAY + datetime.timedelta(days=1)).changes] == ["expired"]
 
 
+def raising_run(exception: str | None, verdict: str = "error") -> Results:
+    """:func:`full_run` with its pinned single-env cell ``verdict``, carrying ``exception`` as its exception type."""
+    results = full_run()
+    results.cells[0] = replace(results.cells[0], verdict=verdict, exception_type=exception, reason=f"run raised {exception}: x")
+    return results
+
+
+RAISING = ExpectKey("single", None, OLD_KEY)
+
+
+def test_a_failing_cell_records_its_exception_type_and_a_passed_one_none(tmp_path: Path) -> None:
+    written = expectations_of(raising_run("TypeError"))
+    assert written.cells[RAISING] == Expectation("error", "TypeError")
+    assert expectations_of(raising_run("TypeError", verdict="reproduced")).cells[RAISING] == Expectation("reproduced", "TypeError")
+    assert expectations_of(raising_run("TypeError", verdict="passed")).cells[RAISING] == Expectation("passed")
+    assert expectations_of(raising_run(None, verdict="timeout")).cells[RAISING] == Expectation("timeout")
+    text = expectations_text(written)
+    assert f'[expect.single]\n"{OLD_KEY}" = {{ verdict = "error", exception = "TypeError" }}\n' in text
+    path = tmp_path / "expect.toml"
+    write_expectations(path, written)
+    assert read_expectations(path) == written
+
+
+def test_the_same_exception_type_matches_and_another_one_is_a_change() -> None:
+    expected = expectations_of(raising_run("TypeError"))
+    assert compare(raising_run("TypeError"), expected, TODAY).changes == []
+    found = compare(raising_run("ValueError"), expected, TODAY)
+    assert [(c.kind, c.key, c.was, c.now, c.reason) for c in found.changes] == [
+        ("changed", RAISING, "error (TypeError)", "error (ValueError)", "run raised ValueError: x")]
+    assert found.counts() == {"changed": 1} and found.matched == 5
+    # a cell that no longer carries an exception type is a change too; a changed verdict shows both types
+    assert [c.now for c in compare(raising_run(None), expected, TODAY).changes] == ["error"]
+    moved = compare(raising_run("ValueError", verdict="reproduced"), expected, TODAY).changes
+    assert [(c.was, c.now) for c in moved] == [("error (TypeError)", "reproduced (ValueError)")]
+
+
+def test_an_entry_without_an_exception_type_compares_the_verdict_only(tmp_path: Path) -> None:
+    path = tmp_path / "old.toml"  # as written before exception types were recorded
+    write_expectations(path, expectations_of(full_run()))
+    path.write_text(path.read_text().replace(f'"{OLD_KEY}" = "reproduced"', f'"{OLD_KEY}" = {{ verdict = "error", reason = "known" }}'))
+    old = read_expectations(path)
+    assert old.cells[RAISING] == Expectation("error", reason="known")
+    found = compare(raising_run("ValueError"), old, TODAY)
+    assert found.changes == [] and found.matched == 6
+    # written again, the entry keeps its reason and takes the cell's exception type
+    assert expectations_of(raising_run("ValueError"), old).cells[RAISING] == Expectation("error", "ValueError", reason="known")
+
+
+def test_verdicts_only_ignores_the_exception_types_recorded() -> None:
+    expected = expectations_of(raising_run("TypeError"))
+    found = compare(raising_run("ValueError"), expected, TODAY, verdicts_only=True)
+    assert found.changes == [] and found.matched == 6
+    changed = compare(raising_run("ValueError", verdict="reproduced"), expected, TODAY, verdicts_only=True).changes
+    assert [(c.kind, c.was, c.now) for c in changed] == [("changed", "error", "reproduced")]
+
+
+def test_a_reason_is_kept_only_while_the_exception_type_is_the_same() -> None:
+    previous = expectations_of(raising_run("TypeError"))
+    previous.cells[RAISING] = Expectation("error", "TypeError", reason="known upstream", until=datetime.date(2027, 6, 1))
+    assert expectations_of(raising_run("TypeError"), previous).cells[RAISING] == previous.cells[RAISING]
+    assert expectations_of(raising_run("ValueError"), previous).cells[RAISING] == Expectation("error", "ValueError")
+
+
 @pytest.mark.parametrize("run, outside", [({"options": {"only": ["single"]}}, 1), ({"options": {"tags": ["x"]}}, 1),
                                           ({"shard": "1/2"}, 2), ({}, 0)])
 def test_a_narrowed_run_leaves_the_other_expectations_uncompared(run: dict, outside: int) -> None:
@@ -147,6 +210,9 @@ def test_a_narrowed_run_leaves_the_other_expectations_uncompared(run: dict, outs
     ("version = 1\n[expect.single]\n\"a\" = { verdict = \"passed\", until = 2027-06-01T10:00:00 }\n", "until must be a date"),
     ("version = 1\n[expect.single]\n\"a\" = { verdict = \"passed\", untill = \"2027-06-01\" }\n", "unknown key 'untill'"),
     ("version = 1\n[expect.single]\n\"a\" = { verdict = \"passed\", reason = 5 }\n", "reason must be a non-empty string"),
+    ("version = 1\n[expect.single]\n\"a\" = { verdict = \"error\", exception = 5 }\n", "exception must be the name of an exception type"),
+    ("version = 1\n[expect.single]\n\"a\" = { verdict = \"error\", exception = \" \" }\n", "exception must be the name"),
+    ("version = 1\n[expect.single]\n\"a\" = { verdict = \"passed\", exception = \"TypeError\" }\n", "a passed cell raised no exception"),
     ("version = 1\n[expect.single]\n\"a -> b -> c\" = \"passed\"\n", "is neither"),
     ("version = 1\n[expect.single]\n\"../etc\" = \"passed\"\n", "is not a pairing key"),
     ("version = 1\n[expect.\"not-an-id\"]\n\"a\" = \"passed\"\n", "does not name a scenario"),
