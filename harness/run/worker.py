@@ -190,9 +190,10 @@ def _files_read(request):
         skip.add(os.path.join(os.path.abspath(prefix), ""))
         skip.add(os.path.join(os.path.realpath(prefix), ""))
     own = [request.get(k) for k in ("result", "output", "values_out", "reference")]
-    for k in ("workdir",):
-        if request.get(k):
-            skip.add(os.path.join(os.path.abspath(request[k]), ""))
+    folders = [request.get("workdir")] + [os.path.dirname(p) for p in (request.get("reference"), request.get("values_out")) if p]
+    for folder in folders:  # the cell's own work folder, and the save's (its files and reference values: the key's artifact)
+        if folder:
+            skip.add(os.path.join(os.path.abspath(folder), ""))
     skip.add(os.path.join(os.path.dirname(os.path.abspath(__file__)), ""))
     skip = tuple(skip) + _NOT_FILES
     own = set(os.path.abspath(p) for p in own if p)
