@@ -14,6 +14,7 @@ tree behind (thousands of levels deep, folders it locked): :func:`walk_tree` and
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
 import time
@@ -154,11 +155,20 @@ def copy_tree(source: Path, target: Path, max_depth: int = MAX_TREE_DEPTH) -> No
 _FICLONE = 0x40049409
 
 
+def file_digest(path: Path) -> str:
+    """The sha256 of a file's bytes, read a MiB at a time: the one hash of file contents."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 @dataclass(frozen=True)
 class LinkedFile:
     """A file :func:`link_tree` made in a target folder, sharing ``source``'s bytes: what the
-    source looked like when it was linked (inode, size, modification time), to tell later whether
-    anything wrote into it. ``how`` is ``link``, ``reflink`` or ``copy``."""
+    source looked like when it was linked (inode, size, modification and change times), to tell
+    later whether anything wrote into it. ``how`` is ``link``, ``reflink`` or ``copy``."""
 
     path: Path
     source: Path
@@ -166,9 +176,14 @@ class LinkedFile:
     size: int
     mtime_ns: int
     how: str
+    ctime_ns: int = 0
 
-    def changed(self) -> str | None:
-        """How the source changed since it was linked (None when it did not): cheap, no byte read."""
+    def changed(self, sha256: str | None = None) -> str | None:
+        """How the source changed since it was linked (None when it did not). Cheap while its
+        inode, size and times are as they were. A write can put the modification time back
+        (``os.utime``) but not the change time; the change time also moves when another link to
+        the file is made or removed, so a file whose change time moved is read and compared with
+        ``sha256`` (its digest when linked), and without one it counts as changed."""
         try:
             now = os.lstat(self.source)
         except OSError as exc:
@@ -179,6 +194,13 @@ class LinkedFile:
             return f"its size changed from {self.size} to {now.st_size} bytes"
         if now.st_mtime_ns != self.mtime_ns:
             return "it was written to (its modification time changed)"
+        if now.st_ctime_ns != self.ctime_ns:
+            try:
+                same = sha256 is not None and file_digest(self.source) == sha256
+            except OSError as exc:
+                return f"it can no longer be read ({exc.strerror})"
+            if not same:
+                return "it was written to (its bytes changed, its modification time was put back)"
         return None
 
 
@@ -200,7 +222,7 @@ def link_tree(source: Path, target: Path, max_depth: int = MAX_TREE_DEPTH) -> li
         elif item.kind == "file":
             how = share_file(item.path, made)
             state = os.lstat(item.path)
-            linked.append(LinkedFile(made, item.path, state.st_ino, state.st_size, state.st_mtime_ns, how))
+            linked.append(LinkedFile(made, item.path, state.st_ino, state.st_size, state.st_mtime_ns, how, state.st_ctime_ns))
     return linked
 
 
@@ -212,6 +234,12 @@ def share_file(source: Path, target: Path) -> str:
     except OSError as exc:
         if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP):
             raise
+    return clone_file(source, target)
+
+
+def clone_file(source: Path, target: Path) -> str:
+    """A copy of ``source`` at ``target`` that shares no inode with it: a reflink (copy on write)
+    where the file system has them, else a plain copy. Returns which."""
     try:
         import fcntl
 
@@ -223,6 +251,20 @@ def share_file(source: Path, target: Path) -> str:
         target.unlink(missing_ok=True)
     shutil.copy2(source, target, follow_symlinks=False)
     return "copy"
+
+
+def clone_tree(source: Path, target: Path, max_depth: int = MAX_TREE_DEPTH) -> None:
+    """:func:`copy_tree`, each regular file a :func:`clone_file`: nothing written into ``target``
+    reaches ``source``, and the reverse."""
+    target.mkdir(parents=True, exist_ok=True)
+    for item in walk_tree(source, max_depth):
+        made = target / item.relative
+        if item.kind == "dir":
+            made.mkdir(exist_ok=True)
+        elif item.kind == "file":
+            clone_file(item.path, made)
+        elif item.kind == "link":
+            os.symlink(os.readlink(item.path), made)
 
 
 def make_writable(top: Path) -> None:

@@ -26,13 +26,20 @@ Layout, below ``<envs folder>/cell-cache/v1/``::
 
     secret                 a random key (mode 0600); every entry carries an HMAC made with it
     cells/<ab>/<digest>.json   one entry per cell or save
-    saves/<digest>/        the files/ and reference.* of a cached save
+    saves/<digest>/<files sha256>/   the files/ and reference.* of a cached save: the cache's own
+                           copy (a reflink where the file system has them), which no run's load
+                           reads through; a run gets a copy of its own back
 
 Nothing read from the cache is trusted: an entry that is not valid JSON, is of another format,
 names another key, or whose HMAC or saved files do not check out is ignored, removed and
 reported (:attr:`CellCache.rejected`); the cell then runs again. The cache is bounded
 (:meth:`CellCache.prune`): least recently used entries go first. A lookup refreshes an entry's
 time.
+
+Runs may share one cache at the same time. A save is stored into a new folder and renamed into
+place, under the hash of its files, so an entry always finds the files it names whole or not at
+all; what is removed is first renamed away. Whatever vanishes under a reader (another run's prune
+or store) is a miss, never an alarm, and nothing the cache does on disk ends a run.
 """
 
 from __future__ import annotations
@@ -41,21 +48,22 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import stat
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Union
 
 from harness.errors import BadInput, ResultsError
-from harness.evidence.blobs import file_digest
 from harness.evidence.codec import build_model, to_dict, write_atomic, write_json_atomic
 from harness.evidence.model import FileRecord, MappingRecord
 from harness.evidence.phase import PhaseOutcome
 from harness.evidence.run_folder import hash_tree
-from harness.paths import disk_usage, link_tree, remove_tree, share_file
+from harness.paths import clone_file, clone_tree, disk_usage, file_digest, remove_tree
 
 #: The format of the entries this code writes and reads; any other is ignored.
 CACHE_FORMAT = 1
@@ -225,6 +233,10 @@ class CellCache:
             return None
         try:
             found = self._read_entry(path, digest, key)
+        except _Gone:
+            return None
+        except FileNotFoundError:  # removed by another run between the look and the read
+            return None
         except (ResultsError, OSError, ValueError) as exc:
             self._reject(path, digest, str(exc))
             return None
@@ -270,13 +282,17 @@ class CellCache:
                             depends=_dependencies(data.get("depends")))
         if key.kind == "save" and outcome.ok:
             save_sha = data.get("save_sha256")
-            folder = self.root / "saves" / digest
-            if not isinstance(save_sha, str) or not save_sha:
+            if not isinstance(save_sha, str) or not _HEX.match(save_sha):
                 raise ResultsError("the saved files' hash is not recorded")
-            if not (folder / "files").is_dir() or hash_tree(folder / "files") != save_sha:
-                raise ResultsError("its saved files are missing or changed after they were stored")
-            if _reference_hash(folder) != data.get("reference_sha256"):
-                raise ResultsError("its reference values are missing or changed after they were stored")
+            folder = self.root / "saves" / digest / save_sha
+            try:
+                files_hash, reference_hash = hash_tree(folder / "files"), _reference_hash(folder)
+            except OSError:  # gone (pruned or replaced by another run meanwhile): a miss, not tampering
+                raise _Gone() from None
+            if files_hash != save_sha:
+                raise ResultsError("its saved files changed after they were stored")
+            if reference_hash != data.get("reference_sha256"):
+                raise ResultsError("its reference values changed after they were stored")
             found.save_files, found.save_sha256 = folder, save_sha
         return found
 
@@ -302,16 +318,16 @@ class CellCache:
         }
         try:
             if key.kind == "save" and outcome.ok and save_folder is not None:
-                target = self.root / "saves" / digest
-                remove_tree(target)
-                target.mkdir(parents=True)
-                _share_save(save_folder, target)
+                if not _HEX.match(save_sha256):
+                    return
                 data["save_sha256"] = save_sha256
-                data["reference_sha256"] = _reference_hash(target)
+                data["reference_sha256"] = self._store_save(digest, save_sha256, save_folder)
             data["mac"] = self._mac(data)
             path = self._entry_path(digest)
             path.parent.mkdir(parents=True, exist_ok=True)
             write_json_atomic(path, data)
+            if key.kind == "save":
+                self._drop_other_versions(digest, save_sha256 if "save_sha256" in data else None)
         except (OSError, ValueError):
             return  # a cache that cannot be written only costs the next run its reuse
         with self._lock:
@@ -349,31 +365,67 @@ class CellCache:
                 return f"{name} {'vanished' if now is None else 'appeared' if dependency.sha256 is None else 'changed'}"
         return None
 
+    def _store_save(self, digest: str, save_sha256: str, save_folder: Path) -> str:
+        """Copy a save's files and reference values into ``saves/<digest>/<save_sha256>/``: made
+        in a folder of its own and renamed into place (a folder already there holds the same
+        files: it is kept). Returns the reference values' hash."""
+        parent = self.root / "saves" / digest
+        parent.mkdir(parents=True, exist_ok=True)
+        target = parent / save_sha256
+        building = parent / f".new-{uuid.uuid4().hex}"
+        try:
+            building.mkdir()
+            _clone_save(save_folder, building)
+            reference = _reference_hash(building)
+            try:
+                os.rename(building, target)
+            except OSError:  # another run stored these very files first
+                if not target.is_dir():
+                    raise
+        finally:
+            _remove_quietly(building)
+        return reference
+
+    def _drop_other_versions(self, digest: str, keep: str | None) -> None:
+        """Remove the files of earlier stores under one key (other file hashes), quietly."""
+        try:
+            versions = [entry.name for entry in os.scandir(self.root / "saves" / digest)]
+        except OSError:
+            return
+        for name in versions:
+            if name != keep and not name.startswith("."):
+                _remove_quietly(self.root / "saves" / digest / name)
+
     def _reject(self, path: Path, digest: str, why: str) -> None:
         with self._lock:
             self.stats.rejected.append(f"cache entry {digest[:12]} ignored: {why}")
         try:
             path.unlink()
-            remove_tree(self.root / "saves" / digest)
         except OSError:
             pass
+        _remove_quietly(self.root / "saves" / digest)
 
     # ------------------------------------------------------------------ bounding
 
     def entries(self) -> Iterator[tuple[Path, float, int]]:
         """Every entry file with its last use (mtime) and its bytes on disk, its saved files included."""
         cells = self.root / "cells"
-        if not cells.is_dir():
+        try:
+            subs = sorted(cells.iterdir()) if cells.is_dir() else []
+        except OSError:  # cleared by another command meanwhile
             return
-        for sub in sorted(cells.iterdir()):
-            if not sub.is_dir():
+        for sub in subs:
+            try:
+                paths = sorted(sub.glob("*.json")) if sub.is_dir() else []
+            except OSError:
                 continue
-            for path in sorted(sub.glob("*.json")):
+            for path in paths:
                 try:
                     info = path.stat()
-                except OSError:
+                    saved = disk_usage(self.root / "saves" / path.stem)
+                except OSError:  # gone under the walk: another run pruned or replaced it
                     continue
-                yield path, info.st_mtime, info.st_blocks * 512 + disk_usage(self.root / "saves" / path.stem)
+                yield path, info.st_mtime, info.st_blocks * 512 + saved
 
     def summaries(self) -> Iterator[EntrySummary]:
         """Every readable entry, summarised (an unreadable or foreign one is passed over: a lookup
@@ -408,16 +460,16 @@ class CellCache:
                 continue
             try:
                 path.unlink()
-                remove_tree(self.root / "saves" / path.stem)
             except OSError:
                 continue
+            _remove_quietly(self.root / "saves" / path.stem)
             removed, freed, total = removed + 1, freed + size, total - size
         return removed, freed
 
     def clear(self) -> None:
         """Remove every entry (the secret stays)."""
-        remove_tree(self.root / "cells")
-        remove_tree(self.root / "saves")
+        _remove_quietly(self.root / "cells")
+        _remove_quietly(self.root / "saves")
 
     # ------------------------------------------------------------------ helpers
 
@@ -483,19 +535,41 @@ def artifact_hash(save_sha256: str, save_folder: Path) -> str:
 
 
 def restore_save(cached: CachedPhase, target: Path) -> None:
-    """Put a cached save's files and reference values into a run's save folder ``target``
-    (hard links where possible). Raises OSError when it cannot."""
+    """Put a cached save's files and reference values into a run's save folder ``target``: a copy
+    of the run's own (a reflink where the file system has them), so no load of the run can write
+    into the cache's. Raises OSError when it cannot."""
     assert cached.save_files is not None
-    _share_save(cached.save_files, target)
+    _clone_save(cached.save_files, target)
 
 
-def _share_save(source: Path, target: Path) -> None:
+def _clone_save(source: Path, target: Path) -> None:
     """A save's ``files/`` and reference values, from the save folder ``source`` into ``target``,
-    without copying bytes where the file system allows it (:func:`~harness.paths.link_tree`)."""
-    link_tree(source / "files", target / "files")
+    sharing no inode with them (:func:`~harness.paths.clone_tree`)."""
+    clone_tree(source / "files", target / "files")
     for name in REFERENCE_FILES:
         if (source / name).is_file():
-            share_file(source / name, target / name)
+            clone_file(source / name, target / name)
+
+
+class _Gone(Exception):
+    """What an entry names vanished under the lookup (another run's prune or store): a miss."""
+
+
+_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _remove_quietly(path: Path) -> None:
+    """Remove ``path`` whole: renamed away first (a reader sees it whole or not at all), then
+    removed; whatever is already gone, or cannot be removed, is left."""
+    aside = path.parent / f".removing-{uuid.uuid4().hex}"
+    try:
+        os.rename(path, aside)
+    except OSError:
+        return
+    try:
+        remove_tree(aside)
+    except OSError:
+        pass
 
 
 def _dependencies(value: Any) -> list[Dependency]:

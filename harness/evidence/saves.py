@@ -51,16 +51,17 @@ def record_save(store: RunStore, scenario: Scenario, pairing_id: str, outcome: P
     evidence = save_record(outcome, scenario, pairing_id, store.relative(folder.files), _hash_or_empty(folder.files))
     evidence.reused_from = reused_from
     if evidence.sha256:
-        store_blobs(store, folder)
+        store_blobs(store, folder, scenario.id)
     write_json_atomic(folder.record, to_dict(evidence))
     return SaveState(outcome=outcome, evidence=evidence)
 
 
-def store_blobs(store: RunStore, folder: SaveFolder) -> Manifest | None:
-    """Keep a save's files in the run's blob store (each file a link to its blob) and write its
-    manifest; None when they cannot be (the files then stay as they are, as plain files)."""
+def store_blobs(store: RunStore, folder: SaveFolder, scenario_id: str) -> Manifest | None:
+    """Keep a save's files in the run's blob store of its scenario (each file a link to its blob)
+    and write its manifest; None when they cannot be (the files then stay as they are, as plain
+    files)."""
     try:
-        manifest = store.blobs.ingest(folder.files)
+        manifest = store.blobs.ingest(folder.files, scenario_id)
         write_manifest(folder.root / MANIFEST_FILE, manifest)
     except OSError:
         return None
@@ -161,7 +162,7 @@ def _import_one(folder: SaveFolder, scenario: Scenario, store: RunStore | None, 
     remove_tree(target.root)
     copy_tree(folder.root, target.root)
     (target.root / MANIFEST_FILE).unlink(missing_ok=True)  # the source's own is not trusted: made again
-    store_blobs(store, target)
+    store_blobs(store, target, scenario.id)
     evidence = replace(evidence, pairing=new_id, artifact=store.relative(target.files), imported_from=str(folder.root))
     write_json_atomic(target.record, to_dict(evidence))
     return SaveState(outcome=save_outcome(evidence), evidence=evidence)

@@ -94,8 +94,9 @@ class MatrixRun:
         self.todo: set[CellKey] = set()
         self.phase_two = False
         self.needed_saves: set[tuple[str, str]] = set()
-        #: Blob digests a load was found to have written into, with what it did (refused for later loads).
-        self.damaged: dict[str, str] = {}
+        #: (scenario id, blob digest) that a load was found to have written into, with what it did
+        #: (refused for later loads of that scenario; blobs are never shared across scenarios).
+        self.damaged: dict[tuple[str, str], str] = {}
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.progress = Progress(0, stream)
@@ -495,33 +496,35 @@ class MatrixRun:
         if planned.saved_with is None or not self.damaged:
             return None
         manifest = save_manifest(self.store.save_folder(planned.scenario.id, planned.saved_with))
-        hit = sorted(manifest.digests & set(self.damaged)) if manifest is not None else []
+        mine = {digest for scenario, digest in self.damaged if scenario == planned.scenario.id}
+        hit = sorted(manifest.digests & mine) if manifest is not None else []
         if not hit:
             return None
-        return f"an earlier load wrote into this save's files ({self.damaged[hit[0]]}), so it is refused"
+        return f"an earlier load wrote into this save's files ({self.damaged[(planned.scenario.id, hit[0])]}), so it is refused"
 
     def _written_into_save(self, planned: PlannedCell, linked: list[LinkedFile]) -> str | None:
         """What a load wrote into the save files it was linked to (None when nothing changed).
         The changed bytes are taken out of the blob store, and later loads of any save holding
         them are refused (:meth:`_damaged_save`); a resumed run makes such saves again."""
-        changed = [(item, why) for item in linked for why in [item.changed()] if why is not None]
-        if not changed:
-            return None
         saved = self.store.save_folder(planned.scenario.id, planned.saved_with or "")
         manifest = save_manifest(saved)
         digests = {entry.path: entry.sha256 for entry in manifest.files} if manifest is not None else {}
+
+        def relative(item: LinkedFile) -> str:
+            return item.source.relative_to(saved.files).as_posix() if item.source.is_relative_to(saved.files) else item.source.name
+
+        changed = [(item, why) for item in linked for why in [item.changed(digests.get(relative(item)))] if why is not None]
+        if not changed:
+            return None
+        who = f"the load of scenario {planned.scenario.id} saved in {planned.saved_with} and loaded in {planned.pairing.id}"
         first, why = changed[0]
-        name = first.source.relative_to(saved.files).as_posix() if first.source.is_relative_to(saved.files) else first.source.name
-        what = f"{name}: {why}"
         with self.lock:
             for item, _ in changed:
-                relative = item.source.relative_to(saved.files).as_posix() if item.source.is_relative_to(saved.files) else ""
-                digest = digests.get(relative)
+                digest = digests.get(relative(item))
                 if digest is not None:
-                    who = f"the load of {planned.saved_with}'s save in {planned.pairing.id}"
-                    self.damaged.setdefault(digest, f"{who} wrote into {relative}")
-                    self.store.blobs.forget(digest)
-        return (f"the load wrote into the shared save ({what}); a scenario whose load modifies or appends to "
+                    self.damaged.setdefault((planned.scenario.id, digest), f"{who} wrote into {relative(item)}")
+                    self.store.blobs.forget(digest, planned.scenario.id)
+        return (f"{who} wrote into the shared save ({relative(first)}: {why}); a scenario whose load modifies or appends to "
                 "the saved files must declare LOAD_WRITES = True, so each load gets a copy of its own")
 
     def _ingredients(self, kind: str, scenario: Scenario, pairing: Pairing, env: Env,
@@ -684,7 +687,11 @@ class MatrixRun:
         if stats.hits or stats.save_hits or stats.stored or stats.rejected:
             self.progress.note(f"cell cache: {stats.hits} cells and {stats.save_hits} saves reused, {stats.stored} entries "
                                f"stored, {len(stats.rejected)} ignored ({self.cache.root})")
-        removed, freed = self.cache.prune(cache_bound()) if self.cache.enabled else (0, 0)
+        try:
+            removed, freed = self.cache.prune(cache_bound()) if self.cache.enabled else (0, 0)
+        except Exception as exc:  # the shared cache's upkeep never costs a run its results
+            removed, freed = 0, 0
+            self.progress.note(f"cell cache: not pruned this time ({type(exc).__name__}: {str(exc)[:200]})")
         if removed:
             self.progress.note(f"cell cache: pruned {removed} least recently used entries ({freed / 2**20:.1f} MiB)")
         self.run_info.finished = utc_now()

@@ -197,14 +197,14 @@ def test_a_tampered_entry_is_ignored_reported_and_run_again(runs: Runs) -> None:
 
 def test_a_cached_save_whose_files_changed_is_not_trusted(runs: Runs) -> None:
     root = runs.tmp / "envs" / "cell-cache" / "v1" / "saves"
-    blobs = list(root.glob("*/files/blob.bin"))
+    blobs = list(root.glob("*/*/files/blob.bin"))
     assert blobs
     for blob in blobs:
         blob.unlink()
         blob.write_bytes(b"\0" * 64)  # a new file, so the run folders' hard links keep the old bytes
     data, ran, output = runs.matrix("--pairing", PAIRING, "--only", "cross_bytes")
     assert "ran" and sorted(ran) == ["load cross_bytes", "save cross_bytes"]
-    assert "its saved files are missing or changed after they were stored" in output
+    assert "its saved files changed after they were stored" in output
     assert [c["verdict"] for c in data["cells"]] == ["passed"]
 
 

@@ -12,10 +12,10 @@ import pytest
 
 from harness.errors import ResultsError
 from harness.evidence.anatomy_table import pack_cells, side_name, unpack_cell
-from harness.evidence.blobs import BlobStore, file_digest
+from harness.evidence.blobs import BlobStore
 from harness.evidence.codec import read_results, stored_results, to_dict, write_results
 from harness.evidence.model import ArrayRecord, Cell, FileRecord, GroupRecord, Results, RunInfo
-from harness.paths import disk_usage, link_tree
+from harness.paths import disk_usage, file_digest, link_tree
 
 
 def _tree(root: Path, files: dict[str, bytes]) -> Path:
@@ -30,12 +30,13 @@ def test_the_same_bytes_are_stored_once_and_every_save_links_to_them(tmp_path: P
     big = os.urandom(1 << 20)
     one = _tree(tmp_path / "a", {"model.keras": big, "sub/config.json": b"{}"})
     two = _tree(tmp_path / "b", {"other.keras": big})
-    first, second = store.ingest(one), store.ingest(two)
+    first, second = store.ingest(one, "s"), store.ingest(two, "s")
     digest = file_digest(one / "model.keras")
     assert {e.path: e.sha256 for e in first.files} == {"model.keras": digest, "sub/config.json": file_digest(one / "sub/config.json")}
     assert [e.sha256 for e in second.files] == [digest]
-    blob = store.blob_path(digest)
-    assert blob == tmp_path / "blobs" / "sha256" / digest[:2] / digest
+    blob = store.blob_path(digest, "s")
+    assert blob.parent.parent.parent.parent == tmp_path / "blobs" and blob.relative_to(tmp_path / "blobs").parts[1:] == (
+        "sha256", digest[:2], digest)
     assert os.stat(one / "model.keras").st_ino == os.stat(two / "other.keras").st_ino == os.stat(blob).st_ino
     assert os.stat(blob).st_mode & 0o777 == 0o444
     assert (two / "other.keras").read_bytes() == big
@@ -45,12 +46,12 @@ def test_the_same_bytes_are_stored_once_and_every_save_links_to_them(tmp_path: P
 def test_a_forgotten_blob_is_made_afresh_by_the_next_file_of_its_digest(tmp_path: Path) -> None:
     store = BlobStore(tmp_path / "blobs")
     first = _tree(tmp_path / "a", {"f.h5": b"bytes"})
-    [entry] = store.ingest(first).files
+    [entry] = store.ingest(first, "s").files
     old_inode = os.stat(first / "f.h5").st_ino
-    store.forget(entry.sha256)
-    assert not store.blob_path(entry.sha256).exists()
+    store.forget(entry.sha256, "s")
+    assert not store.blob_path(entry.sha256, "s").exists()
     second = _tree(tmp_path / "b", {"f.h5": b"bytes"})
-    store.ingest(second)
+    store.ingest(second, "s")
     assert os.stat(second / "f.h5").st_ino != old_inode == os.stat(first / "f.h5").st_ino
 
 
@@ -64,7 +65,7 @@ def test_linked_files_share_the_bytes_and_tell_a_write_into_them(tmp_path: Path)
     assert all(item.changed() is None for item in linked)
     os.remove(tmp_path / "work" / "plain.txt")  # a load may remove or replace its own names: the save is untouched
     (tmp_path / "work" / "plain.txt").write_bytes(b"replaced")
-    assert by_name["plain.txt"].changed() is None
+    assert by_name["plain.txt"].changed(file_digest(source / "plain.txt")) is None  # its link count moved, not its bytes
     with open(tmp_path / "work" / "model.h5", "ab") as handle:  # but writing into a linked file writes the save
         handle.write(b"more")
     assert by_name["model.h5"].changed() == "its size changed from 10 to 14 bytes"
@@ -189,3 +190,47 @@ def test_past_the_budget_long_texts_go_to_side_files_and_come_back(tmp_path: Pat
     back = read_results(path)
     assert [(c.output_tail, c.traceback, c.save.output_tail if c.save else None) for c in back.cells] == [
         (tail, "short", tail + "!")] * 2
+
+
+def test_scenarios_never_share_a_blob(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "blobs")
+    one = _tree(tmp_path / "a", {"inputs.npy": b"same"})
+    two = _tree(tmp_path / "b", {"inputs.npy": b"same"})
+    [first], [second] = store.ingest(one, "scenario_a").files, store.ingest(two, "scenario_b").files
+    assert first.sha256 == second.sha256
+    assert os.stat(one / "inputs.npy").st_ino != os.stat(two / "inputs.npy").st_ino
+    store.forget(first.sha256, "scenario_a")
+    assert store.blob_path(second.sha256, "scenario_b").is_file()
+
+
+def test_a_file_that_lives_elsewhere_too_is_copied_in_and_left_alone(tmp_path: Path) -> None:
+    fixture = tmp_path / "fixture.h5"
+    fixture.write_bytes(b"fixture bytes")
+    fixture.chmod(0o644)
+    save = tmp_path / "save"
+    save.mkdir()
+    os.link(fixture, save / "model.h5")  # the save linked a fixture from elsewhere
+    BlobStore(tmp_path / "blobs").ingest(save, "s")
+    assert os.stat(fixture).st_mode & 0o777 == 0o644
+    assert os.stat(fixture).st_ino != os.stat(save / "model.h5").st_ino
+    assert (save / "model.h5").read_bytes() == b"fixture bytes"
+
+
+def test_a_write_with_its_times_put_back_is_caught(tmp_path: Path) -> None:
+    source = _tree(tmp_path / "save", {"model.h5": b"0123456789"})
+    digest = file_digest(source / "model.h5")
+    [item] = link_tree(source, tmp_path / "work")
+    assert item.changed(digest) is None
+    before = os.stat(item.path)
+    with open(item.path, "r+b") as handle:  # same size, then its times set back
+        handle.write(b"X")
+    os.utime(item.path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert item.changed(digest) is not None
+    assert item.changed() is not None
+
+
+def test_another_link_to_an_unchanged_file_is_no_write(tmp_path: Path) -> None:
+    source = _tree(tmp_path / "save", {"model.h5": b"0123456789"})
+    [item] = link_tree(source, tmp_path / "work")
+    os.link(source / "model.h5", tmp_path / "another-load")  # a neighbour's load links it too: its ctime moves
+    assert item.changed(file_digest(source / "model.h5")) is None
