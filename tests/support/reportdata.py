@@ -227,7 +227,7 @@ def own_load_error() -> tuple[str, str]:
 def own_model_results(keras: tuple[str, ...] = DEFAULT_KERAS, command: list[str] | None = None) -> Results:
     """Results shaped like ``matrix --model mymodel.py:build`` on the given Keras versions: the
     FORMATS scenario's three formats and the SavedModel export, each an N × N grid. A .keras file
-    from a newer Keras fails in every older one (a TypeError whose root cause is
+    from the newest Keras fails in every older one (a TypeError whose root cause is
     :data:`OWN_CAUSE`); the legacy .h5 from the newest loads wrong values in the oldest; the
     rest pass with Δ 0."""
     records = [pairing(v, "2.21.0" if v == "3.15.1" else "2.16.1") for v in keras]
@@ -244,11 +244,11 @@ def own_model_results(keras: tuple[str, ...] = DEFAULT_KERAS, command: list[str]
             save = SaveRecord(status="done", pairing=saver.id, ok=True, artifact=f"artifacts/{scenario.id}/{saver.id}",
                               sha256="cd" * 32)
             for loader in records:
-                newer = _keras(saver) > _keras(loader)
+                older = _keras(loader) < _keras(saver)
                 cell = Cell(scenario=scenario.id, pairing=loader.id, saved_with=saver.id, verdict="passed", duration_s=2.5,
                             reason="ran clean; 58 values compared, max abs diff 0", compared=True, max_abs_diff=0.0, save=save,
                             started="2026-12-02T09:00:00Z")
-                if scenario.format == "keras" and newer and saver is records[-1]:
+                if scenario.format == "keras" and older and saver is records[-1]:
                     cell.verdict, cell.compared, cell.max_abs_diff = "error", False, None
                     cell.exception_type, cell.message, cell.traceback = "TypeError", message, traceback
                     cell.reason = f"load raised TypeError: {message.splitlines()[0][:300]}"
