@@ -148,6 +148,8 @@ _FORMATS = {
     "weights_h5": (".weights.h5", "model.save_weights(f)", None),
     "legacy_h5": (".h5", "model.save(f)", "load_model(f)"),
 }
+#: How reports name each format of the ``--model`` scenario.
+FORMAT_FILES = {"keras": ".keras", "weights_h5": ".weights.h5", "legacy_h5": "legacy .h5"}
 
 
 def model_scenarios(model: ModelFile) -> dict[str, str]:

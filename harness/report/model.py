@@ -12,6 +12,11 @@ the columns (or across versions), then the rest by their first tag; scenarios sk
 pairing fold into one line. A cross-version scenario's row holds its own-save cells (the
 diagonal of its grid); its loads of other pairings' saves are in its grid. Matrix cells and
 cross-version cells are counted apart.
+
+A run of a user's own model or file (``matrix --model`` / ``--file``) opens with another view
+first: per format, the grid of the pairing that saved (rows) against the pairing that loaded
+(columns), each cell with its word and its Δ or exception type, and under it the root cause of
+every direction that went wrong (:class:`OwnGridView`).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from harness.evidence.model import VERDICTS, Cell, FileRecord, MappingRecord, Pa
 from harness.evidence.runs import expected_keys_of
 from harness.paths import shown_path
 from harness.plan.cells import CellKey
+from harness.plan.models import FORMAT_FILES
 from harness.report.cause import Cause, root_cause
 from harness.report.picture import MappingPicture, mapping_picture
 from harness.report.reproduce import own_arguments, reproduce_parts
@@ -82,10 +88,23 @@ class CellView:
     warnings: list[str] = field(default_factory=list)
     missing: bool = False
     reused_from: str | None = None
+    why: str = ""
 
     @property
     def diagonal(self) -> bool:
         return self.saved_with in (None, self.pairing)
+
+    @property
+    def failed(self) -> bool:
+        """True when the cell went wrong in any way: every verdict but ``passed`` and ``skipped``."""
+        return self.verdict not in ("passed", "skipped")
+
+    @property
+    def detail(self) -> str:
+        """What a cell says under its word: the Δ of compared values, else the exception type."""
+        if self.diff and self.verdict in ("passed", "wrong_values"):
+            return self.diff
+        return self.exception_type.rsplit(".", 1)[-1] if self.exception_type else ""
 
     @property
     def reproduce_nox(self) -> str:
@@ -158,6 +177,64 @@ class GridView:
     def drawn(self) -> bool:
         """False when every load was skipped (nothing ran in these pairings): named, not drawn."""
         return any(c.verdict != "skipped" for c in self.across)
+
+
+@dataclass
+class WhyView:
+    """Cells of one scenario that went wrong for one reason: one saver, one verdict, one
+    :attr:`CellView.why` line. ``saver`` is the saving pairing's label (None for single-env
+    cells); ``loads`` pairs each cell with its loading pairing's label, in column order."""
+
+    scenario: str
+    saver: str | None
+    verdict: str
+    symbol: str
+    word: str
+    line: str
+    loads: list[tuple[CellView, str]]
+
+    @property
+    def loaders(self) -> str:
+        return ", ".join(label for _, label in self.loads)
+
+    @property
+    def direction(self) -> str:
+        """``saved with keras 3.15.1 → loaded with keras 3.5.0, keras 3.6.0``; ``on …`` for single-env cells."""
+        if self.saver is None:
+            return f"on {self.loaders}"
+        return f"saved with {self.saver} → loaded with {self.loaders}"
+
+
+@dataclass
+class OwnGridView:
+    """One format of a user's own model or file, as the first screen of its run shows it: rows the
+    pairings that saved (``savers``, by label; one row, :data:`GIVEN`, for a file loaded against
+    outputs given with it; ``saver_ids`` their ids, "" for that row), columns the pairings that
+    loaded, and ``why``: the root cause of every
+    cell that went wrong. ``left_out`` names the savers whose every load was skipped (their rows
+    are not drawn), ``left_out_why`` the reason of the first such load."""
+
+    scenario: ScenarioView
+    what: str
+    savers: list[str]
+    saver_ids: list[str]
+    loaders: list[PairingView]
+    rows: list[list[CellView | None]]
+    why: list[WhyView]
+    left_out: list[str] = field(default_factory=list)
+    left_out_why: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.why)
+
+    @property
+    def ok_line(self) -> str:
+        """What is said in place of root causes when no cell went wrong."""
+        cells = [c for line in self.rows for c in line if c is not None]
+        ran = [c for c in cells if c.verdict != "skipped"]
+        same = " and gives the same values" if ran and all(c.compared for c in ran) else ""
+        return f"Every direction{' that ran' if len(ran) < len(cells) else ''} loads{same}."
 
 
 @dataclass
@@ -234,6 +311,32 @@ class ReportModel:
     skipped_grids: list[ScenarioView] = field(default_factory=list)
     junit_missing: bool = True
     claims: list[ClaimView] = field(default_factory=list)
+    own: list[OwnGridView] = field(default_factory=list)
+    own_title: str = ""
+    own_skipped: list[tuple[ScenarioView, str]] = field(default_factory=list)
+    failing: list[WhyView] = field(default_factory=list)
+
+    @property
+    def failing_cells(self) -> int:
+        """How many cells :attr:`failing` gives the reasons of."""
+        return sum(len(w.loads) for w in self.failing)
+
+    @property
+    def own_run(self) -> bool:
+        """True for a run of a user's own model or file (``--model`` / ``--file``)."""
+        return bool(self.own or self.own_skipped)
+
+    @property
+    def heat_grids(self) -> list[GridView]:
+        """The drawn grids the own-model view does not already show (every grid of a library run)."""
+        shown = {g.scenario.id for g in self.own}
+        return [g for g in self.grids if g.scenario.id not in shown]
+
+    @property
+    def heat_skipped(self) -> list[ScenarioView]:
+        """The grids named as not drawn, less those the own-model view tells of."""
+        told = {g.scenario.id for g in self.own} | {s.id for s, _ in self.own_skipped}
+        return [s for s in self.skipped_grids if s.id not in told]
 
     @property
     def claim_counts(self) -> list[tuple[str, int]]:
@@ -279,6 +382,12 @@ def build_report(results: Results, title: str = "Keras / TensorFlow compatibilit
     rows = [_row(scenario, pairings, own, cells, short) for scenario in results.scenarios]
     grids = [r.grid for r in rows if r.grid is not None]
     folded = [r for r in rows if r.folded]
+    by_id = {s.id: s for s in results.scenarios}
+    own_rows = [r for r in rows if _is_own(by_id[r.scenario.id])] if own_run(results) else []
+    own_grids = [_own_grid(by_id[r.scenario.id], r, pairings, own, cells) for r in own_rows if not r.folded]
+    shown = {g.scenario.id for g in own_grids}
+    page_order = _groups([r for r in rows if not r.folded]) + [GroupView("folded", "", folded)]
+    failing = [w for g in page_order for r in g.rows if r.scenario.id not in shown for w in _row_whys(r, labels)]
     return ReportModel(
         title=title,
         run=_run_summary(results.run, sum(1 for c in results.cells if c.reused_from)),
@@ -295,6 +404,10 @@ def build_report(results: Results, title: str = "Keras / TensorFlow compatibilit
         skipped_grids=[r.scenario for r in rows if r.grid is not None and not r.grid.drawn and not r.folded],
         junit_missing=results.run.shard is None,
         claims=_claims(results),
+        own=own_grids,
+        own_title=_own_title(results) if own_rows else "",
+        own_skipped=[(r.scenario, _skip_reason(by_id[r.scenario.id], r.cells)) for r in own_rows if r.folded],
+        failing=failing,
     )
 
 
@@ -322,6 +435,114 @@ def _row(scenario: ScenarioRecord, pairings: list[PairingView], own: list[Pairin
     grid = GridView(scenario=sview, savers=layout[0], loaders=own, rows=layout[1]) if layout else None
     verdicts = {c.verdict for c in [*matrix, *across]}
     return RowView(scenario=sview, cells=matrix, differs=len(verdicts) > 1, grid=grid, folded=verdicts == {"skipped"})
+
+
+# --------------------------------------------------------------------------- a user's own model or file
+
+#: The tags of the scenarios ``matrix --model`` and ``--file`` generate (:mod:`harness.plan.models`).
+OWN_TAGS = frozenset({"model", "file"})
+#: The options of a run's command that make it a run of a user's own model or file.
+OWN_OPTIONS = ("--model", "--file")
+#: The row of a file loaded against the outputs given with it (no pairing saved it).
+GIVEN = "the file given"
+
+
+def _is_own(scenario: ScenarioRecord) -> bool:
+    return bool(OWN_TAGS & set(scenario.tags))
+
+
+def own_run(results: Results) -> bool:
+    """True when ``results`` are of a run of a user's own model or file: its command holds
+    ``--model`` or ``--file``, or every scenario it ran is one those generate (tagged ``model`` or
+    ``file``)."""
+    own = [s for s in results.scenarios if _is_own(s)]
+    if not own:
+        return False
+    words = own_arguments(results.run.command)
+    return any(word in OWN_OPTIONS for word in words) or len(own) == len(results.scenarios)
+
+
+def _own_title(results: Results) -> str:
+    """``mymodel.py:build across versions`` (``model.keras across versions`` for ``--file``)."""
+    words = own_arguments(results.run.command)
+    given = {words[i]: words[i + 1] for i in range(len(words) - 1) if words[i] in OWN_OPTIONS}
+    if given.get("--file"):
+        return f"{Path(given['--file']).name} across versions"
+    if given.get("--model"):
+        path, colon, function = given["--model"].rpartition(":")
+        return f"{Path(path).name}:{function} across versions" if colon and path else f"{Path(given['--model']).name} across versions"
+    if any("file" in s.tags for s in results.scenarios):
+        return "Your file across versions"
+    return "Your model across versions"
+
+
+def _own_what(scenario: ScenarioRecord) -> str:
+    """What a generated scenario saves and loads: ``.keras``, ``.weights.h5``, ``legacy .h5``, the
+    SavedModel export, or the file given (its name, which starts the scenario's title)."""
+    if scenario.format:
+        return FORMAT_FILES.get(scenario.format, scenario.format)
+    if "saved-model" in scenario.tags:
+        return "SavedModel export"
+    if "file" in scenario.tags:
+        return scenario.title.split(": ", 1)[0]
+    return ""
+
+
+def _own_grid(scenario: ScenarioRecord, row: RowView, pairings: list[PairingView], own: list[PairingView],
+              cells: _CellTable) -> OwnGridView:
+    """A generated scenario's grid for the first screen: every saver that saved it (a single
+    pairing's own save too), rows whose every load was skipped left out and named."""
+    entries: list[tuple[str | None, CellView, str]]
+    lines: list[list[CellView | None]]
+    if scenario.kind == "cross":
+        savers = [s for s in pairings if any(cells.planned(CellKey(scenario.id, s.id, loader.id)) for loader in own)]
+        grid = [[cells.view(scenario, loader.id, saver.id) if cells.planned(CellKey(scenario.id, saver.id, loader.id)) else None
+                 for loader in own] for saver in savers]
+        ran = [any(c is not None and c.verdict != "skipped" for c in line) for line in grid]
+        if not any(ran):
+            ran = [True] * len(grid)
+        kept = [(saver, line) for saver, line, did in zip(savers, grid, ran) if did]
+        dropped = [(saver, line) for saver, line, did in zip(savers, grid, ran) if not did]
+        entries = [(saver.label, c, _label(own, c.pairing)) for saver, line in kept for c in line if c is not None]
+        names, ids = [s.label for s, _ in kept], [s.id for s, _ in kept]
+        lines = [line for _, line in kept]
+    else:  # a file loaded against the outputs given with it: one row, no saving pairing
+        lines = [[*row.cells]]
+        entries = [(None, c, _label(own, c.pairing)) for c in row.cells]
+        names, ids, dropped = [GIVEN], [""], []
+    first = next((c.reason for _, line in dropped for c in line if c is not None), "")
+    return OwnGridView(scenario=row.scenario, what=_own_what(scenario), savers=names, saver_ids=ids, loaders=own, rows=lines,
+                       why=_whys(scenario.id, entries), left_out=[s.label for s, _ in dropped], left_out_why=first)
+
+
+def _label(pairings: Sequence[PairingView], pairing: str) -> str:
+    return next((p.label for p in pairings if p.id == pairing), pairing)
+
+
+def _row_whys(row: RowView, labels: dict[str, str]) -> list[WhyView]:
+    """The failed cells of a row and of its grid, grouped by saver, verdict and reason."""
+    if row.grid is not None:
+        entries = [(labels.get(c.saved_with or "", c.saved_with), c, labels.get(c.pairing, c.pairing))
+                   for line in row.grid.rows for c in line if c is not None]
+    else:
+        entries = [(labels.get(c.saved_with, c.saved_with) if c.saved_with else None, c, labels.get(c.pairing, c.pairing))
+                   for c in row.cells]
+    return _whys(row.scenario.id, entries)
+
+
+def _whys(scenario: str, entries: Sequence[tuple[str | None, CellView, str]]) -> list[WhyView]:
+    """``(saver label, cell, loader label)`` of failed cells grouped, in first-seen order, by saver,
+    verdict and :attr:`CellView.why`."""
+    found: dict[tuple[str | None, str, str], WhyView] = {}
+    for saver, cell, loader in entries:
+        if not cell.failed:
+            continue
+        key = (saver, cell.verdict, cell.why)
+        if key not in found:
+            found[key] = WhyView(scenario=scenario, saver=saver, verdict=cell.verdict, symbol=cell.symbol, word=cell.word,
+                                 line=cell.why, loads=[])
+        found[key].loads.append((cell, loader))
+    return list(found.values())
 
 
 # --------------------------------------------------------------------------- cells
@@ -400,7 +621,21 @@ def _cell_view(index: int, cell: Cell, scenario: ScenarioRecord | None, pairings
         picture=mapping_picture(cell.mapping, cell.files),
         warnings=cell.warnings[:20],
         reused_from=cell.reused_from,
+        why=_why(cell, cause),
     )
+
+
+def _why(cell: Cell, cause: Cause | None) -> str:
+    """What went wrong, on one line: the root cause; for a load of a save that failed, the save's
+    root cause; else the verdict's reason."""
+    if cause is not None:
+        return cause.line
+    save = cell.save
+    if save is not None and not save.ok and save.exception_type:
+        saved = root_cause(save.exception_type, save.message, save.traceback)
+        if saved is not None:
+            return f"the save failed: {saved.line}"
+    return " ".join(cell.reason.split())
 
 
 def _missing_view(index: int, key: CellKey) -> CellView:
@@ -411,7 +646,7 @@ def _missing_view(index: int, key: CellKey) -> CellView:
         saved_with=key.saved_with, verdict="missing", symbol=style["symbol"], word=style["word"], text=style["word"],
         tip=_tip(style["word"], reason), reason=reason, diff="", duration="", seconds=0.0, started=None,
         exception_type=None, message=None, traceback="", output_tail="", cause=None, compared=False, save=None,
-        nox_parts=[], uv_parts=[], missing=True,
+        nox_parts=[], uv_parts=[], missing=True, why=reason,
     )
 
 

@@ -1,6 +1,7 @@
-"""The HTML report in a real headless Chromium: the first screen answers, a cell opens its
-evidence, links and reloads keep what was open and filtered, the keyboard moves between cells,
-search reads whole messages and tracebacks, and no injected script runs."""
+"""The HTML report in a real headless Chromium: the first screen answers (for a run of a user's
+own model, the failing direction and its root cause), a cell opens its evidence, links and
+reloads keep what was open and filtered, the keyboard moves between cells, search reads whole
+messages and tracebacks, and no injected script runs."""
 
 from __future__ import annotations
 
@@ -10,7 +11,16 @@ import pytest
 
 from harness.report.render import render_all
 from support.browser import chromium, screenshot
-from support.reportdata import DEEP_CAUSE, HOSTILE, SEED, TRACEBACK_ONLY, default_matrix_results, sample_results
+from support.reportdata import (
+    DEEP_CAUSE,
+    HOSTILE,
+    OWN_CAUSE,
+    SEED,
+    TRACEBACK_ONLY,
+    default_matrix_results,
+    own_model_results,
+    sample_results,
+)
 
 pytestmark = pytest.mark.browser
 VIEWPORT = {"width": 1400, "height": 900}
@@ -35,6 +45,14 @@ def sample_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The page of a small run with every verdict and hostile text."""
     folder = tmp_path_factory.mktemp("sample")
     render_all(sample_results(), folder)
+    return (folder / "index.html").as_uri()
+
+
+@pytest.fixture(scope="module")
+def own_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The page of ``matrix --model mymodel.py:build`` on keras 3.5.0, 3.6.0 and 3.15.1."""
+    folder = tmp_path_factory.mktemp("own")
+    render_all(own_model_results(), folder)
     return (folder / "index.html").as_uri()
 
 
@@ -229,3 +247,31 @@ def test_hostile_text_stays_text(sample_page: Any) -> None:
     assert sample_page.evaluate("typeof window.__pwned") == "undefined"
     assert all(url.startswith("file://") for url in sample_page.requests), sample_page.requests
     screenshot(sample_page, "report-sample.png")
+
+
+def test_an_own_model_runs_first_screen_shows_the_failing_direction_and_its_root_cause(browser: Any, own_url: str) -> None:
+    """A .keras file written by keras 3.15.1 does not load in 3.5.0: that cell, its symbol and
+    word, and its root cause are on the first screen, written out (no hovering), as is every
+    format's grid."""
+    page = open_page(browser, own_url)
+    grids = page.locator("#own figure.own-grid")
+    assert grids.count() == 4
+    for i in range(4):
+        assert grids.nth(i).is_visible() and inside_viewport(grids.nth(i).bounding_box()), i
+    keras = page.locator('#own figure.own-grid[data-scenario="mymodel_formats[keras]"]')
+    cell = keras.locator('tr[data-saver="keras-3.15.1+tensorflow-2.21.0"] td[data-loader="keras-3.5.0+tensorflow-2.16.1"]')
+    assert cell.get_attribute("data-verdict") == "error"
+    symbol, word, detail = cell.locator(".sym"), cell.locator(".word"), cell.locator(".detail")
+    assert (symbol.inner_text(), word.inner_text(), detail.inner_text()) == ("!", "error", "TypeError")
+    href = cell.locator("a").get_attribute("href")
+    why = keras.locator("li.why-line").filter(has=page.locator(f'a[href="{href}"]'))
+    cause = why.locator(".cause")
+    assert cause.inner_text() == f"ValueError: {OWN_CAUSE}"
+    for part in (cell, symbol, word, detail, why.locator(".verdict"), cause):
+        assert part.is_visible() and inside_viewport(part.bounding_box()), part
+    assert all(url.startswith("file://") for url in page.requests), page.requests
+    screenshot(page, "report-own-first-viewport.png", full_page=False)
+    cell.locator("a").click()  # the cell opens its evidence, the same root cause first
+    assert page.locator("#evidence pre.cause").inner_text() == f"ValueError: {OWN_CAUSE}"
+    assert page.errors == []
+    page.context.close()

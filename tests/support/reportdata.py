@@ -192,3 +192,75 @@ def _default_cell(scenario: str, loader: str, saver: str | None, verdict: str) -
     else:
         cell.reason = "ran clean; 16 values compared, max abs diff 0"
     return cell
+
+
+# --------------------------------------------------------------------------- a run of a user's own model
+
+#: The root cause of a .keras file written by a newer Keras failing to load in an older one.
+OWN_CAUSE = "Unrecognized keyword arguments passed to Dense: {'quantization_config': None}"
+OWN_MODEL = "/home/me/project/mymodel.py:build"
+
+
+def own_load_error() -> tuple[str, str]:
+    """A message and traceback like Keras 3.5.0's when it loads a .keras file from 3.15.1: the
+    raised TypeError wraps a config dump; the chain's first exception is the cause."""
+    dump = "config={'module': 'keras.layers', 'class_name': 'Dense', 'config': {'name': 'dense', 'units': 8, " \
+           "'activation': 'relu', 'quantization_config': None}, 'registered_name': None}"
+    message = ("<class 'keras.src.layers.core.dense.Dense'> could not be deserialized properly. Please ensure that "
+               "components that are Python object instances (layers, models, etc.) returned by `get_config()` are "
+               f"explicitly deserialized in the model's `from_config()` method.\n\n{dump}.\n\n"
+               f"Exception encountered: {OWN_CAUSE}")
+    traceback = (
+        "Traceback (most recent call last):\n"
+        '  File "/envs/k/keras/src/ops/operation.py", line 234, in from_config\n'
+        "    return cls(**config)\n"
+        f"ValueError: {OWN_CAUSE}\n\n"
+        "During handling of the above exception, another exception occurred:\n\n"
+        "Traceback (most recent call last):\n"
+        '  File "/envs/k/keras/src/saving/serialization_lib.py", line 718, in deserialize_keras_object\n'
+        "    instance = cls.from_config(inner_config)\n"
+        f"TypeError: {message}\n"
+    )
+    return message, traceback
+
+
+def own_model_results(keras: tuple[str, ...] = DEFAULT_KERAS, command: list[str] | None = None) -> Results:
+    """Results shaped like ``matrix --model mymodel.py:build`` on the given Keras versions: the
+    FORMATS scenario's three formats and the SavedModel export, each an N × N grid. A .keras file
+    from the newest Keras fails in every older one (a TypeError whose root cause is
+    :data:`OWN_CAUSE`); the legacy .h5 from the newest loads wrong values in the oldest; the
+    rest pass with Δ 0."""
+    records = [pairing(v, "2.21.0" if v == "3.15.1" else "2.16.1") for v in keras]
+    folder = "/home/me/project/reports/runs/own1/scenarios"
+    title = "mymodel.build: saved in three formats, loaded in every pairing"
+    scenarios = [ScenarioRecord(id=f"mymodel_formats[{fmt}]", title=title, path=f"{folder}/mymodel_formats.py", kind="cross",
+                                tags=["model", "formats"], format=fmt) for fmt in ("keras", "weights_h5", "legacy_h5")]
+    scenarios.append(ScenarioRecord(id="mymodel_saved_model", title="mymodel.build: its SavedModel export, read by tf.saved_model",
+                                    path=f"{folder}/mymodel_saved_model.py", kind="cross", tags=["model", "saved-model"]))
+    message, traceback = own_load_error()
+    cells = []
+    for scenario in scenarios:
+        for saver in records:
+            save = SaveRecord(status="done", pairing=saver.id, ok=True, artifact=f"artifacts/{scenario.id}/{saver.id}",
+                              sha256="cd" * 32)
+            for loader in records:
+                older = _keras(loader) < _keras(saver)
+                cell = Cell(scenario=scenario.id, pairing=loader.id, saved_with=saver.id, verdict="passed", duration_s=2.5,
+                            reason="ran clean; 58 values compared, max abs diff 0", compared=True, max_abs_diff=0.0, save=save,
+                            started="2026-12-02T09:00:00Z")
+                if scenario.format == "keras" and older and saver is records[-1]:
+                    cell.verdict, cell.compared, cell.max_abs_diff = "error", False, None
+                    cell.exception_type, cell.message, cell.traceback = "TypeError", message, traceback
+                    cell.reason = f"load raised TypeError: {message.splitlines()[0][:300]}"
+                elif scenario.format == "legacy_h5" and saver is records[-1] and loader is records[0]:
+                    cell.verdict, cell.max_abs_diff = "wrong_values", 0.31
+                    cell.reason = "ran clean but values differ: values of 'outputs' differ (max abs diff 0.31)"
+                cells.append(cell)
+    pairing_words = [w for r in records for w in ("--pairing", r.requested.spec)]
+    return Results(
+        run=RunInfo(id="own1", started="2026-12-02T09:00:00Z", finished="2026-12-02T09:04:10Z", duration_s=250.0,
+                    python="3.11.7", platform="Linux",
+                    command=command if command is not None else ["keras-compat", "matrix", "--model", OWN_MODEL, *pairing_words],
+                    complete=True, options={"cross": "all"}),
+        pairings=records, scenarios=scenarios, cells=cells,
+    )

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import re
-from html.parser import HTMLParser
-from typing import Any
 
 from harness.evidence.model import PairingRecord, ScenarioRecord
 from harness.report.cause import LONG_MESSAGE, final_clause, root_cause
@@ -13,48 +10,8 @@ from harness.report.model import build_report
 from harness.report.payload import page_data
 from harness.report.render import render_html
 from harness.report.words import headline, pairing_labels, short_labels, version_order
+from support.pages import embedded_data, parse
 from support.reportdata import DEEP_CAUSE, HOSTILE, SEED, default_matrix_results, keras_config_error, pairing, sample_results
-
-
-class Collector(HTMLParser):
-    """Collects tags, attributes and text of a page, and the text of its scripts by type."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.text: list[str] = []
-        self.scripts: list[tuple[str, str]] = []
-        self._script: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-        if tag == "script":
-            self._script = dict(attrs).get("type") or "text/javascript"
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "script":
-            self._script = None
-
-    def handle_data(self, data: str) -> None:
-        if self._script is not None:
-            self.scripts.append((self._script, data))
-        else:
-            self.text.append(data)
-
-    def all(self, tag: str, cls: str = "") -> list[dict[str, str | None]]:
-        return [a for t, a in self.tags if t == tag and cls in (a.get("class") or "").split() + [""]]
-
-
-def parse(html: str) -> Collector:
-    collector = Collector()
-    collector.feed(html)
-    return collector
-
-
-def embedded_data(page: Collector) -> dict[str, Any]:
-    [text] = [data for kind, data in page.scripts if kind == "application/json"]
-    return json.loads(text)
-
 
 # --------------------------------------------------------------------------- root causes
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from html.parser import HTMLParser
 
 import cmarkgfm
 from cmarkgfm.cmark import Options
@@ -12,38 +11,8 @@ from harness.commands.bench import synthetic_results
 from harness.report.model import build_report
 from harness.report.render import SUMMARY_BYTES, SUMMARY_CUT, md_escape, render_markdown
 from harness.report.terminal import print_summary, summary_lines, width
+from support.pages import github
 from support.reportdata import HOSTILE, SEED, default_matrix_results, sample_results
-
-
-class Tables(HTMLParser):
-    """The rows of every table in rendered Markdown, as lists of cell texts, and all text."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tables: list[list[list[str]]] = []
-        self.text: list[str] = []
-        self.tags: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        if tag == "table":
-            self.tables.append([])
-        elif tag == "tr":
-            self.tables[-1].append([])
-        elif tag in ("td", "th"):
-            self.tables[-1][-1].append("")
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-        if self.tables and self.tables[-1] and self.tables[-1][-1] and self.tags and self.tags[-1] != "table":
-            self.tables[-1][-1][-1] += data
-
-
-def github(markdown: str) -> Tables:
-    """summary.md as GitHub renders it (raw HTML such as <details> kept, as GitHub does)."""
-    parsed = Tables()
-    parsed.feed(cmarkgfm.github_flavored_markdown_to_html(markdown, options=Options.CMARK_OPT_UNSAFE))
-    return parsed
 
 
 def test_summary_md_has_the_pages_orientation() -> None:
