@@ -25,7 +25,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -37,7 +37,7 @@ from harness.paths import WORKER_SCRIPT
 from harness.plan.pairings import Pairing, PairingSpec, pinned_pairing, resolved_pairing, unresolved_pairing
 
 ENV_RECORD = "harness-env.json"
-ENV_FORMAT = 1
+ENV_FORMAT = 2
 INSTALL_TIMEOUT_S = 1800.0
 _ERROR_TAIL_LINES = 40
 #: The last line of an install that failed on the network at every try starts with this.
@@ -101,7 +101,8 @@ class Env:
 
     ``packages`` maps every installed distribution (canonical name) to its version; ``modules``
     maps each importable top-level module to the distributions providing it (so ``keras`` →
-    ``["keras-nightly"]`` in a nightly env).
+    ``["keras-nightly"]`` in a nightly env); ``clashes`` the top-level modules whose files two or
+    more installed distributions install (see :func:`check_single_owners`).
     """
 
     key: str
@@ -111,6 +112,7 @@ class Env:
     packages: dict[str, str]
     modules: dict[str, list[str]]
     reused: bool
+    clashes: dict[str, list[str]] = field(default_factory=dict)
 
 
 def find_uv() -> str:
@@ -212,7 +214,8 @@ def ensure_env(
     """Return the env of ``pairing``, creating it with uv when no matching env exists.
 
     Raises :class:`InstallError` with the installer's message when the requirements cannot be
-    installed (a partial env is removed), :class:`InstallNetworkError` when the network failed
+    installed (a partial env is removed), or when two of its distributions install one top-level
+    module (:func:`check_single_owners`), :class:`InstallNetworkError` when the network failed
     at every try (each retry is noted to ``note``). Safe to call from several threads or processes.
     """
     if pairing.resolve_error is not None:
@@ -224,12 +227,25 @@ def ensure_env(
     with open(envs_dir / f"{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            existing = _read_record(path, key)
-            if existing is not None:
-                return existing
-            return _create_env(path, key, pairing.pins, pairing.spec.python, exclude_newer, note)
+            env = _read_record(path, key) or _create_env(path, key, pairing.pins, pairing.spec.python, exclude_newer, note)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+    check_single_owners(env)
+    return env
+
+
+def check_single_owners(env: Env) -> None:
+    """:class:`InstallError` when two installed distributions both install one top-level module
+    (``keras`` from ``keras`` and ``keras-nightly``: a TensorFlow pre-release requires the
+    nightly): only one of them can be imported, so the pairing would not test what it names."""
+    if not env.clashes:
+        return
+    module, owners = next(iter(sorted(env.clashes.items())))
+    versions = ", ".join(f"{name} {env.packages.get(name, '?')}" for name in owners)
+    raise InstallError(
+        f"two installed distributions both install the top-level module {module!r} ({versions}): one overwrote the "
+        f"other, so this pairing does not test what it names; pin packages that agree on one of them (for "
+        f"{module!r}, a pairing of {owners[0]} with versions that require it, or of {owners[1]} alone)")
 
 
 def describe_env(python_path: Path) -> dict[str, object]:
@@ -275,6 +291,7 @@ def _create_env(
         "python": described["python"],
         "packages": described["packages"],
         "modules": described["modules"],
+        "clashes": described.get("clashes") or {},
         "install_s": round(time.monotonic() - started, 3),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -305,6 +322,7 @@ def _env_from_record(path: Path, record: dict, reused: bool) -> Env:
         packages={str(k): str(v) for k, v in dict(record["packages"]).items()},
         modules={str(k): [str(d) for d in v] for k, v in dict(record["modules"]).items()},
         reused=reused,
+        clashes={str(k): [str(d) for d in v] for k, v in dict(record.get("clashes") or {}).items()},
     )
 
 

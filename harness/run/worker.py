@@ -64,6 +64,7 @@ def describe():
 
     packages = {}
     modules = {}
+    owners = {}
     for dist in metadata.distributions():
         name = dist.metadata["Name"]
         if not name:
@@ -74,7 +75,10 @@ def describe():
             modules.setdefault(module, [])
             if canonical not in modules[module]:
                 modules[module].append(canonical)
+        for module in _owned_modules(dist):
+            owners.setdefault(module, set()).add(canonical)
     return {
+        "clashes": dict(sorted((m, sorted(d)) for m, d in owners.items() if len(d) > 1)),
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "executable": sys.executable,
@@ -118,6 +122,20 @@ def _top_level_modules(dist):
         elif head.isidentifier():
             found.add(head)
     return sorted(found)
+
+
+def _owned_modules(dist):
+    """The top-level modules a distribution installs the very file of (``mod/__init__.py`` or
+    ``mod.py``): two distributions that both do overwrite each other, whatever the installer
+    says. Namespace packages (no ``__init__.py``) are shared by design and not counted."""
+    found = set()
+    for file in dist.files or ():
+        parts = file.parts
+        if len(parts) == 2 and parts[1] == "__init__.py" and parts[0].isidentifier():
+            found.add(parts[0])
+        elif len(parts) == 1 and parts[0].endswith(".py") and parts[0][:-3].isidentifier():
+            found.add(parts[0][:-3])
+    return found
 
 
 # --------------------------------------------------------------------------- one cell

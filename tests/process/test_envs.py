@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
-from support import FAKE, Harness, write_scenario
+from support import FAKE, Harness, build_wheel, local_index_env, write_scenario
 
 VERSION_PROBE = '''
     """Reports the installed fake version"""
@@ -95,3 +96,26 @@ def test_requires_counts_a_nightly_distribution_as_its_module_and_judges_it_as_a
     assert cells["wants_new"]["verdict"] == "passed"
     assert cells["wants_old"]["verdict"] == "skipped"
     assert "fakekeras-nightly 3.16.0.dev2026102704 (judged as 3.16.0)" in cells["wants_old"]["reason"]
+
+
+def test_two_distributions_installing_one_module_are_install_failed(wheelhouse: Path, tmp_path: Path) -> None:
+    """A stable package and a nightly of it that both install the same top-level module (as keras
+    and keras-nightly both install ``keras/``): the pairing does not test what it names."""
+    wheels = tmp_path / "wheels"
+    shutil.copytree(wheelhouse, wheels)
+    build_wheel(wheels, "twinpkg", "1.0", {"twinpkg/__init__.py": "__version__ = '1.0'\n"})
+    build_wheel(wheels, "twinpkg-nightly", "1.1.dev1", {"twinpkg/__init__.py": "__version__ = '1.1.dev1'\n"})
+    build_wheel(wheels, "namespaced-a", "1.0", {"sharedns/a.py": "A = 1\n"})
+    build_wheel(wheels, "namespaced-b", "1.0", {"sharedns/b.py": "B = 1\n"})
+    folder = tmp_path / "scenarios"
+    write_scenario(folder, "other", '"""Other"""\ndef run(workdir):\n    return None\n')
+    harness = Harness(env=local_index_env(wheels, tmp_path / "envs"), tmp=tmp_path)
+    out = tmp_path / "run"
+    harness.run("matrix", "--scenarios", str(folder), "--out", str(out), "--pairing", "twinpkg==1.0,twinpkg-nightly==1.1.dev1",
+                "--pairing", "namespaced-a==1.0,namespaced-b==1.0", check_code=0)
+    cells = {c["pairing"]: c for c in harness.results(out)["cells"]}
+    twins = next(c for pairing, c in cells.items() if pairing.startswith("twinpkg"))
+    assert twins["verdict"] == "install_failed"
+    assert "'twinpkg'" in twins["message"] and "twinpkg 1.0" in twins["message"] and "twinpkg-nightly 1.1.dev1" in twins["message"]
+    namespaced = next(c for pairing, c in cells.items() if pairing.startswith("namespaced"))
+    assert namespaced["verdict"] == "passed"  # a namespace package shared by design is no clash
