@@ -244,8 +244,8 @@ def check_single_owners(env: Env) -> None:
     versions = ", ".join(f"{name} {env.packages.get(name, '?')}" for name in owners)
     raise InstallError(
         f"two installed distributions both install the top-level module {module!r} ({versions}): one overwrote the "
-        f"other, so this pairing does not test what it names; pin packages that agree on one of them (for "
-        f"{module!r}, a pairing of {owners[0]} with versions that require it, or of {owners[1]} alone)")
+        f"other, so this pairing does not test what it names; pin packages that agree on one of them: drop "
+        f"{owners[0]} and keep what requires {owners[1]}, or pin versions that require {owners[0]} instead")
 
 
 def describe_env(python_path: Path) -> dict[str, object]:
