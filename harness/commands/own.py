@@ -14,13 +14,15 @@ from pathlib import Path
 from harness.envs.install import resolve_pairing
 from harness.errors import BadInput
 from harness.evidence.anatomy import read_anatomy
-from harness.plan.models import ModelFile, file_scenarios, model_scenarios
+from harness.plan.models import ModelFile, file_scenarios, model_scenarios, writer_version
 from harness.plan.pairings import DEFAULT_PAIRINGS, parse_pairing
 from harness.plan.targets import checked_target
 
 #: Options that choose scenarios, which --model and --file replace.
 _CHOOSING = {"scenario_dirs": "--scenarios", "only": "--only", "tags": "--tag", "load_artifacts": "--load-artifacts",
              "resume": "--resume", "shard": "--shard"}
+#: What a backend named by a file's metadata must look like to be shown.
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 _FILE_ONLY = {"inputs": "--inputs", "reference": "--reference", "signature": "--signature"}
 
 
@@ -83,10 +85,11 @@ def _file_scenarios(args: argparse.Namespace) -> dict[str, str]:
             re.compile(args.signature)
         except re.error as exc:
             raise BadInput(f"--signature {args.signature!r} is not a valid regular expression ({exc}).") from None
-    written_by = anatomy.keras_version
+    written_by = writer_version(anatomy.keras_version)  # the file's metadata: shown only when it is a version
     writer = _writer_pairing(written_by, args.pairings) if args.reference is None else None
-    print(f"file {saved.name}: {anatomy.format}" + (f", written by keras {written_by}" if written_by else "")
-          + (f" ({anatomy.backend} backend)" if anatomy.backend else "") + "; "
+    backend = anatomy.backend if anatomy.backend and _PLAIN_NAME.match(anatomy.backend) else None
+    print(f"file {saved.name!r}: {anatomy.format}" + (f", written by keras {written_by}" if written_by else ", unknown writer")
+          + (f" ({backend} backend)" if backend else "") + "; "
           + ("compared with the reference outputs" if args.reference else
              f"the pairing with keras {writer} loads it first, its outputs are the baseline" if writer else
              "no pairing has the keras that wrote it: the pairings are compared with each other"), file=sys.stdout)

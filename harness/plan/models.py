@@ -12,6 +12,10 @@ where the backend is TensorFlow, comparing the outputs on the same inputs and th
 by array. ``--file SAVED`` gives one scenario that loads that file
 in every pairing: against ``--reference`` outputs when given (a single-env scenario), else against
 the outputs of the pairing that wrote the file, or, when no pairing did, of each pairing.
+
+A generated module is fixed code: the user's values (paths, names, the function's name, a saved
+file's metadata, a signature) enter it only as ``repr()`` literals of plain strings, its docstring
+included, so no value can become code; a writer's version is kept only when it is a PEP 440 version.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
 
 HELPER = "_keras_compat_model"
 
@@ -137,9 +143,52 @@ class ModelFile:
         return _identifier(self.path.stem)
 
 
+#: The longest module name derived from a user's file name (file names stay far below the
+#: filesystem's limit with any suffix added).
+_MAX_NAME = 60
+
+
 def _identifier(text: str) -> str:
-    name = re.sub(r"[^A-Za-z0-9_]", "_", text)
+    name = re.sub(r"[^A-Za-z0-9_]", "_", text)[:_MAX_NAME]
     return name if re.match(r"^[A-Za-z_]", name) else f"m_{name}"
+
+
+def writer_version(text: str | None) -> str | None:
+    """The Keras version a saved file says wrote it, when it is a PEP 440 version (the file's
+    metadata is the user's data: anything else is an unknown writer)."""
+    if not isinstance(text, str) or text != text.strip():
+        return None
+    try:
+        Version(text)
+    except InvalidVersion:
+        return None
+    return text
+
+
+# --------------------------------------------------------------------------- literals
+#
+# A generated module is fixed code; every value that comes from the user (paths, names, the
+# function's name, a saved file's metadata, a signature) enters it only through these: as the
+# repr() of a plain str (or None), never inside text that Python parses.
+
+
+def _literal(value: str | Path | None) -> str:
+    """``value`` as a Python literal: the repr of a plain str, or ``None``."""
+    if value is None:
+        return "None"
+    text = str(value)
+    if type(text) is not str:  # a str subclass could repr itself as anything
+        text = str.__str__(text)
+    return repr(text)
+
+
+def _docstring(lines: list[str]) -> str:
+    """A module docstring made of literals, one per line of ``lines``."""
+    return "(\n" + "".join(f"    {_literal(line + chr(10))}\n" for line in lines) + ")\n"
+
+
+def _assignments(values: dict[str, str | Path | None]) -> str:
+    return "".join(f"{name} = {_literal(value)}\n" for name, value in values.items())
 
 
 #: The formats of the ``--model`` scenario: its file's suffix, and how it is saved and loaded.
@@ -166,19 +215,18 @@ def model_scenarios(model: ModelFile) -> dict[str, str]:
             "        model = build(MODEL, FUNCTION, seed=2)  # other weights: a load that sets nothing fails\n"
             "        model.load_weights(f)\n")
         for i, (name, (_, _, call)) in enumerate(_FORMATS.items()))
-    sources[f"{model.stem}_formats.py"] = f'''"""{model.stem}.{model.function}: saved in three formats, loaded in every pairing
-
-Generated for ``--model {model.path}:{model.function}``: the model is built once in one pairing
-and saved in every format (FORMATS: each has its own verdicts), and loaded in another; the
-outputs on the same inputs and the weights, array by array, must be equal.
-"""
-import os
+    given = _assignments({"MODEL": model.path, "FUNCTION": model.function})
+    sources[f"{model.stem}_formats.py"] = _docstring([
+        f"{model.stem}: saved in three formats, loaded in every pairing",
+        "",
+        f"Generated for --model {model.path}:{model.function}: the model is built once in one pairing",
+        "and saved in every format (FORMATS: each has its own verdicts), and loaded in another; the",
+        "outputs on the same inputs and the weights, array by array, must be equal.",
+    ]) + f"""import os
 
 from {HELPER} import build, keep_inputs, kept_inputs, load_model, made_inputs, outputs, user_module, weights
 
-MODEL = {str(model.path)!r}
-FUNCTION = {model.function!r}
-TAGS = ("model", "formats")
+{given}TAGS = ("model", "formats")
 FORMATS = {names!r}
 SUFFIXES = {suffixes!r}
 _BUILT = []  # the model and its inputs, built once per save phase and saved in every format
@@ -198,20 +246,18 @@ def load(workdir, fmt):
     user_module(MODEL)
     f = os.path.join(workdir, "model" + SUFFIXES[fmt])
 {loading}    return {{"outputs": outputs(model, kept_inputs(workdir)), "weights": weights(model)}}
-'''
-    sources[f"{model.stem}_saved_model.py"] = f'''"""{model.stem}.{model.function}: its SavedModel export, read by tf.saved_model
-
-Generated for ``--model {model.path}:{model.function}``: ``model.export`` in one pairing, and in
-another ``tf.saved_model.load`` and its ``serve`` endpoint called on the same inputs; the outputs
-must be equal (a SavedModel keeps no Keras weights to compare).
 """
-import os
+    sources[f"{model.stem}_saved_model.py"] = _docstring([
+        f"{model.stem}: its SavedModel export, read by tf.saved_model",
+        "",
+        f"Generated for --model {model.path}:{model.function}: model.export in one pairing, and in",
+        "another tf.saved_model.load and its serve endpoint called on the same inputs; the outputs",
+        "must be equal (a SavedModel keeps no Keras weights to compare).",
+    ]) + f"""import os
 
 from {HELPER} import build, keep_inputs, kept_inputs, made_inputs, outputs, _arrays
 
-MODEL = {str(model.path)!r}
-FUNCTION = {model.function!r}
-TAGS = ("model", "saved-model")
+{given}TAGS = ("model", "saved-model")
 BACKENDS = ("tensorflow",)
 
 
@@ -228,7 +274,7 @@ def load(workdir):
 
     loaded = tf.saved_model.load(os.path.join(workdir, "saved_model"))
     return {{"outputs": _arrays(loaded.serve(kept_inputs(workdir)))}}
-'''
+"""
     return sources
 
 
@@ -244,54 +290,55 @@ def file_scenarios(saved: Path, written_by: str | None, model: ModelFile | None,
                    reference: Path | None, writer_pairing: str | None, signature: str | None = None) -> dict[str, str]:
     """The scenario module for ``--file``, by file name (the helper module included).
 
-    ``writer_pairing`` is the Keras version of the pairing that matches the file's writer (its
-    ``SAVE_REQUIRES``), None when no pairing of the run does.
+    ``written_by`` is the Keras version the file's metadata names (shown only when it is a
+    version); ``writer_pairing`` is the Keras version of the pairing that matches the file's
+    writer (its ``SAVE_REQUIRES``), None when no pairing of the run does.
     """
     weights_only = saved.name.endswith(".weights.h5")
     name = _identifier("file_" + saved.name.replace(".", "_"))
     if weights_only:
         assert model is not None and model.function is not None
-        open_model = (f"    user_module(MODEL)\n    model = build(MODEL, {model.function!r}, seed=2)\n"
-                      "    model.load_weights(f)\n")
+        open_model = "    user_module(MODEL)\n    model = build(MODEL, FUNCTION, seed=2)\n    model.load_weights(f)\n"
     else:
-        open_model = ("    if MODEL:\n        user_module(MODEL)\n" "    model = load_model(f)\n")
+        open_model = "    if MODEL:\n        user_module(MODEL)\n    model = load_model(f)\n"
     make_inputs = "np.load(INPUTS, allow_pickle=False)" if inputs else "made_inputs(model, MODEL)"
-    header = f'''"""{saved.name}: will it load, and load right, on these versions?
-
-Generated for ``--file {saved}``{f" (written by keras {written_by})" if written_by else ""}: the file is
-loaded in every pairing and its outputs compared {_against(reference, writer_pairing)}.
-"""
-import os
+    writer = writer_version(written_by)
+    writer_pairing = writer_version(writer_pairing)
+    header = _docstring([
+        f"{saved.name}: will it load, and load right, on these versions?",
+        "",
+        f"Generated for --file {saved} ({f'written by keras {writer}' if writer else 'unknown writer'}): the file is",
+        f"loaded in every pairing and its outputs compared {_against(reference, writer_pairing)}.",
+    ]) + f"""import os
 import shutil
 
 import numpy as np
 
 from {HELPER} import build, kept_inputs, keep_inputs, load_model, made_inputs, outputs, user_module
 
-FILE = {str(saved)!r}
-MODEL = {str(model.path) if model else None!r}
-INPUTS = {str(inputs) if inputs else None!r}
-TAGS = ("file",)
-''' + (f"SIGNATURE = {signature!r}\n" if signature else "")
-    opener = f'''
+""" + _assignments({"FILE": saved, "MODEL": model.path if model else None, "FUNCTION": model.function if model else None,
+                    "INPUTS": inputs}) + 'TAGS = ("file",)\n'
+    if signature:
+        header += _assignments({"SIGNATURE": signature})
+    opener = f"""
 
 def _open(workdir):
     f = os.path.join(workdir, os.path.basename(FILE))
     if not os.path.exists(f):  # a load finds the save's copy there, shared with the other loads: read, never written
         shutil.copyfile(FILE, f)
 {open_model}    return model
-'''
+"""
     if reference is not None:
-        body = header + f"REFERENCE = {str(reference)!r}\n" + opener + f'''
+        body = header + _assignments({"REFERENCE": reference}) + opener + f"""
 
 def run(workdir):
     model = _open(workdir)
     x = {make_inputs}
     return {{"expected": np.load(REFERENCE, allow_pickle=False), "actual": outputs(model, x)}}
-'''
+"""
     else:
-        save_requires = f'SAVE_REQUIRES = {{"keras": "=={writer_pairing}"}}\n' if writer_pairing else ""
-        body = header + save_requires + opener + f'''
+        save_requires = f"SAVE_REQUIRES = {{'keras': {_literal('==' + writer_pairing)}}}\n" if writer_pairing else ""
+        body = header + save_requires + opener + f"""
 
 def save(workdir):
     model = _open(workdir)
@@ -303,5 +350,5 @@ def save(workdir):
 def load(workdir):
     model = _open(workdir)
     return {{"outputs": outputs(model, kept_inputs(workdir))}}
-'''
+"""
     return {f"{HELPER}.py": HELPER_SOURCE, f"{name}.py": body}

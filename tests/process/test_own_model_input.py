@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from support import FAKE, GRU_FILE, Harness, keras3_weights, write_scenario
+from support import FAKE, GRU_FILE, Harness, keras3_weights, keras_zip, write_scenario
 
 MODEL = "import keras\n\ndef build():\n    return keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])\n"
 
@@ -97,3 +97,25 @@ def test_a_bad_config_table_is_one_line_naming_the_key_and_the_file(harness: Har
     proc = run_in(harness, tmp_path, "matrix", "--pairing", f"{FAKE}==1.0")
     one_line_exit_2(proc, fragment)
     assert "pyproject.toml" in proc.stderr
+
+
+PLANT = "__import__('pathlib').Path('PLANTED').touch()"
+
+
+@pytest.mark.parametrize("where", ["keras_version", "file_name"])
+def test_a_hostile_saved_file_runs_no_code_in_any_env(harness: Harness, tmp_path: Path, where: str) -> None:
+    """A .keras file whose metadata or name closes a docstring and plants code: the generated
+    scenario is imported in the env (and fails there: the fake env has no Keras), and the planted
+    code never runs."""
+    hostile = f'3.5.0"""\n{PLANT}\nx = """'
+    if where == "keras_version":
+        saved = keras_zip(tmp_path / "model.keras", {"keras_version": hostile, "backend": "tensorflow"})
+    else:
+        saved = keras_zip(tmp_path / f'x""";{PLANT};"""y.keras', {"keras_version": "3.5.0"})
+    proc = run_in(harness, tmp_path, "matrix", "--file", str(saved), "--pairing", f"{FAKE}==1.0", "--out", "run")
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    [cell] = json.loads((tmp_path / "run" / "results.json").read_text())["cells"]
+    assert cell["verdict"] == "error" and "SyntaxError" not in str(cell), cell  # imported, then failed on Keras
+    assert not list(tmp_path.rglob("PLANTED")), "planted code ran"
+    if where == "keras_version":
+        assert "unknown writer" in proc.stdout and "PLANTED" not in proc.stdout
