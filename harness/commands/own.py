@@ -95,7 +95,7 @@ def _file_scenarios(args: argparse.Namespace) -> dict[str, str]:
              "no pairing has the keras that wrote it: the pairings are compared with each other"), file=sys.stdout)
     inputs = Path(args.inputs).resolve() if args.inputs else None
     reference = Path(args.reference).resolve() if args.reference else None
-    return file_scenarios(saved, written_by, model, inputs, reference, writer, args.signature)
+    return file_scenarios(saved, written_by, model, inputs, reference, writer, args.signature, weights_only=weights_only)
 
 
 def _writer_pairing(written_by: str | None, pairings: list[str]) -> str | None:

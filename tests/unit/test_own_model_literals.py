@@ -34,8 +34,8 @@ HOSTILE = {
 
 #: Every name the generated modules import from their helper, as a stub that does nothing.
 STUB_HELPER = "def _nothing(*args, **kwargs):\n    return None\n\n" + "".join(
-    f"{name} = _nothing\n" for name in ("build", "keep_inputs", "kept_inputs", "load_model", "made_inputs", "outputs",
-                                        "user_module", "weights", "_arrays", "load_format", "save_format", "open_saved"))
+    f"{name} = _nothing\n" for name in ("export_saved_model", "given_inputs", "keep_inputs", "kept_inputs", "load_format",
+                                        "open_saved", "outputs", "save_format", "serve_saved_model"))
 
 
 @pytest.fixture
