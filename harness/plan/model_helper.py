@@ -15,9 +15,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import random
+import re
 import shutil
 import sys
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -186,10 +187,86 @@ def weights(model: Any) -> list[Any]:
 
 # --------------------------------------------------------------------------- loading
 
+#: How Keras (2 and 3) says it knows no class of that name; the name (``Scale``, ``myproj>Scale``)
+#: is group 1.
+_UNKNOWN_CLASS = re.compile(r"(?:Could not (?:locate|deserialize) (?:class|function)|Unknown (?:layer|object|class|function))"
+                            r":?\s*['\"`]?([A-Za-z_][\w.>]*)")
+#: The modules that are Keras's own (a class of theirs is never the user's to give).
+_KERAS_ROOTS = ("keras", "tf_keras", "tensorflow.keras", "tensorflow.python.keras")
 
-def load_model(path: str) -> Any:
-    """``load_model`` of the loading env's Keras."""
-    return keras_module().models.load_model(path)
+
+def unknown_class(message: str) -> str | None:
+    """The class a load failure says Keras does not know, as Keras names it; None when the
+    failure is about something else."""
+    found = _UNKNOWN_CLASS.search(message)
+    return found.group(1).rstrip(".") if found else None
+
+
+def registration_hint(message: str, user_classes: set[str], is_keras_class: Callable[[str], bool]) -> str | None:
+    """The advice to give the file that defines a class, when it is true: the failure names a
+    class that Keras does not know, that none of the files given defines (``user_classes``: the
+    names the ``--model`` file and what it imports define or register), and that is not one of
+    Keras's own (``is_keras_class(name)``, or a config naming a Keras module for it: a class of a
+    newer Keras, say). None otherwise."""
+    named = unknown_class(message)
+    if named is None:
+        return None
+    name = named.rsplit(">", 1)[-1]  # a registered name: package>Class
+    if name in {given.rsplit(">", 1)[-1] for given in user_classes} or is_keras_class(name):
+        return None
+    if re.search(r"'module': '(?:keras|tf_keras|tensorflow)\b[^']*', 'class_name': '" + re.escape(name) + "'", message):
+        return None
+    return (f"hint: the file uses the class {named!r}, which is not one of Keras's own and which no file given defines: "
+            "give the file that defines and registers it with --model FILE.py")
+
+
+def user_classes(model_path: str | None) -> set[str]:
+    """The class names the user's file defines or imports, and every name registered with Keras."""
+    names: set[str] = set()
+    if model_path:
+        for key, value in vars(user_module(model_path)).items():
+            if isinstance(value, type):
+                names.update((key, value.__name__))
+    keras = keras_module()
+    saving = getattr(keras, "saving", None)
+    registry = getattr(saving, "get_custom_objects", None) or getattr(keras.utils, "get_custom_objects", None)
+    names.update(registry() if registry is not None else {})
+    return names
+
+
+def is_keras_class(name: str) -> bool:
+    """Whether a module of Keras imported in this process defines a class of that name."""
+    for module_name, module in list(sys.modules.items()):
+        if module is None or not any(module_name == root or module_name.startswith(root + ".") for root in _KERAS_ROOTS):
+            continue
+        if isinstance(getattr(module, "__dict__", {}).get(name), type):
+            return True
+    return False
+
+
+def _hint_for(exc: BaseException, model_path: str | None) -> str | None:
+    """:func:`registration_hint` for a load's exception; None whenever telling fails (the hint
+    never takes the place of Keras's exception)."""
+    try:
+        text = str(exc)
+        return registration_hint(text, user_classes(model_path), is_keras_class) if unknown_class(text) else None
+    except Exception:
+        return None
+
+
+def load_model(path: str, model_path: str | None = None) -> Any:
+    """``load_model`` of the loading env's Keras. Its exception is raised unchanged (same type,
+    same message); when it names a class that only a file not given can define, the hint saying
+    so is printed to the cell's output and added to the exception as a note (Python 3.11+)."""
+    try:
+        return keras_module().models.load_model(path)
+    except Exception as exc:
+        hint = _hint_for(exc, model_path)
+        if hint is not None:
+            print(hint)
+            if hasattr(exc, "add_note"):
+                exc.add_note(hint)
+        raise
 
 
 def load_weights_into(model_path: str, function: str, path: str) -> Any:
@@ -225,7 +302,7 @@ def load_format(workdir: str, fmt: str, model_path: str, function: str) -> dict[
     user_module(model_path)
     target = FORMATS[fmt]
     f = os.path.join(workdir, "model" + target.suffix)
-    model = load_model(f) if target.whole_model else load_weights_into(model_path, function, f)
+    model = load_model(f, model_path) if target.whole_model else load_weights_into(model_path, function, f)
     return {"outputs": outputs(model, kept_inputs(workdir)), "weights": weights(model)}
 
 
@@ -242,7 +319,7 @@ def open_saved(workdir: str, saved: str, model_path: str | None, function: str |
         if not model_path or not function:
             raise ValueError("a weights file needs the function that builds its model")
         return load_weights_into(model_path, function, f)
-    return load_model(f)
+    return load_model(f, model_path)
 
 
 def export_saved_model(workdir: str, model_path: str, function: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from harness.plan import model_helper
-from harness.plan.model_helper import arrays, dtype_name, input_arrays, to_numpy
+from harness.plan.model_helper import arrays, dtype_name, input_arrays, is_keras_class, registration_hint, to_numpy, unknown_class
 from harness.plan.models import HELPER, ModelFile, file_scenarios, helper_source, model_scenarios
 
 #: What the helper may import at its top level: it runs inside the tested envs, without the harness.
@@ -83,3 +83,67 @@ def test_numpy_values_convert_as_they_are_with_their_nesting() -> None:
     np.testing.assert_array_equal(converted["a"][0], np.arange(3))
     assert converted["a"][1][0].dtype == np.float32 and converted["1"].shape == (2, 2)
     assert to_numpy(3).shape == () and to_numpy(np.ones(2)).dtype == np.float64
+
+
+K3_UNKNOWN = ("Could not locate class 'Scale'. Make sure custom classes are decorated with "
+              "`@keras.saving.register_keras_serializable()`. Full object config: {'module': None, 'class_name': 'Scale', "
+              "'config': {'name': 'scale'}, 'registered_name': 'myproj>Scale'}")
+K3_NO_MODULE = ("<class 'keras.src.models.functional.Functional'> could not be deserialized properly. Please ensure that "
+                "components that are Python object instances (layers, models, etc.) returned by `get_config()` are explicitly "
+                "deserialized.\n\nException encountered: Could not deserialize class 'Scale' because its parent module custom "
+                "cannot be imported. Full object config: {'module': 'custom', 'class_name': 'Scale', 'config': {}}")
+K2_FILE_IN_K3 = ("Could not deserialize class 'Functional' because its parent module keras.src.engine.functional cannot be "
+                 "imported. Full object config: {'module': 'keras.src.engine.functional', 'class_name': 'Functional', 'config': {}}")
+K2_UNKNOWN = ("Unknown layer: 'myproj>Scale'. Please ensure you are using a `keras.utils.custom_object_scope` and that "
+              "this object is included in the scope.")
+NOT_EQUAL = ("Could not locate class 'NotEqual'. Make sure custom classes are decorated with "
+             "`@keras.saving.register_keras_serializable()`. Full object config: {'module': 'keras.src.ops.numpy', "
+             "'class_name': 'NotEqual', 'config': {'name': 'not_equal'}, 'registered_name': 'NotEqual'}")
+
+
+def _knows_nothing(name: str) -> bool:
+    return False
+
+
+@pytest.mark.parametrize("message", [K3_UNKNOWN, K3_NO_MODULE, K2_UNKNOWN])
+def test_a_class_no_file_given_defines_gets_the_hint_naming_it(message: str) -> None:
+    hint = registration_hint(message, set(), _knows_nothing)
+    assert hint is not None and "--model FILE.py" in hint
+    assert ("'myproj>Scale'" if message is K2_UNKNOWN else "'Scale'") in hint
+
+
+@pytest.mark.parametrize("message", [K3_UNKNOWN, K3_NO_MODULE, K2_UNKNOWN])
+def test_a_class_the_user_file_defines_gets_no_hint(message: str) -> None:
+    assert registration_hint(message, {"Scale", "build"}, _knows_nothing) is None
+    assert registration_hint(message, {"myproj>Scale"}, _knows_nothing) is None
+
+
+def test_a_class_of_keras_own_gets_no_hint() -> None:
+    assert registration_hint(NOT_EQUAL, set(), lambda name: name == "NotEqual") is None
+    assert registration_hint(NOT_EQUAL, set(), _knows_nothing) is None  # a newer Keras's class: its config says so
+    assert registration_hint(K3_UNKNOWN, set(), lambda name: name == "Scale") is None
+    assert registration_hint(K2_FILE_IN_K3, set(), _knows_nothing) is None
+
+
+@pytest.mark.parametrize("message", ["Unrecognized keyword arguments passed to Dense: {'quantization_config': None}",
+                                     "'str' object is not callable", ""])
+def test_another_failure_gets_no_hint(message: str) -> None:
+    assert unknown_class(message) is None and registration_hint(message, set(), _knows_nothing) is None
+
+
+def test_the_class_is_read_from_each_keras_wording() -> None:
+    assert unknown_class(K3_UNKNOWN) == "Scale" and unknown_class(K2_UNKNOWN) == "myproj>Scale"
+    assert unknown_class("Unknown layer: Scale. Please ensure") == "Scale"
+    assert unknown_class(NOT_EQUAL) == "NotEqual"
+
+
+def test_keras_classes_are_found_in_the_loaded_keras_modules(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    fake = types.ModuleType("keras.src.ops.fake_numpy")
+    fake.NotEqual = type("NotEqual", (), {})  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "keras.src.ops.fake_numpy", fake)
+    mine = types.ModuleType("mykeras_layers")
+    mine.Scale = type("Scale", (), {})  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "mykeras_layers", mine)
+    assert is_keras_class("NotEqual") and not is_keras_class("Scale")
