@@ -269,9 +269,50 @@ def load_model(path: str, model_path: str | None = None) -> Any:
         raise
 
 
+def different(value: Any) -> Any:
+    """An array of ``value``'s shape and dtype whose every element differs from ``value``'s:
+    booleans negated, integers plus one (wrapping at the top), floats plus one (their negation, or
+    1, where adding one changes nothing; 0 for NaN). ``ValueError`` for any other dtype."""
+    value = np.asarray(value)
+    if value.dtype == np.bool_:
+        return ~value
+    if value.dtype.kind in "iu":
+        return value + np.ones((), dtype=value.dtype)
+    if value.dtype.kind not in "fc":
+        raise ValueError(f"no other value is made for dtype {value.dtype}")
+    with np.errstate(all="ignore"):
+        changed = (value + 1).astype(value.dtype)
+        same = ~(changed != value)  # equal, or NaN
+        fallback = np.where(value == 0, 1, -value).astype(value.dtype)
+        changed = np.where(same, np.where(np.isnan(value), 0, fallback), changed).astype(value.dtype)
+    return changed
+
+
+def scramble_weights(model: Any) -> None:
+    """Give every variable of ``model`` a value other than the one it holds before a weights file
+    is loaded into it: a user's function that sets its own seed builds the saved weights again,
+    and a load that set nothing would then pass. A variable that cannot be given another value is
+    named in the cell's output, never skipped silently."""
+    count = 0
+    for variable in model.weights:
+        current = to_numpy(variable)
+        try:
+            variable.assign(different(current))
+        except Exception as exc:
+            name = getattr(variable, "path", None) or getattr(variable, "name", "?")
+            print(f"weights: the variable {name} ({current.dtype}) keeps the value it was built with before the load "
+                  f"({type(exc).__name__}: {exc}); its comparison proves less")
+        else:
+            count += 1
+    print(f"weights: {count} variables of the rebuilt model were given other values before the load")
+
+
 def load_weights_into(model_path: str, function: str, path: str) -> Any:
-    """The user's model built again, with the weights file loaded into it."""
+    """The user's model built again, every variable given another value (:func:`scramble_weights`),
+    and the weights file loaded into it: the weights compared afterwards are the file's only if
+    the load set every one of them."""
     model = build(model_path, function, seed=2)
+    scramble_weights(model)
     model.load_weights(path)
     return model
 

@@ -12,7 +12,18 @@ import numpy as np
 import pytest
 
 from harness.plan import model_helper
-from harness.plan.model_helper import arrays, dtype_name, input_arrays, is_keras_class, registration_hint, to_numpy, unknown_class
+from harness.plan.model_helper import (
+    arrays,
+    different,
+    dtype_name,
+    input_arrays,
+    is_keras_class,
+    registration_hint,
+    scramble_weights,
+    to_numpy,
+    unknown_class,
+    weights,
+)
 from harness.plan.models import HELPER, ModelFile, file_scenarios, helper_source, model_scenarios
 
 #: What the helper may import at its top level: it runs inside the tested envs, without the harness.
@@ -147,3 +158,60 @@ def test_keras_classes_are_found_in_the_loaded_keras_modules(monkeypatch: pytest
     mine.Scale = type("Scale", (), {})  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "mykeras_layers", mine)
     assert is_keras_class("NotEqual") and not is_keras_class("Scale")
+
+
+@pytest.mark.parametrize("value", [
+    np.array([0.0, 1.5, -2.0, 3e38, np.inf, -np.inf, np.nan, 2.0**30], dtype=np.float32),
+    np.array([0.0, 1e300, -1e-300], dtype=np.float64), np.array([1.0, 65504.0], dtype=np.float16),
+    np.array([0, -1, np.iinfo(np.int64).max], dtype=np.int64), np.array([0, 255], dtype=np.uint8),
+    np.array([True, False]), np.array(7, dtype=np.int32), np.zeros((2, 3), dtype=np.float32) + 1j,
+])
+def test_a_different_value_differs_everywhere_with_the_same_shape_and_dtype(value: np.ndarray) -> None:
+    changed = different(value)
+    assert changed.shape == value.shape and changed.dtype == value.dtype
+    assert not np.any(changed == value)
+
+
+def test_no_different_value_is_made_for_text() -> None:
+    with pytest.raises(ValueError, match="no other value"):
+        different(np.array(["a"]))
+
+
+class _Variable(np.ndarray):
+    """A variable as the helper sees one: its value as an array, and assign()."""
+
+    def assign(self, value: np.ndarray) -> None:
+        if self.dtype.kind == "U":
+            raise TypeError("text cannot be assigned here")
+        self[...] = value
+
+
+class _SeededModel:
+    """A model whose build sets its own seed: built again, it holds the saved weights already."""
+
+    def __init__(self, arrays: list[np.ndarray]) -> None:
+        self.weights = [np.array(a).view(_Variable) for a in arrays]
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [np.array(w) for w in self.weights]
+
+    def load_weights(self, path: str) -> None:  # a load that sets nothing
+        return None
+
+
+def test_a_load_that_sets_nothing_leaves_weights_other_than_the_saved(capsys: pytest.CaptureFixture[str]) -> None:
+    saved = [np.arange(6, dtype=np.float32).reshape(2, 3), np.zeros(3, dtype=np.float32), np.array(3, dtype=np.int64),
+             np.array([True])]
+    rebuilt = _SeededModel(saved)
+    scramble_weights(rebuilt)
+    rebuilt.load_weights("model.weights.h5")
+    for loaded, before in zip(weights(rebuilt), saved):
+        assert loaded.dtype == before.dtype and not np.any(loaded == before)
+    assert "4 variables of the rebuilt model were given other values" in capsys.readouterr().out
+
+
+def test_a_variable_that_cannot_change_is_named_never_skipped_silently(capsys: pytest.CaptureFixture[str]) -> None:
+    rebuilt = _SeededModel([np.ones(2, dtype=np.float32), np.array(["vocabulary"])])
+    scramble_weights(rebuilt)
+    out = capsys.readouterr().out
+    assert "keeps the value it was built with" in out and "1 variables of the rebuilt model" in out
