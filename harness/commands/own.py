@@ -34,10 +34,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--inputs", type=Path, metavar="X.npy", help="with --file: the inputs to call the loaded model on")
     parser.add_argument("--reference", type=Path, metavar="Y.npy", help="with --file: the outputs the loaded model must give")
     parser.add_argument("--signature", metavar="REGEX", help="with --file: a load error matching this is 'reproduced'")
+    parser.add_argument("--unsafe-load", action="store_true", default=None,
+                        help="with --model or --file: also load each model file with safe_mode=False, as scenarios of their own "
+                             "(a load refused by safe mode, e.g. for a Lambda layer, then shows both answers)")
 
 
 def wanted(args: argparse.Namespace) -> bool:
     return bool(args.model or args.file)
+
+
+def check_unwanted(args: argparse.Namespace) -> None:
+    """:class:`BadInput` for an option of --model/--file given without either."""
+    if getattr(args, "unsafe_load", None):
+        raise BadInput("--unsafe-load goes with --model or --file.")
 
 
 def generated_scenarios(args: argparse.Namespace) -> dict[str, str]:
@@ -50,7 +59,7 @@ def generated_scenarios(args: argparse.Namespace) -> dict[str, str]:
         lonely = [flag for dest, flag in _FILE_ONLY.items() if getattr(args, dest, None) is not None]
         if lonely:
             raise BadInput(f"{', '.join(lonely)} go with --file SAVED.")
-        return model_scenarios(model_file(args.model, need_function=True))
+        return model_scenarios(model_file(args.model, need_function=True), unsafe_load=bool(getattr(args, "unsafe_load", None)))
     return _file_scenarios(args)
 
 
@@ -95,7 +104,8 @@ def _file_scenarios(args: argparse.Namespace) -> dict[str, str]:
              "no pairing has the keras that wrote it: the pairings are compared with each other"), file=sys.stdout)
     inputs = Path(args.inputs).resolve() if args.inputs else None
     reference = Path(args.reference).resolve() if args.reference else None
-    return file_scenarios(saved, written_by, model, inputs, reference, writer, args.signature, weights_only=weights_only)
+    return file_scenarios(saved, written_by, model, inputs, reference, writer, args.signature, weights_only=weights_only,
+                          unsafe_load=bool(getattr(args, "unsafe_load", None)))
 
 
 def _writer_pairing(written_by: str | None, pairings: list[str]) -> str | None:

@@ -13,6 +13,7 @@ format table, and to test its pure parts). It keeps to Python 3.8 and works with
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import os
 import random
 import re
@@ -24,19 +25,24 @@ import numpy as np
 
 
 class Format(NamedTuple):
-    """How a model is saved in one format: the file's suffix, and whether the file holds the
-    whole model (``model.save``, read by ``load_model``) or only its weights (``save_weights``,
-    read by ``load_weights`` into a model the user's function builds again)."""
+    """How a model is saved in one format: the file's suffix, whether the file holds the whole
+    model (``model.save``, read by ``load_model``) or only its weights (``save_weights``, read by
+    ``load_weights`` into a model the user's function builds again), and whether it is loaded in
+    Keras's safe mode (the default) or with ``safe_mode=False``."""
 
     suffix: str
     whole_model: bool
+    safe_mode: bool = True
 
 
-#: The formats of the ``--model`` scenario, by name: each has its own verdicts.
+#: The formats of the ``--model`` scenario, by name: each has its own verdicts. Those loaded with
+#: ``safe_mode=False`` are added only when asked for (``--unsafe-load``).
 FORMATS = {
     "keras": Format(".keras", True),
     "weights_h5": Format(".weights.h5", False),
     "legacy_h5": Format(".h5", True),
+    "keras_unsafe": Format(".keras", True, safe_mode=False),
+    "legacy_h5_unsafe": Format(".h5", True, safe_mode=False),
 }
 
 
@@ -254,12 +260,21 @@ def _hint_for(exc: BaseException, model_path: str | None) -> str | None:
         return None
 
 
-def load_model(path: str, model_path: str | None = None) -> Any:
-    """``load_model`` of the loading env's Keras. Its exception is raised unchanged (same type,
-    same message); when it names a class that only a file not given can define, the hint saying
+def load_model(path: str, model_path: str | None = None, safe_mode: bool = True) -> Any:
+    """``load_model`` of the loading env's Keras, in safe mode or with ``safe_mode=False`` (where
+    its ``load_model`` takes it: a Keras without safe mode loads as it always does, and the cell's
+    output says so). Its exception is raised unchanged (same type, same message; a refusal of
+    safe mode too); when it names a class that only a file not given can define, the hint saying
     so is printed to the cell's output and added to the exception as a note (Python 3.11+)."""
+    load = keras_module().models.load_model
+    options = {}
+    if not safe_mode:
+        if _takes(load, "safe_mode"):
+            options["safe_mode"] = False
+        else:
+            print("safe_mode: this Keras's load_model has no safe_mode; the file is loaded as it always is")
     try:
-        return keras_module().models.load_model(path)
+        return load(path, **options)
     except Exception as exc:
         hint = _hint_for(exc, model_path)
         if hint is not None:
@@ -267,6 +282,14 @@ def load_model(path: str, model_path: str | None = None) -> Any:
             if hasattr(exc, "add_note"):
                 exc.add_note(hint)
         raise
+
+
+def _takes(function: Any, name: str) -> bool:
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return True  # cannot tell: pass it, and let Keras say
+    return name in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
 
 
 def different(value: Any) -> Any:
@@ -343,14 +366,18 @@ def load_format(workdir: str, fmt: str, model_path: str, function: str) -> dict[
     user_module(model_path)
     target = FORMATS[fmt]
     f = os.path.join(workdir, "model" + target.suffix)
-    model = load_model(f, model_path) if target.whole_model else load_weights_into(model_path, function, f)
+    if target.whole_model:
+        model = load_model(f, model_path, safe_mode=target.safe_mode)
+    else:
+        model = load_weights_into(model_path, function, f)
     return {"outputs": outputs(model, kept_inputs(workdir)), "weights": weights(model)}
 
 
-def open_saved(workdir: str, saved: str, model_path: str | None, function: str | None, weights_only: bool) -> Any:
+def open_saved(workdir: str, saved: str, model_path: str | None, function: str | None, weights_only: bool,
+               safe_mode: bool = True) -> Any:
     """The ``--file`` scenario's model: the file loaded from ``workdir`` (copied there by the save
-    phase; a load reads the save's copy, never writes it), into the user's rebuilt model when it
-    holds weights only."""
+    phase; a load reads the save's copy, never writes it), in safe mode or not, or into the user's
+    rebuilt model when it holds weights only."""
     f = os.path.join(workdir, os.path.basename(saved))
     if not os.path.exists(f):
         shutil.copyfile(saved, f)
@@ -360,7 +387,7 @@ def open_saved(workdir: str, saved: str, model_path: str | None, function: str |
         if not model_path or not function:
             raise ValueError("a weights file needs the function that builds its model")
         return load_weights_into(model_path, function, f)
-    return load_model(f, model_path)
+    return load_model(f, model_path, safe_mode=safe_mode)
 
 
 def export_saved_model(workdir: str, model_path: str, function: str) -> dict[str, Any]:

@@ -98,21 +98,23 @@ def _assignments(values: dict[str, str | Path | None]) -> str:
     return "".join(f"{name} = {_literal(value)}\n" for name, value in values.items())
 
 
-def model_scenarios(model: ModelFile) -> dict[str, str]:
+def model_scenarios(model: ModelFile, unsafe_load: bool = False) -> dict[str, str]:
     """The scenario modules for ``--model``, by file name (the helper module included): one
     scenario with ``FORMATS`` (``<stem>_formats``: the model is built once per saving pairing and
-    saved in every format) and the SavedModel export (TensorFlow backend only)."""
+    saved in every format) and the SavedModel export (TensorFlow backend only). ``unsafe_load``
+    adds the formats loaded with ``safe_mode=False`` (``keras_unsafe``, ``legacy_h5_unsafe``)."""
     assert model.function is not None
     given = _assignments({"MODEL": model.path, "FUNCTION": model.function})
-    formats = tuple(FORMATS)
+    formats = tuple(name for name, fmt in FORMATS.items() if fmt.safe_mode or unsafe_load)
     return {
         f"{HELPER}.py": helper_source(),
         f"{model.stem}_formats.py": _docstring([
-            f"{model.stem}: saved in {len(formats)} formats, loaded in every pairing",
+            f"{model.stem}: saved in every format, loaded in every pairing",
             "",
             f"Generated for --model {model.path}:{model.function}: the model is built once in one pairing",
             "and saved in every format (FORMATS: each has its own verdicts), and loaded in another; the",
             "outputs on the same inputs and the weights, array by array, must be equal.",
+            *(["The *_unsafe formats load the same files with safe_mode=False."] if unsafe_load else []),
         ]) + f"""from {HELPER} import load_format, save_format
 
 {given}TAGS = ("model", "formats")
@@ -159,8 +161,10 @@ def _against(reference: Path | None, writer_pairing: str | None) -> str:
 
 def file_scenarios(saved: Path, written_by: str | None, model: ModelFile | None, inputs: Path | None,
                    reference: Path | None, writer_pairing: str | None, signature: str | None = None,
-                   weights_only: bool | None = None) -> dict[str, str]:
-    """The scenario module for ``--file``, by file name (the helper module included).
+                   weights_only: bool | None = None, unsafe_load: bool = False) -> dict[str, str]:
+    """The scenario modules for ``--file``, by file name (the helper module included): the file
+    loaded in safe mode and, with ``unsafe_load`` (not for a weights file, which holds no code),
+    the same loaded with ``safe_mode=False`` (``<name>_unsafe``).
 
     ``written_by`` is the Keras version the file's metadata names (shown only when it is a
     version); ``writer_pairing`` is the Keras version of the pairing that matches the file's
@@ -174,41 +178,52 @@ def file_scenarios(saved: Path, written_by: str | None, model: ModelFile | None,
     name = _identifier("file_" + saved.name.replace(".", "_"))
     writer = writer_version(written_by)
     writer_pairing = writer_version(writer_pairing)
-    body = _docstring([
-        f"{saved.name}: will it load, and load right, on these versions?",
-        "",
-        f"Generated for --file {saved} ({f'written by keras {writer}' if writer else 'unknown writer'}): the file is",
-        f"loaded in every pairing and its outputs compared {_against(reference, writer_pairing)}.",
-    ]) + f"""import numpy as np
+    header = _assignments({"FILE": saved, "MODEL": model.path if model else None,
+                           "FUNCTION": model.function if model else None, "INPUTS": inputs})
+    header += f'WEIGHTS_ONLY = {weights_only!r}\nTAGS = ("file",)\n'
+    if signature:
+        header += _assignments({"SIGNATURE": signature})
+    if reference is not None:
+        header += _assignments({"REFERENCE": reference})
+    elif writer_pairing:
+        header += f"SAVE_REQUIRES = {{'keras': {_literal('==' + writer_pairing)}}}\n"
+    sources = {f"{HELPER}.py": helper_source()}
+    for safe_mode in (True, False) if unsafe_load and not weights_only else (True,):
+        how = "" if safe_mode else ", loaded with safe_mode=False"
+        sources[f"{name}{'' if safe_mode else '_unsafe'}.py"] = _docstring([
+            f"{saved.name}{how}: will it load, and load right, on these versions?",
+            "",
+            f"Generated for --file {saved} ({f'written by keras {writer}' if writer else 'unknown writer'}): the file is",
+            f"loaded in every pairing{how} and its outputs compared {_against(reference, writer_pairing)}.",
+        ]) + f"""import numpy as np
 
 from {HELPER} import given_inputs, keep_inputs, kept_inputs, open_saved, outputs
 
-""" + _assignments({"FILE": saved, "MODEL": model.path if model else None, "FUNCTION": model.function if model else None,
-                    "INPUTS": inputs}) + f'WEIGHTS_ONLY = {weights_only!r}\nTAGS = ("file",)\n'
-    if signature:
-        body += _assignments({"SIGNATURE": signature})
-    if reference is not None:
-        body += _assignments({"REFERENCE": reference}) + """
+{header}SAFE_MODE = {safe_mode!r}
+""" + (_FILE_RUN if reference is not None else _FILE_SAVE_LOAD)
+    return sources
+
+
+#: The code of a ``--file`` scenario compared with reference outputs (a single-env scenario).
+_FILE_RUN = """
 
 def run(workdir):
-    model = open_saved(workdir, FILE, MODEL, FUNCTION, WEIGHTS_ONLY)
+    model = open_saved(workdir, FILE, MODEL, FUNCTION, WEIGHTS_ONLY, SAFE_MODE)
     x = given_inputs(model, INPUTS, MODEL)
     return {"expected": np.load(REFERENCE, allow_pickle=False), "actual": outputs(model, x)}
 """
-    else:
-        if writer_pairing:
-            body += f"SAVE_REQUIRES = {{'keras': {_literal('==' + writer_pairing)}}}\n"
-        body += """
+
+#: The code of a ``--file`` scenario compared across pairings.
+_FILE_SAVE_LOAD = """
 
 def save(workdir):
-    model = open_saved(workdir, FILE, MODEL, FUNCTION, WEIGHTS_ONLY)
+    model = open_saved(workdir, FILE, MODEL, FUNCTION, WEIGHTS_ONLY, SAFE_MODE)
     x = given_inputs(model, INPUTS, MODEL)
     keep_inputs(workdir, x)
     return {"outputs": outputs(model, x)}
 
 
 def load(workdir):
-    model = open_saved(workdir, FILE, MODEL, FUNCTION, WEIGHTS_ONLY)
+    model = open_saved(workdir, FILE, MODEL, FUNCTION, WEIGHTS_ONLY, SAFE_MODE)
     return {"outputs": outputs(model, kept_inputs(workdir))}
 """
-    return {f"{HELPER}.py": helper_source(), f"{name}.py": body}

@@ -38,6 +38,7 @@ def one_line_exit_2(proc: subprocess.CompletedProcess[str], fragment: str) -> No
     (["--file", "weights.weights.h5"], "holds weights only"),
     (["--file", "weights.weights.h5", "--model", "mymodel.py:build", "--inputs", "none.npy"], "does not exist"),
     (["--file", "weights.weights.h5", "--model", "mymodel.py:build", "--signature", "("], "not a valid regular expression"),
+    (["--scenarios", "scen", "--unsafe-load"], "--unsafe-load goes with --model or --file"),
 ])
 def test_bad_input_is_one_line_before_any_install(harness: Harness, tmp_path: Path, args: list[str], fragment: str) -> None:
     (tmp_path / "mymodel.py").write_text(MODEL)
@@ -89,6 +90,7 @@ def test_a_keras_compat_toml_without_out_puts_runs_beside_it(harness: Harness, t
     ('[tool.keras-compat]\njobs = 1.5\n', "jobs must be a positive whole number"),
     ('[tool.keras-compat]\npairings = "keras"\n', "pairings must be a list of strings"),
     ('[tool.keras-compat]\ncross = "some"\n', "cross must be one of all, same"),
+    ('[tool.keras-compat]\nunsafe_load = "yes"\n', "unsafe_load must be true or false"),
     ('[tool.keras-compat\ntimeout = 5\n', "is not valid TOML"),
 ])
 def test_a_bad_config_table_is_one_line_naming_the_key_and_the_file(harness: Harness, tmp_path: Path, text: str,
@@ -119,3 +121,19 @@ def test_a_hostile_saved_file_runs_no_code_in_any_env(harness: Harness, tmp_path
     assert not list(tmp_path.rglob("PLANTED")), "planted code ran"
     if where == "keras_version":
         assert "unknown writer" in proc.stdout and "PLANTED" not in proc.stdout
+
+
+def test_unsafe_load_adds_the_loads_with_safe_mode_off_from_the_option_or_the_table(harness: Harness, tmp_path: Path) -> None:
+    (tmp_path / "mymodel.py").write_text(MODEL)
+    proc = run_in(harness, tmp_path, "matrix", "--model", "mymodel.py:build", "--unsafe-load", "--pairing", f"{FAKE}==1.0",
+                  "--out", "option")
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    scenarios = {c["scenario"] for c in json.loads((tmp_path / "option" / "results.json").read_text())["cells"]}
+    assert scenarios == {f"mymodel_formats[{f}]" for f in ("keras", "keras_unsafe", "legacy_h5", "legacy_h5_unsafe", "weights_h5")
+                         } | {"mymodel_saved_model"}
+    keras_zip(tmp_path / "model.keras", {"keras_version": "3.5.0"})
+    (tmp_path / "keras-compat.toml").write_text(f'pairings = ["{FAKE}==1.0"]\nunsafe_load = true\n')
+    proc = run_in(harness, tmp_path, "matrix", "--file", "model.keras", "--out", "table")
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    scenarios = {c["scenario"] for c in json.loads((tmp_path / "table" / "results.json").read_text())["cells"]}
+    assert scenarios == {"file_model_keras", "file_model_keras_unsafe"}

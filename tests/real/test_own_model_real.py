@@ -156,3 +156,54 @@ def test_a_weights_load_that_sets_nothing_is_wrong_values_even_when_build_sets_i
             assert _cells(work / name)[(f"{name}_formats[keras]", OLD_ID, OLD_ID)]["verdict"] == "passed"
         else:
             assert cell["verdict"] == "passed" and cell["compared_count"] > 8, cell["reason"]
+
+
+LAMBDA_MODEL = '''
+import keras
+
+
+@keras.saving.register_keras_serializable(package="myproj")
+class Shift(keras.layers.Layer):
+    """A registered layer of the user's own."""
+
+    def call(self, x):
+        return x + 1.0
+
+
+def build():
+    inputs = keras.Input(shape=(4,))
+    x = Shift()(keras.layers.Dense(3)(inputs))
+    return keras.Model(inputs, keras.layers.Lambda(lambda t: t * 2.0)(x))
+'''
+
+
+def test_safe_mode_refusals_are_named_and_unsafe_loads_shown_beside_them(tool: Path, tmp_path: Path) -> None:
+    work = tmp_path / "myproject"
+    work.mkdir()
+    (work / "lambdamodel.py").write_text(LAMBDA_MODEL)
+    env = outside(tmp_path)
+
+    def matrix(*args: str) -> dict[tuple[str, str, str], dict]:
+        out = f"run{len(list(work.glob('run*')))}"
+        proc = subprocess.run([str(tool), "matrix", *args, "--unsafe-load", "--pairing", OLD, "--out", out], cwd=work, env=env,
+                              capture_output=True, text=True, timeout=2400)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        (ROOT / "test-artifacts").mkdir(exist_ok=True)
+        (ROOT / "test-artifacts" / f"own-model-safe-mode-{out}.txt").write_text(proc.stdout)
+        return _cells(work / out)
+
+    cells = matrix("--model", "lambdamodel.py:build")
+    refused = cells[("lambdamodel_formats[keras]", OLD_ID, OLD_ID)]
+    assert refused["verdict"] == "error" and refused["exception_type"] == "ValueError", refused["reason"]
+    assert refused["reason"].startswith("load refused by safe_mode (Lambda): ValueError: ")
+    assert cells[("lambdamodel_formats[keras_unsafe]", OLD_ID, OLD_ID)]["verdict"] == "passed"
+    assert "hint:" not in refused["output_tail"] + refused["traceback"]
+
+    saved = work / "run0" / "artifacts" / "lambdamodel_formats[keras_unsafe]" / OLD_ID / "files" / "model.keras"
+    alone = matrix("--file", str(saved))  # the file of the class not given: the hint names it, Keras's exception stays
+    unknown = alone[("file_model_keras_unsafe", OLD_ID, OLD_ID)]
+    assert unknown["verdict"] == "error" and "Shift" in unknown["message"] and "hint:" not in unknown["message"]
+    assert "hint: the file uses the class 'Shift'" in unknown["output_tail"]
+    given = matrix("--file", str(saved), "--model", "lambdamodel.py")  # given: no hint, and it loads
+    assert given[("file_model_keras_unsafe", OLD_ID, OLD_ID)]["verdict"] == "passed"
+    assert "save refused by safe_mode (Lambda)" in given[("file_model_keras", OLD_ID, OLD_ID)]["reason"]

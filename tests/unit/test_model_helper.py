@@ -61,7 +61,7 @@ def test_the_helper_imports_and_converts_numpy_without_keras(tmp_path: Path) -> 
     (tmp_path / f"{HELPER}.py").write_text(helper_source(), encoding="utf-8")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "1.5 ['keras', 'legacy_h5', 'weights_h5']"
+    assert proc.stdout.strip() == "1.5 ['keras', 'keras_unsafe', 'legacy_h5', 'legacy_h5_unsafe', 'weights_h5']"
 
 
 def test_inputs_from_specs_are_deterministic() -> None:
