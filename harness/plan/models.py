@@ -1,17 +1,20 @@
 """Scenarios generated for a user's own model or saved file (``matrix --model`` / ``--file``), so
 that nothing has to be written to the scenario contract by hand.
 
-Pure: this module only writes the text of scenario modules (and of their shared helper module);
-the command writes them into the run folder and the run treats them like any other scenario. The
-user's file runs only inside the tested envs; here it is only named.
+Pure: this module only writes the text of scenario modules, and gives the text of the helper they
+share (:mod:`harness.plan.model_helper`, read from the package); the command writes them into the
+run folder and the run treats them like any other scenario. The user's file runs only inside the
+tested envs; here it is only named.
 
 ``--model FILE.py:FUNCTION`` gives one cross-version scenario with ``FORMATS`` (``.keras``,
-``.weights.h5``, legacy ``.h5``: built once and saved in every format in each pairing, loaded in
-every pairing, each format with its own verdicts), and one for the TensorFlow SavedModel export
-where the backend is TensorFlow, comparing the outputs on the same inputs and the weights array
-by array. ``--file SAVED`` gives one scenario that loads that file
-in every pairing: against ``--reference`` outputs when given (a single-env scenario), else against
-the outputs of the pairing that wrote the file, or, when no pairing did, of each pairing.
+``.weights.h5``, legacy ``.h5``, and with ``--unsafe-load`` the whole-model files loaded with
+``safe_mode=False``: built once and saved in every format in each pairing, loaded in every
+pairing, each format with its own verdicts), and one for the TensorFlow SavedModel export where
+the backend is TensorFlow, comparing the outputs on the same inputs and the weights array by
+array. ``--file SAVED`` gives one scenario that loads that file in every pairing (and with
+``--unsafe-load`` one more, loading it with ``safe_mode=False``): against ``--reference`` outputs
+when given (a single-env scenario), else against the outputs of the pairing that wrote the file,
+or, when no pairing did, of each pairing.
 
 A generated module is fixed code: the user's values (paths, names, the function's name, a saved
 file's metadata, a signature) enter it only as ``repr()`` literals of plain strings, its docstring
