@@ -3,9 +3,9 @@
 the command line, which overrides them.
 
 A key of the table names an option (``pairings``, ``scenarios``, ``timeout``, ``jobs``, ``out``,
-``cross``, ``expect``, ``expect_verdicts_only``, ``fail_on``, ``fail_on_claim_change``). Folders and
-files in it are relative to the file's own folder. An unknown key, a wrong type or a file that
-cannot be read is :class:`BadInput` naming the key and the file.
+``cross``, ``expect``, ``expect_verdicts_only``, ``fail_on``, ``fail_on_claim_change``, ``unsafe_load``).
+Folders and files in it are relative to the file's own folder. An unknown key, a wrong type or a
+file that cannot be read is :class:`BadInput` naming the key and the file.
 """
 
 from __future__ import annotations
@@ -96,6 +96,7 @@ KEYS: dict[str, tuple[str, Callable[[str, Any, str], Any]]] = {
     "expect_verdicts_only": ("expect_verdicts_only", _flag),
     "fail_on": ("fail_on", _verdicts),
     "fail_on_claim_change": ("fail_on_claim_change", _flag),
+    "unsafe_load": ("unsafe_load", _flag),
 }
 #: Options whose values are paths, taken relative to the config file's folder.
 _PATHS = ("scenario_dirs", "out", "expect")

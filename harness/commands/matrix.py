@@ -30,7 +30,10 @@ NAME = "matrix"
 HELP = "install every pairing and run every scenario"
 #: Options that define a run; a resumed run takes its own, so none of these may be given with --resume.
 _RUN_DEFINING = ("scenario_dirs", "pairings", "only", "tags", "out", "load_artifacts", "shard", "timeout", "isolation", "cross",
-                 "max_output", "fresh")
+                 "max_output", "fresh", "unsafe_load")
+#: The config table's options that shape the scenarios --model and --file generate (its others
+#: are applied with the rest of the run's options).
+_SHAPING = ("pairings", "unsafe_load")
 #: The gate's options, which the config table also sets for a resumed run.
 _GATE = ("expect", "expect_verdicts_only", "fail_on", "fail_on_claim_change")
 
@@ -89,8 +92,10 @@ def _run_or_resume(args: argparse.Namespace, config: Config) -> tuple[Results, R
             raise BadInput(f"--resume continues a run with its own options; drop {flags}.")
         return resume_matrix(args.resume, jobs=args.jobs, envs_dir=args.envs_dir)
     if own.wanted(args):
+        apply_config(args, config, only=_SHAPING)
         generated = own.generated_scenarios(args)
         return run_matrix(matrix_options(args, config, generated=generated))
+    own.check_unwanted(args)
     shard = parse_shard(args.shard) if args.shard is not None else None
     return run_matrix(matrix_options(args, config, shard=shard))
 

@@ -14,13 +14,15 @@ from pathlib import Path
 from harness.envs.install import resolve_pairing
 from harness.errors import BadInput
 from harness.evidence.anatomy import read_anatomy
-from harness.plan.models import ModelFile, file_scenarios, model_scenarios
+from harness.plan.models import ModelFile, file_scenarios, model_scenarios, writer_version
 from harness.plan.pairings import DEFAULT_PAIRINGS, parse_pairing
 from harness.plan.targets import checked_target
 
 #: Options that choose scenarios, which --model and --file replace.
 _CHOOSING = {"scenario_dirs": "--scenarios", "tags": "--tag", "load_artifacts": "--load-artifacts",
              "resume": "--resume", "shard": "--shard"}
+#: What a backend named by a file's metadata must look like to be shown.
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 _FILE_ONLY = {"inputs": "--inputs", "reference": "--reference", "signature": "--signature"}
 
 
@@ -32,10 +34,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--inputs", type=Path, metavar="X.npy", help="with --file: the inputs to call the loaded model on")
     parser.add_argument("--reference", type=Path, metavar="Y.npy", help="with --file: the outputs the loaded model must give")
     parser.add_argument("--signature", metavar="REGEX", help="with --file: a load error matching this is 'reproduced'")
+    parser.add_argument("--unsafe-load", action="store_true", default=None,
+                        help="with --model or --file: also load each model file with safe_mode=False, as scenarios of their own "
+                             "(a load refused by safe mode, e.g. for a Lambda layer, then shows both answers)")
 
 
 def wanted(args: argparse.Namespace) -> bool:
     return bool(args.model or args.file)
+
+
+def check_unwanted(args: argparse.Namespace) -> None:
+    """:class:`BadInput` for an option of --model/--file given without either."""
+    if getattr(args, "unsafe_load", None):
+        raise BadInput("--unsafe-load goes with --model or --file.")
 
 
 def generated_scenarios(args: argparse.Namespace) -> dict[str, str]:
@@ -48,7 +59,7 @@ def generated_scenarios(args: argparse.Namespace) -> dict[str, str]:
         lonely = [flag for dest, flag in _FILE_ONLY.items() if getattr(args, dest, None) is not None]
         if lonely:
             raise BadInput(f"{', '.join(lonely)} go with --file SAVED.")
-        return model_scenarios(model_file(args.model, need_function=True))
+        return model_scenarios(model_file(args.model, need_function=True), unsafe_load=bool(getattr(args, "unsafe_load", None)))
     return _file_scenarios(args)
 
 
@@ -83,16 +94,18 @@ def _file_scenarios(args: argparse.Namespace) -> dict[str, str]:
             re.compile(args.signature)
         except re.error as exc:
             raise BadInput(f"--signature {args.signature!r} is not a valid regular expression ({exc}).") from None
-    written_by = anatomy.keras_version
+    written_by = writer_version(anatomy.keras_version)  # the file's metadata: shown only when it is a version
     writer = _writer_pairing(written_by, args.pairings) if args.reference is None else None
-    print(f"file {saved.name}: {anatomy.format}" + (f", written by keras {written_by}" if written_by else "")
-          + (f" ({anatomy.backend} backend)" if anatomy.backend else "") + "; "
+    backend = anatomy.backend if anatomy.backend and _PLAIN_NAME.match(anatomy.backend) else None
+    print(f"file {saved.name!r}: {anatomy.format}" + (f", written by keras {written_by}" if written_by else ", unknown writer")
+          + (f" ({backend} backend)" if backend else "") + "; "
           + ("compared with the reference outputs" if args.reference else
              f"the pairing with keras {writer} loads it first, its outputs are the baseline" if writer else
              "no pairing has the keras that wrote it: the pairings are compared with each other"), file=sys.stdout)
     inputs = Path(args.inputs).resolve() if args.inputs else None
     reference = Path(args.reference).resolve() if args.reference else None
-    return file_scenarios(saved, written_by, model, inputs, reference, writer, args.signature)
+    return file_scenarios(saved, written_by, model, inputs, reference, writer, args.signature, weights_only=weights_only,
+                          unsafe_load=bool(getattr(args, "unsafe_load", None)))
 
 
 def _writer_pairing(written_by: str | None, pairings: list[str]) -> str | None:

@@ -13,6 +13,18 @@ from dataclasses import dataclass
 from harness.evidence.model import Verdict
 from harness.evidence.phase import PhaseOutcome
 
+#: Refusals a reason names, each by the fragments that must all be in the exception's text: a load
+#: that Keras refused on purpose reads differently from one that broke. The first that fits is used.
+KNOWN_REFUSALS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("safe_mode", "Lambda"), "refused by safe_mode (Lambda)"),
+    (("safe_mode",), "refused by safe_mode"),
+)
+
+
+def known_refusal(text: str) -> str | None:
+    """The words of the :data:`KNOWN_REFUSALS` entry the exception's text fits, if any."""
+    return next((words for fragments, words in KNOWN_REFUSALS if all(f in text for f in fragments)), None)
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -35,8 +47,9 @@ def decide_verdict(
     Precedence: the env could not be installed; the env is outside REQUIRES; the run was
     interrupted; the save phase failed (a cross-version cell); then the final phase's ending:
     timeout, crash, exception (``reproduced`` when the scenario has a ``signature`` and the worker
-    matched it against the exception's whole text), values the harness could not compare (an
-    ``error``, never ``reproduced``), wrong values, passed.
+    matched it against the exception's whole text; an ``error`` whose text fits a
+    :data:`KNOWN_REFUSALS` entry is worded as that refusal), values the harness could not compare
+    (an ``error``, never ``reproduced``), wrong values, passed.
     """
     if install_error is not None:
         return Decision(Verdict.INSTALL_FAILED, last_statement(install_error) or "install failed")
@@ -78,7 +91,8 @@ def _decide_phase(signature: str | None, outcome: PhaseOutcome) -> Decision:
         first = text.strip().splitlines()[0] if text.strip() else text
         if signature is not None and outcome.facts is not None and outcome.facts.signature_matched:
             return Decision(Verdict.REPRODUCED, f"{outcome.op} raised the signature: {first[:300]}")
-        return Decision(Verdict.ERROR, f"{outcome.op} raised {first[:300]}")
+        refusal = known_refusal(text)
+        return Decision(Verdict.ERROR, f"{outcome.op} {refusal}: {first[:300]}" if refusal else f"{outcome.op} raised {first[:300]}")
     if outcome.uncomparable:
         message = outcome.facts.message if outcome.facts else None
         return Decision(Verdict.ERROR, f"{outcome.op} ran clean, but {message}")

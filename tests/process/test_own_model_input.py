@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from support import FAKE, GRU_FILE, Harness, keras3_weights, write_scenario
+from support import FAKE, GRU_FILE, Harness, keras3_weights, keras_zip, write_scenario
 
 MODEL = "import keras\n\ndef build():\n    return keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])\n"
 
@@ -38,6 +38,7 @@ def one_line_exit_2(proc: subprocess.CompletedProcess[str], fragment: str) -> No
     (["--file", "weights.weights.h5"], "holds weights only"),
     (["--file", "weights.weights.h5", "--model", "mymodel.py:build", "--inputs", "none.npy"], "does not exist"),
     (["--file", "weights.weights.h5", "--model", "mymodel.py:build", "--signature", "("], "not a valid regular expression"),
+    (["--scenarios", "scen", "--unsafe-load"], "--unsafe-load goes with --model or --file"),
 ])
 def test_bad_input_is_one_line_before_any_install(harness: Harness, tmp_path: Path, args: list[str], fragment: str) -> None:
     (tmp_path / "mymodel.py").write_text(MODEL)
@@ -89,6 +90,7 @@ def test_a_keras_compat_toml_without_out_puts_runs_beside_it(harness: Harness, t
     ('[tool.keras-compat]\njobs = 1.5\n', "jobs must be a positive whole number"),
     ('[tool.keras-compat]\npairings = "keras"\n', "pairings must be a list of strings"),
     ('[tool.keras-compat]\ncross = "some"\n', "cross must be one of all, same"),
+    ('[tool.keras-compat]\nunsafe_load = "yes"\n', "unsafe_load must be true or false"),
     ('[tool.keras-compat\ntimeout = 5\n', "is not valid TOML"),
 ])
 def test_a_bad_config_table_is_one_line_naming_the_key_and_the_file(harness: Harness, tmp_path: Path, text: str,
@@ -97,3 +99,42 @@ def test_a_bad_config_table_is_one_line_naming_the_key_and_the_file(harness: Har
     proc = run_in(harness, tmp_path, "matrix", "--pairing", f"{FAKE}==1.0")
     one_line_exit_2(proc, fragment)
     assert "pyproject.toml" in proc.stderr
+
+
+PLANT = "__import__('pathlib').Path('PLANTED').touch()"
+
+
+@pytest.mark.parametrize("where", ["keras_version", "file_name"])
+def test_a_hostile_saved_file_runs_no_code_in_any_env(harness: Harness, tmp_path: Path, where: str) -> None:
+    """A .keras file whose metadata or name closes a docstring and plants code: the generated
+    scenario is imported in the env (and fails there: the fake env has no Keras), and the planted
+    code never runs."""
+    hostile = f'3.5.0"""\n{PLANT}\nx = """'
+    if where == "keras_version":
+        saved = keras_zip(tmp_path / "model.keras", {"keras_version": hostile, "backend": "tensorflow"})
+    else:
+        saved = keras_zip(tmp_path / f'x""";{PLANT};"""y.keras', {"keras_version": "3.5.0"})
+    proc = run_in(harness, tmp_path, "matrix", "--file", str(saved), "--pairing", f"{FAKE}==1.0", "--out", "run")
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    [cell] = json.loads((tmp_path / "run" / "results.json").read_text())["cells"]
+    assert cell["verdict"] == "error" and "SyntaxError" not in str(cell), cell  # imported, then failed on Keras
+    assert not list(tmp_path.rglob("PLANTED")), "planted code ran"
+    if where == "keras_version":
+        assert "unknown writer" in proc.stdout and "PLANTED" not in proc.stdout
+
+
+def test_unsafe_load_adds_the_loads_with_safe_mode_off_from_the_option_or_the_table(harness: Harness, tmp_path: Path) -> None:
+    (tmp_path / "mymodel.py").write_text(MODEL)
+    proc = run_in(harness, tmp_path, "matrix", "--model", "mymodel.py:build", "--unsafe-load", "--pairing", f"{FAKE}==1.0",
+                  "--out", "option")
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    scenarios = {c["scenario"] for c in json.loads((tmp_path / "option" / "results.json").read_text())["cells"]}
+    assert scenarios == {f"mymodel_formats[{f}]" for f in ("keras", "keras_unsafe", "legacy_h5", "legacy_h5_unsafe", "weights_h5")
+                         } | {"mymodel_saved_model"}
+    keras_zip(tmp_path / "model.keras", {"keras_version": "3.5.0"})
+    write_scenario(tmp_path / "checks", "passes", PASSES)  # the table's scenarios: replaced by the generated ones
+    (tmp_path / "keras-compat.toml").write_text(f'pairings = ["{FAKE}==1.0"]\nscenarios = ["checks"]\nunsafe_load = true\n')
+    proc = run_in(harness, tmp_path, "matrix", "--file", "model.keras", "--out", "table")
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    scenarios = {c["scenario"] for c in json.loads((tmp_path / "table" / "results.json").read_text())["cells"]}
+    assert scenarios == {"file_model_keras", "file_model_keras_unsafe"}

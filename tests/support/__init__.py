@@ -105,6 +105,19 @@ def keras3_weights(path: Path | Any, layout: dict[str, list[tuple[int, ...]]], n
                 created.create_dataset(str(index), data=np.full(shape, index, dtype="float32"))
 
 
+def keras_zip(path: Path, metadata: dict[str, Any]) -> Path:
+    """A file shaped like a ``.keras`` zip (``metadata.json``, ``config.json``, ``model.weights.h5``)
+    with the given metadata, for what is read from it on the host."""
+    import io
+
+    inner = io.BytesIO()
+    keras3_weights(inner, {"layers/dense/vars": [(3, 2), (2,)]})
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("metadata.json", json.dumps(metadata))
+        archive.writestr("config.json", json.dumps({"class_name": "Functional"}))
+        archive.writestr("model.weights.h5", inner.getvalue())
+    return path
+
 GRU_FILE = {
     "layers/dense/vars": [(5, 2), (2,)],
     "layers/gru/cell/vars": [(3, 15), (5, 15), (2, 15)],

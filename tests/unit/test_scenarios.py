@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import BadInput, ContractError
-from harness.plan.models import ModelFile, model_scenarios
+from harness.plan.models import ModelFile, file_scenarios, model_scenarios
 from harness.plan.scenarios import discover_scenarios, read_scenario, select_scenarios, unmet_requirement
 from support import ROOT, write_scenario
 
@@ -133,6 +133,29 @@ def test_a_model_of_your_own_is_one_scenario_with_formats(tmp_path: Path) -> Non
     assert [s.id for s in scenarios] == ["mymodel_formats[keras]", "mymodel_formats[legacy_h5]",
                                          "mymodel_formats[weights_h5]", "mymodel_saved_model"]
     assert all(s.kind == "cross" for s in scenarios) and scenarios[-1].backends == ("tensorflow",)
+
+
+def test_an_unsafe_load_is_a_scenario_of_its_own(tmp_path: Path) -> None:
+    model = ModelFile(tmp_path / "mymodel.py", "build")
+    for name, text in model_scenarios(model, unsafe_load=True).items():
+        (tmp_path / "model" / name).parent.mkdir(exist_ok=True)
+        (tmp_path / "model" / name).write_text(text)
+    assert [s.id for s in discover_scenarios([tmp_path / "model"]) if s.module == "mymodel_formats"] == [
+        "mymodel_formats[keras]", "mymodel_formats[keras_unsafe]", "mymodel_formats[legacy_h5]",
+        "mymodel_formats[legacy_h5_unsafe]", "mymodel_formats[weights_h5]"]
+    for suffix, weights_only, expected in ((".keras", False, {"file_m_keras": True, "file_m_keras_unsafe": False}),
+                                           (".weights.h5", True, {"file_m_weights_h5": True})):
+        folder = tmp_path / suffix.strip(".")
+        folder.mkdir()
+        sources = file_scenarios(tmp_path / f"m{suffix}", "3.5.0", model, None, None, "3.5.0", unsafe_load=True,
+                                 weights_only=weights_only)
+        for name, text in sources.items():
+            (folder / name).write_text(text)
+        found = {s.id: s for s in discover_scenarios([folder])}
+        assert set(found) == set(expected)
+        for scenario_id, safe in expected.items():
+            assert f"SAFE_MODE = {safe}" in (folder / f"{scenario_id}.py").read_text()
+            assert found[scenario_id].save_requires == {"keras": "==3.5.0"}
 
 
 def test_discovery_skips_private_files_and_refuses_duplicates(tmp_path: Path) -> None:

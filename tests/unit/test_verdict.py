@@ -6,7 +6,7 @@ import pytest
 
 from harness.evidence.model import NOT_RUN, SAYS_NOTHING, UNFINISHED, Verdict
 from harness.evidence.phase import RESULT_FORMAT, Comparison, PhaseFacts, PhaseOutcome
-from harness.run.verdict import decide_verdict
+from harness.run.verdict import decide_verdict, known_refusal
 
 SIGNATURE = r"ValueError: .*expected 3 variables"
 
@@ -97,3 +97,27 @@ def test_the_verdict_groups() -> None:
     assert SAYS_NOTHING == NOT_RUN | {Verdict.CRASHED, Verdict.TIMEOUT}
     assert "interrupted" in UNFINISHED and "passed" not in SAYS_NOTHING
     assert not ({Verdict.PASSED, Verdict.REPRODUCED, Verdict.WRONG_VALUES, Verdict.ERROR} & SAYS_NOTHING)
+
+
+K3_LAMBDA = ("The `{arg_name}` of this `Lambda` layer is a Python lambda. Deserializing it is unsafe. If you trust the source "
+             "of the config artifact, you can override this error by passing `safe_mode=False` to `from_config()`, or calling "
+             "`keras.config.enable_unsafe_deserialization().")
+K2_LAMBDA = ("Requested the deserialization of a Lambda layer with a Python `lambda` inside it. This carries a potential risk "
+             "of arbitrary code execution and thus it is disallowed by default. If you trust the source of the saved model, "
+             "you can pass `safe_mode=False` to the loading function in order to allow Lambda layer loading.")
+
+
+@pytest.mark.parametrize("message", [K3_LAMBDA, K2_LAMBDA])
+def test_a_load_refused_by_safe_mode_says_so(message: str) -> None:
+    decision = decide_verdict(None, outcome=done("raised", "ValueError", message, matched=False, op="load"))
+    assert decision.verdict is Verdict.ERROR
+    assert decision.reason.startswith("load refused by safe_mode (Lambda): ValueError: ")
+    saved = decide_verdict(None, save=done("raised", "ValueError", message, matched=False), saved_with="keras-3.5.0")
+    assert "refused by safe_mode (Lambda)" in saved.reason
+
+
+def test_other_refusals_and_errors_keep_their_words() -> None:
+    other = done("raised", "ValueError", "Loading is unsafe: pass safe_mode=False", matched=False)
+    assert decide_verdict(None, outcome=other).reason.startswith("run refused by safe_mode: ValueError")
+    assert decide_verdict(None, outcome=OTHER_RAISED).reason == "run raised KeyError: 'kernel'"
+    assert known_refusal("Unknown layer: 'Lambda'") is None

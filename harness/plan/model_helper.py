@@ -1,0 +1,407 @@
+"""The helper module of the scenarios generated for a model of your own (``matrix --model`` /
+``--file``): build the model, make its inputs, save and load it in each format, and give back
+outputs and weights as numpy arrays.
+
+A run copies this file into its scenarios folder as ``_keras_compat_model.py`` (see
+:mod:`harness.plan.models`), and the generated scenarios import it there, inside the tested envs.
+So it imports nothing from ``harness``: only the standard library and numpy at import, and Keras
+(the user's file, TensorFlow) only inside functions; the host imports it without Keras (for its
+format table, and to test its pure parts). It keeps to Python 3.8 and works with Keras 2
+(``tf.keras``, TensorFlow <= 2.15) and Keras 3 on every backend.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import os
+import random
+import re
+import shutil
+import sys
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+
+
+class Format(NamedTuple):
+    """How a model is saved in one format: the file's suffix, whether the file holds the whole
+    model (``model.save``, read by ``load_model``) or only its weights (``save_weights``, read by
+    ``load_weights`` into a model the user's function builds again), and whether it is loaded in
+    Keras's safe mode (the default) or with ``safe_mode=False``."""
+
+    suffix: str
+    whole_model: bool
+    safe_mode: bool = True
+
+
+#: The formats of the ``--model`` scenario, by name: each has its own verdicts. Those loaded with
+#: ``safe_mode=False`` are added only when asked for (``--unsafe-load``).
+FORMATS = {
+    "keras": Format(".keras", True),
+    "weights_h5": Format(".weights.h5", False),
+    "legacy_h5": Format(".h5", True),
+    "keras_unsafe": Format(".keras", True, safe_mode=False),
+    "legacy_h5_unsafe": Format(".h5", True, safe_mode=False),
+}
+
+
+# --------------------------------------------------------------------------- Keras and the user's file
+
+
+def keras_module() -> Any:
+    """The Keras a model file gets with ``import keras``: Keras 3, or with TensorFlow <= 2.15 the
+    ``keras`` 2 package (which is ``tf.keras``); ``tensorflow.keras`` where no ``keras`` is installed."""
+    try:
+        import keras
+    except ImportError:
+        from tensorflow import keras
+    return keras
+
+
+def user_module(path: str) -> Any:
+    """Import the user's model file once, as the module of its own name (its registered classes
+    are then known to Keras)."""
+    name = os.path.splitext(os.path.basename(path))[0]
+    if name in sys.modules:
+        return sys.modules[name]
+    folder = os.path.dirname(path)
+    if folder not in sys.path:
+        sys.path.append(folder)
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import the model file {path!r}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, numpy and the backend (``keras.utils.set_random_seed`` where Keras has it)."""
+    keras = keras_module()
+    setter = getattr(keras.utils, "set_random_seed", None)
+    if setter is not None:
+        setter(seed)
+        return
+    random.seed(seed)
+    np.random.seed(seed)
+    import tensorflow as tf
+
+    tf.random.set_seed(seed)
+
+
+def build(path: str, function: str, seed: int) -> Any:
+    """The model ``function()`` of the user's file builds, with the random seeds set to ``seed``."""
+    set_seed(seed)
+    return getattr(user_module(path), function)()
+
+
+# --------------------------------------------------------------------------- arrays and inputs
+
+
+def arrays(value: Any) -> Any:
+    """``value`` (a tensor, a variable, an array, or dicts, lists and tuples of them) as numpy
+    arrays, with the same nesting (tuples become lists, dict keys strings)."""
+    if isinstance(value, dict):
+        return {str(k): arrays(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [arrays(v) for v in value]
+    return to_numpy(value)
+
+
+def to_numpy(value: Any) -> Any:
+    """One value as a numpy array: numpy values as they are, else through Keras 3's
+    ``keras.ops.convert_to_numpy`` where it exists, else the tensor's ``.numpy()``."""
+    if isinstance(value, (np.ndarray, np.generic, int, float, bool, complex)):
+        return np.asarray(value)
+    ops = getattr(keras_module(), "ops", None)
+    convert = getattr(ops, "convert_to_numpy", None)
+    if convert is not None:
+        return np.asarray(convert(value))
+    if hasattr(value, "numpy"):
+        return np.asarray(value.numpy())
+    return np.asarray(value)
+
+
+def dtype_name(dtype: Any) -> str:
+    """A dtype's name, from a string (Keras 3), a ``tf.DType`` or a numpy dtype."""
+    if isinstance(dtype, str):
+        return dtype
+    return str(getattr(dtype, "name", dtype))
+
+
+def input_arrays(specs: list[tuple[Any, str]], seed: int = 0) -> list[Any]:
+    """Deterministic inputs for ``(shape, dtype)`` specs: unknown dimensions are 2; integers and
+    booleans are 0 or 1, floats standard normal."""
+    rng = np.random.default_rng(seed)
+    made = []
+    for shape, dtype in specs:
+        size = [2 if d is None else int(d) for d in shape]
+        kind = np.dtype(dtype)
+        if kind.kind in "iub":
+            made.append(rng.integers(0, 2, size=size).astype(kind))
+        else:
+            made.append(rng.standard_normal(size).astype(kind))
+    return made
+
+
+def made_inputs(model: Any, path: str | None) -> Any:
+    """The model file's ``inputs()``, else deterministic inputs from the model's input specs."""
+    module = user_module(path) if path else None
+    if module is not None and callable(getattr(module, "inputs", None)):
+        return arrays(module.inputs())
+    specs = getattr(model, "inputs", None)
+    if not specs:
+        raise ValueError("the model has no input specs to make inputs from (a subclassed model?): "
+                         "define inputs() in the model file, returning its inputs")
+    print("inputs: made from the model's input specs (the model file defines no inputs())")
+    made = input_arrays([(tuple(spec.shape), dtype_name(getattr(spec, "dtype", "float32"))) for spec in specs])
+    return made[0] if len(made) == 1 else made
+
+
+def given_inputs(model: Any, inputs_path: str | None, model_path: str | None) -> Any:
+    """The inputs file given (``--inputs``), else :func:`made_inputs`."""
+    if inputs_path:
+        return np.load(inputs_path, allow_pickle=False)
+    return made_inputs(model, model_path)
+
+
+def keep_inputs(workdir: str, x: Any) -> None:
+    """Store the inputs next to the saved file, so every loading pairing uses the same ones."""
+    if isinstance(x, list):
+        np.savez(os.path.join(workdir, "inputs.npz"), *x)
+    else:
+        np.save(os.path.join(workdir, "inputs.npy"), x)
+
+
+def kept_inputs(workdir: str) -> Any:
+    single = os.path.join(workdir, "inputs.npy")
+    if os.path.exists(single):
+        return np.load(single, allow_pickle=False)
+    with np.load(os.path.join(workdir, "inputs.npz"), allow_pickle=False) as stored:
+        return [stored[f"arr_{i}"] for i in range(len(stored.files))]
+
+
+def outputs(model: Any, x: Any) -> Any:
+    return arrays(model(x, training=False))
+
+
+def weights(model: Any) -> list[Any]:
+    return [np.asarray(w) for w in model.get_weights()]
+
+
+# --------------------------------------------------------------------------- loading
+
+#: How Keras (2 and 3) says it knows no class of that name; the name (``Scale``, ``myproj>Scale``)
+#: is group 1.
+_UNKNOWN_CLASS = re.compile(r"(?:Could not (?:locate|deserialize) (?:class|function)|Unknown (?:layer|object|class|function))"
+                            r":?\s*['\"`]?([A-Za-z_][\w.>]*)")
+#: The modules that are Keras's own (a class of theirs is never the user's to give).
+_KERAS_ROOTS = ("keras", "tf_keras", "tensorflow.keras", "tensorflow.python.keras")
+
+
+def unknown_class(message: str) -> str | None:
+    """The class a load failure says Keras does not know, as Keras names it; None when the
+    failure is about something else."""
+    found = _UNKNOWN_CLASS.search(message)
+    return found.group(1).rstrip(".") if found else None
+
+
+def registration_hint(message: str, user_classes: set[str], is_keras_class: Callable[[str], bool]) -> str | None:
+    """The advice to give the file that defines a class, when it is true: the failure names a
+    class that Keras does not know, that none of the files given defines (``user_classes``: the
+    names the ``--model`` file and what it imports define or register), and that is not one of
+    Keras's own (``is_keras_class(name)``, or a config naming a Keras module for it: a class of a
+    newer Keras, say). None otherwise."""
+    named = unknown_class(message)
+    if named is None:
+        return None
+    name = named.rsplit(">", 1)[-1]  # a registered name: package>Class
+    if name in {given.rsplit(">", 1)[-1] for given in user_classes} or is_keras_class(name):
+        return None
+    if re.search(r"'module': '(?:keras|tf_keras|tensorflow)\b[^']*', 'class_name': '" + re.escape(name) + "'", message):
+        return None
+    return (f"hint: the file uses the class {named!r}, which is not one of Keras's own and which no file given defines: "
+            "give the file that defines and registers it with --model FILE.py")
+
+
+def user_classes(model_path: str | None) -> set[str]:
+    """The class names the user's file defines or imports, and every name registered with Keras."""
+    names: set[str] = set()
+    if model_path:
+        for key, value in vars(user_module(model_path)).items():
+            if isinstance(value, type):
+                names.update((key, value.__name__))
+    keras = keras_module()
+    saving = getattr(keras, "saving", None)
+    registry = getattr(saving, "get_custom_objects", None) or getattr(keras.utils, "get_custom_objects", None)
+    names.update(registry() if registry is not None else {})
+    return names
+
+
+def is_keras_class(name: str) -> bool:
+    """Whether a module of Keras imported in this process defines a class of that name."""
+    for module_name, module in list(sys.modules.items()):
+        if module is None or not any(module_name == root or module_name.startswith(root + ".") for root in _KERAS_ROOTS):
+            continue
+        if isinstance(getattr(module, "__dict__", {}).get(name), type):
+            return True
+    return False
+
+
+def _hint_for(exc: BaseException, model_path: str | None) -> str | None:
+    """:func:`registration_hint` for a load's exception; None whenever telling fails (the hint
+    never takes the place of Keras's exception)."""
+    try:
+        text = str(exc)
+        return registration_hint(text, user_classes(model_path), is_keras_class) if unknown_class(text) else None
+    except Exception:
+        return None
+
+
+def load_model(path: str, model_path: str | None = None, safe_mode: bool = True) -> Any:
+    """``load_model`` of the loading env's Keras, in safe mode or with ``safe_mode=False`` (where
+    its ``load_model`` takes it: a Keras without safe mode loads as it always does, and the cell's
+    output says so). Its exception is raised unchanged (same type, same message; a refusal of
+    safe mode too); when it names a class that only a file not given can define, the hint saying
+    so is printed to the cell's output and added to the exception as a note (Python 3.11+)."""
+    load = keras_module().models.load_model
+    options = {}
+    if not safe_mode:
+        if _takes(load, "safe_mode"):
+            options["safe_mode"] = False
+        else:
+            print("safe_mode: this Keras's load_model has no safe_mode; the file is loaded as it always is")
+    try:
+        return load(path, **options)
+    except Exception as exc:
+        hint = _hint_for(exc, model_path)
+        if hint is not None:
+            print(hint)
+            if hasattr(exc, "add_note"):
+                exc.add_note(hint)
+        raise
+
+
+def _takes(function: Any, name: str) -> bool:
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return True  # cannot tell: pass it, and let Keras say
+    return name in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+
+
+def different(value: Any) -> Any:
+    """An array of ``value``'s shape and dtype whose every element differs from ``value``'s:
+    booleans negated, integers plus one (wrapping at the top), floats plus one (their negation, or
+    1, where adding one changes nothing; 0 for NaN). ``ValueError`` for any other dtype."""
+    value = np.asarray(value)
+    if value.dtype == np.bool_:
+        return ~value
+    if value.dtype.kind in "iu":
+        return value + np.ones((), dtype=value.dtype)
+    if value.dtype.kind not in "fc":
+        raise ValueError(f"no other value is made for dtype {value.dtype}")
+    with np.errstate(all="ignore"):
+        changed = (value + 1).astype(value.dtype)
+        same = ~(changed != value)  # equal, or NaN
+        fallback = np.where(value == 0, 1, -value).astype(value.dtype)
+        changed = np.where(same, np.where(np.isnan(value), 0, fallback), changed).astype(value.dtype)
+    return changed
+
+
+def scramble_weights(model: Any) -> None:
+    """Give every variable of ``model`` a value other than the one it holds before a weights file
+    is loaded into it: a user's function that sets its own seed builds the saved weights again,
+    and a load that set nothing would then pass. A variable that cannot be given another value is
+    named in the cell's output, never skipped silently."""
+    count = 0
+    for variable in model.weights:
+        current = to_numpy(variable)
+        try:
+            variable.assign(different(current))
+        except Exception as exc:
+            name = getattr(variable, "path", None) or getattr(variable, "name", "?")
+            print(f"weights: the variable {name} ({current.dtype}) keeps the value it was built with before the load "
+                  f"({type(exc).__name__}: {exc}); its comparison proves less")
+        else:
+            count += 1
+    print(f"weights: {count} variables of the rebuilt model were given other values before the load")
+
+
+def load_weights_into(model_path: str, function: str, path: str) -> Any:
+    """The user's model built again, every variable given another value (:func:`scramble_weights`),
+    and the weights file loaded into it: the weights compared afterwards are the file's only if
+    the load set every one of them."""
+    model = build(model_path, function, seed=2)
+    scramble_weights(model)
+    model.load_weights(path)
+    return model
+
+
+# --------------------------------------------------------------------------- the generated scenarios
+
+
+def save_format(workdir: str, fmt: str, model_path: str, function: str, built: list[Any]) -> dict[str, Any]:
+    """The ``save`` of the ``--model`` scenario: the model (built once per save phase, kept in
+    ``built``) saved in format ``fmt``; its outputs and weights are the reference values."""
+    if not built:
+        model = build(model_path, function, seed=1)
+        built.append((model, made_inputs(model, model_path)))
+    model, x = built[0]
+    keep_inputs(workdir, x)
+    target = FORMATS[fmt]
+    f = os.path.join(workdir, "model" + target.suffix)
+    if target.whole_model:
+        model.save(f)
+    else:
+        model.save_weights(f)
+    return {"outputs": outputs(model, x), "weights": weights(model)}
+
+
+def load_format(workdir: str, fmt: str, model_path: str, function: str) -> dict[str, Any]:
+    """The ``load`` of the ``--model`` scenario: the file of format ``fmt`` loaded; its outputs on
+    the kept inputs and its weights, to compare with the saved ones."""
+    user_module(model_path)
+    target = FORMATS[fmt]
+    f = os.path.join(workdir, "model" + target.suffix)
+    if target.whole_model:
+        model = load_model(f, model_path, safe_mode=target.safe_mode)
+    else:
+        model = load_weights_into(model_path, function, f)
+    return {"outputs": outputs(model, kept_inputs(workdir)), "weights": weights(model)}
+
+
+def open_saved(workdir: str, saved: str, model_path: str | None, function: str | None, weights_only: bool,
+               safe_mode: bool = True) -> Any:
+    """The ``--file`` scenario's model: the file loaded from ``workdir`` (copied there by the save
+    phase; a load reads the save's copy, never writes it), in safe mode or not, or into the user's
+    rebuilt model when it holds weights only."""
+    f = os.path.join(workdir, os.path.basename(saved))
+    if not os.path.exists(f):
+        shutil.copyfile(saved, f)
+    if model_path:
+        user_module(model_path)
+    if weights_only:
+        if not model_path or not function:
+            raise ValueError("a weights file needs the function that builds its model")
+        return load_weights_into(model_path, function, f)
+    return load_model(f, model_path, safe_mode=safe_mode)
+
+
+def export_saved_model(workdir: str, model_path: str, function: str) -> dict[str, Any]:
+    """The save of the SavedModel scenario: ``model.export``, with the outputs as the reference."""
+    model = build(model_path, function, seed=1)
+    x = made_inputs(model, model_path)
+    keep_inputs(workdir, x)
+    model.export(os.path.join(workdir, "saved_model"))
+    return {"outputs": outputs(model, x)}
+
+
+def serve_saved_model(workdir: str) -> dict[str, Any]:
+    """The load of the SavedModel scenario: ``tf.saved_model.load`` and its ``serve`` endpoint."""
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(os.path.join(workdir, "saved_model"))
+    return {"outputs": arrays(loaded.serve(kept_inputs(workdir)))}
