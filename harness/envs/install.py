@@ -115,6 +115,20 @@ class Env:
     clashes: dict[str, list[str]] = field(default_factory=dict)
 
 
+#: Environment variables an env's cells run with because of a distribution it holds: with tf-keras
+#: installed, ``TF_USE_LEGACY_KERAS=1`` makes ``tf.keras`` Keras 2 (tf-keras) on TensorFlow >= 2.16.
+PACKAGE_VARIABLES: dict[str, dict[str, str]] = {"tf-keras": {"TF_USE_LEGACY_KERAS": "1"}}
+
+
+def env_variables(env: Env) -> dict[str, str]:
+    """The environment variables the cells of ``env`` run with, from :data:`PACKAGE_VARIABLES`."""
+    found: dict[str, str] = {}
+    for package, variables in PACKAGE_VARIABLES.items():
+        if package in env.packages:
+            found.update(variables)
+    return found
+
+
 def find_uv() -> str:
     """The uv executable; :class:`BadInput` when uv is not installed."""
     found = shutil.which("uv")

@@ -12,6 +12,7 @@ format table, and to test its pure parts). It keeps to Python 3.8 and works with
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import inspect
 import os
@@ -19,7 +20,7 @@ import random
 import re
 import shutil
 import sys
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 
@@ -46,12 +47,39 @@ FORMATS = {
 }
 
 
+class HelperFailed(Exception):
+    """This module's own work failed in this env (making inputs, converting values, copying the
+    file): the harness's failure, never the user's model's nor Keras's. Its message starts with
+    "the harness's helper failed in this env"."""
+
+
+@contextlib.contextmanager
+def harness_step(what: str) -> Iterator[None]:
+    """Run one of this module's own steps: any exception in it becomes :class:`HelperFailed`,
+    naming the step and the exception (Keras's own calls and the user's code stay outside)."""
+    try:
+        yield
+    except HelperFailed:
+        raise
+    except Exception as exc:
+        raise HelperFailed(f"the harness's helper failed in this env: {what}: {type(exc).__name__}: {exc}") from exc
+
+
 # --------------------------------------------------------------------------- Keras and the user's file
 
 
 def keras_module() -> Any:
-    """The Keras a model file gets with ``import keras``: Keras 3, or with TensorFlow <= 2.15 the
-    ``keras`` 2 package (which is ``tf.keras``); ``tensorflow.keras`` where no ``keras`` is installed."""
+    """The Keras this env reads and writes files with: with ``TF_USE_LEGACY_KERAS=1`` (a pairing
+    with tf-keras) ``tf.keras``, which is then Keras 2 (tf-keras); else the one a model file gets
+    with ``import keras``: Keras 3, or with TensorFlow <= 2.15 the ``keras`` 2 package (which is
+    ``tf.keras``); ``tensorflow.keras`` where no ``keras`` is installed."""
+    if os.environ.get("TF_USE_LEGACY_KERAS") == "1":
+        try:
+            import tf_keras
+
+            return tf_keras
+        except ImportError:
+            pass
     try:
         import keras
     except ImportError:
@@ -131,19 +159,49 @@ def dtype_name(dtype: Any) -> str:
     return str(getattr(dtype, "name", dtype))
 
 
-def input_arrays(specs: list[tuple[Any, str]], seed: int = 0) -> list[Any]:
-    """Deterministic inputs for ``(shape, dtype)`` specs: unknown dimensions are 2; integers and
-    booleans are 0 or 1, floats standard normal."""
+def input_arrays(specs: list[tuple[Any, str]], seed: int = 0, highs: list[int | None] | None = None) -> list[Any]:
+    """Deterministic inputs for ``(shape, dtype)`` specs: unknown dimensions are 2; integers are
+    drawn from ``0 .. highs[i] - 1`` where the model says how far they go (an Embedding's
+    ``input_dim``), else 0 or 1; booleans 0 or 1, floats standard normal."""
     rng = np.random.default_rng(seed)
     made = []
-    for shape, dtype in specs:
+    for index, (shape, dtype) in enumerate(specs):
         size = [2 if d is None else int(d) for d in shape]
         kind = np.dtype(dtype)
-        if kind.kind in "iub":
+        high = (highs[index] if highs and index < len(highs) else None) or 2
+        if kind.kind in "iu":
+            made.append(rng.integers(0, max(2, high), size=size).astype(kind))
+        elif kind.kind == "b":
             made.append(rng.integers(0, 2, size=size).astype(kind))
         else:
             made.append(rng.standard_normal(size).astype(kind))
     return made
+
+
+def integer_ranges(model: Any) -> list[int | None]:
+    """For each input of ``model``, how far its integer values may go, where the model says so:
+    the smallest ``input_dim`` of the Embedding layers it feeds (directly, as a functional model
+    wires them); None where nothing says."""
+    highs: list[int | None] = []
+    try:
+        layers = list(getattr(model, "layers", []))
+        embeddings = [layer for layer in layers if hasattr(layer, "input_dim") and type(layer).__name__ == "Embedding"]
+        for spec in getattr(model, "inputs", None) or []:
+            found = [int(layer.input_dim) for layer in embeddings if _feeds(spec, layer)]
+            highs.append(min(found) if found else (min(int(e.input_dim) for e in embeddings) if embeddings else None))
+    except Exception:
+        return []
+    return highs
+
+
+def _feeds(spec: Any, layer: Any) -> bool:
+    """Whether the input tensor ``spec`` is among ``layer``'s inputs (False when it cannot be told)."""
+    try:
+        given = layer.input
+        given = given if isinstance(given, (list, tuple)) else [given]
+        return any(item is spec for item in given)
+    except Exception:
+        return False
 
 
 def made_inputs(model: Any, path: str | None) -> Any:
@@ -156,7 +214,9 @@ def made_inputs(model: Any, path: str | None) -> Any:
         raise ValueError("the model has no input specs to make inputs from (a subclassed model?): "
                          "define inputs() in the model file, returning its inputs")
     print("inputs: made from the model's input specs (the model file defines no inputs())")
-    made = input_arrays([(tuple(spec.shape), dtype_name(getattr(spec, "dtype", "float32"))) for spec in specs])
+    with harness_step("making inputs from the model's input specs"):
+        made = input_arrays([(tuple(spec.shape), dtype_name(getattr(spec, "dtype", "float32"))) for spec in specs],
+                            highs=integer_ranges(model))
     return made[0] if len(made) == 1 else made
 
 
@@ -169,26 +229,35 @@ def given_inputs(model: Any, inputs_path: str | None, model_path: str | None) ->
 
 def keep_inputs(workdir: str, x: Any) -> None:
     """Store the inputs next to the saved file, so every loading pairing uses the same ones."""
-    if isinstance(x, list):
-        np.savez(os.path.join(workdir, "inputs.npz"), *x)
-    else:
-        np.save(os.path.join(workdir, "inputs.npy"), x)
+    with harness_step("storing the inputs"):
+        if isinstance(x, list):
+            np.savez(os.path.join(workdir, "inputs.npz"), *x)
+        else:
+            np.save(os.path.join(workdir, "inputs.npy"), x)
 
 
 def kept_inputs(workdir: str) -> Any:
-    single = os.path.join(workdir, "inputs.npy")
-    if os.path.exists(single):
-        return np.load(single, allow_pickle=False)
-    with np.load(os.path.join(workdir, "inputs.npz"), allow_pickle=False) as stored:
-        return [stored[f"arr_{i}"] for i in range(len(stored.files))]
+    """The inputs the save stored (:func:`keep_inputs`)."""
+    with harness_step("reading the stored inputs"):
+        single = os.path.join(workdir, "inputs.npy")
+        if os.path.exists(single):
+            return np.load(single, allow_pickle=False)
+        with np.load(os.path.join(workdir, "inputs.npz"), allow_pickle=False) as stored:
+            return [stored[f"arr_{i}"] for i in range(len(stored.files))]
 
 
 def outputs(model: Any, x: Any) -> Any:
-    return arrays(model(x, training=False))
+    """The model called on ``x`` (its own call: a failure there is the model's), as numpy arrays."""
+    result = model(x, training=False)
+    with harness_step("converting the outputs to numpy"):
+        return arrays(result)
 
 
 def weights(model: Any) -> list[Any]:
-    return [np.asarray(w) for w in model.get_weights()]
+    """The model's weights (Keras's ``get_weights``), as numpy arrays."""
+    found = model.get_weights()
+    with harness_step("converting the weights to numpy"):
+        return [np.asarray(w) for w in found]
 
 
 # --------------------------------------------------------------------------- loading
@@ -380,7 +449,11 @@ def open_saved(workdir: str, saved: str, model_path: str | None, function: str |
     rebuilt model when it holds weights only."""
     f = os.path.join(workdir, os.path.basename(saved))
     if not os.path.exists(f):
-        shutil.copyfile(saved, f)
+        with harness_step("copying the file into the work folder"):
+            if os.path.isdir(saved):
+                shutil.copytree(saved, f)
+            else:
+                shutil.copyfile(saved, f)
     if model_path:
         user_module(model_path)
     if weights_only:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from harness.envs.install import Env
+from harness.envs.install import Env, env_variables
 from harness.errors import ResultsError, WorkerError
 from harness.evidence.phase import CONTRACT, EXITED, RAISED, RETURNED, UNCOMPARABLE, PhaseFacts, PhaseOutcome, read_phase_facts
 from harness.paths import WORKER_SCRIPT
@@ -80,6 +80,7 @@ class Worker:
     def environ(self) -> dict[str, str]:
         env = dict(os.environ)
         env["KERAS_BACKEND"] = self.backend
+        env.update(env_variables(self.env))
         env.pop("VIRTUAL_ENV", None)
         return env
 

@@ -21,6 +21,12 @@ KNOWN_REFUSALS: tuple[tuple[tuple[str, ...], str], ...] = (
 )
 
 
+#: Exceptions raised by the harness's own code inside a cell (the helper module of ``--model`` and
+#: ``--file``): such a cell is ``error`` saying so, never the verdict of the user's model, and
+#: never ``reproduced``.
+HARNESS_EXCEPTIONS = ("HelperFailed",)
+
+
 def known_refusal(text: str) -> str | None:
     """The words of the :data:`KNOWN_REFUSALS` entry the exception's text fits, if any."""
     return next((words for fragments, words in KNOWN_REFUSALS if all(f in text for f in fragments)), None)
@@ -89,6 +95,8 @@ def _decide_phase(signature: str | None, outcome: PhaseOutcome) -> Decision:
             message = outcome.facts.message if outcome.facts else None
             return Decision(Verdict.ERROR, f"{outcome.op} broke the scenario contract: {message}")
         first = text.strip().splitlines()[0] if text.strip() else text
+        if outcome.facts is not None and outcome.facts.exception_type in HARNESS_EXCEPTIONS:
+            return Decision(Verdict.ERROR, f"{outcome.op}: {(outcome.facts.message or '').strip()[:300]}")
         if signature is not None and outcome.facts is not None and outcome.facts.signature_matched:
             return Decision(Verdict.REPRODUCED, f"{outcome.op} raised the signature: {first[:300]}")
         refusal = known_refusal(text)

@@ -27,7 +27,7 @@ from harness.plan.model_helper import (
 from harness.plan.models import HELPER, ModelFile, file_scenarios, helper_source, model_scenarios
 
 #: What the helper may import at its top level: it runs inside the tested envs, without the harness.
-_ALLOWED_TOP = {"__future__", "importlib", "os", "random", "shutil", "sys", "typing", "numpy", "re", "inspect"}
+_ALLOWED_TOP = {"__future__", "importlib", "os", "random", "shutil", "sys", "typing", "numpy", "re", "inspect", "contextlib"}
 
 
 def test_the_generated_run_copies_the_helper_module_as_it_is(tmp_path: Path) -> None:
@@ -215,3 +215,15 @@ def test_a_variable_that_cannot_change_is_named_never_skipped_silently(capsys: p
     scramble_weights(rebuilt)
     out = capsys.readouterr().out
     assert "keeps the value it was built with" in out and "1 variables of the rebuilt model" in out
+
+
+def test_a_failure_of_the_helpers_own_step_is_named_as_the_harnesss() -> None:
+    with pytest.raises(model_helper.HelperFailed, match=r"^the harness's helper failed in this env: converting: ValueError: x$"):
+        with model_helper.harness_step("converting"):
+            raise ValueError("x")
+
+
+def test_integer_inputs_span_the_range_the_model_gives() -> None:
+    [tokens, flags] = model_helper.input_arrays([((4, 50), "int32"), ((3,), "int64")], highs=[1000, None])
+    assert tokens.max() > 1 and tokens.max() < 1000 and tokens.min() >= 0
+    assert set(np.unique(flags)) <= {0, 1}

@@ -121,3 +121,11 @@ def test_other_refusals_and_errors_keep_their_words() -> None:
     assert decide_verdict(None, outcome=other).reason.startswith("run refused by safe_mode: ValueError")
     assert decide_verdict(None, outcome=OTHER_RAISED).reason == "run raised KeyError: 'kernel'"
     assert known_refusal("Unknown layer: 'Lambda'") is None
+
+
+def test_a_failure_of_the_harnesss_helper_is_its_own_error_never_the_models_verdict() -> None:
+    failed = done("raised", "HelperFailed", "the harness's helper failed in this env: converting the outputs to numpy: "
+                  "AttributeError: module 'keras' has no attribute 'ops'", op="load", matched=True)
+    decision = decide_verdict("AttributeError", outcome=failed)  # even a SIGNATURE that fits is not reproduced
+    assert decision.verdict is Verdict.ERROR
+    assert decision.reason.startswith("load: the harness's helper failed in this env: converting the outputs to numpy")
