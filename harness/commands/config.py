@@ -38,7 +38,8 @@ class Config:
     def describe(self) -> str:
         """Which table of the file is in use, and the keys it sets."""
         table = "[tool.keras-compat]" if self.path is not None and self.path.name == "pyproject.toml" else "the whole file"
-        keys = ", ".join(sorted(self.values)) or "no keys"
+        named = {dest: key for key, (dest, _) in KEYS.items()}
+        keys = ", ".join(sorted(named.get(dest, dest) for dest in self.values)) or "no keys"
         return f"{table}: {keys}"
 
 

@@ -16,7 +16,7 @@ from harness.errors import BadInput
 from harness.evidence.anatomy import read_anatomy
 from harness.plan.models import ModelFile, file_scenarios, model_scenarios, writer_version
 from harness.plan.pairings import DEFAULT_PAIRINGS, parse_pairing
-from harness.plan.targets import checked_target
+from harness.plan.targets import checked_target, top_level_names
 
 #: Options that choose scenarios, which --model and --file replace.
 _CHOOSING = {"scenario_dirs": "--scenarios", "tags": "--tag", "load_artifacts": "--load-artifacts",
@@ -59,8 +59,21 @@ def generated_scenarios(args: argparse.Namespace) -> dict[str, str]:
         lonely = [flag for dest, flag in _FILE_ONLY.items() if getattr(args, dest, None) is not None]
         if lonely:
             raise BadInput(f"{', '.join(lonely)} go with --file SAVED.")
-        return model_scenarios(model_file(args.model, need_function=True), unsafe_load=bool(getattr(args, "unsafe_load", None)))
+        model = model_file(args.model, need_function=True)
+        _say_inputs(model, None)
+        return model_scenarios(model, unsafe_load=bool(getattr(args, "unsafe_load", None)))
     return _file_scenarios(args)
+
+
+def _say_inputs(model: ModelFile | None, inputs: Path | None) -> None:
+    """Say, in the run's output, where the inputs the models are called on come from."""
+    if inputs is not None:
+        print(f"inputs: from {str(inputs)!r}")
+    elif model is not None and "inputs" in top_level_names(model.path):
+        print(f"inputs: from inputs() of {model.path.name!r}")
+    else:
+        print("inputs: made from the model's input specs (floats standard normal; integers below an Embedding's input_dim, "
+              "else 0 or 1): define inputs() in the model file, or give --inputs X.npy with --file, to choose them")
 
 
 def model_file(text: str, need_function: bool) -> ModelFile:
@@ -97,6 +110,7 @@ def _file_scenarios(args: argparse.Namespace) -> dict[str, str]:
     written_by = writer_version(anatomy.keras_version)  # the file's metadata: shown only when it is a version
     writer = _writer_pairing(written_by, args.pairings) if args.reference is None else None
     backend = anatomy.backend if anatomy.backend and _PLAIN_NAME.match(anatomy.backend) else None
+    _say_inputs(model, Path(args.inputs) if args.inputs else None)
     print(f"file {saved.name!r}: {anatomy.format}" + (f", written by keras {written_by}" if written_by else ", unknown writer")
           + (f" ({backend} backend)" if backend else "") + "; "
           + ("compared with the reference outputs" if args.reference else

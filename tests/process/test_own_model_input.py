@@ -131,10 +131,13 @@ def test_unsafe_load_adds_the_loads_with_safe_mode_off_from_the_option_or_the_ta
     scenarios = {c["scenario"] for c in json.loads((tmp_path / "option" / "results.json").read_text())["cells"]}
     assert scenarios == {f"mymodel_formats[{f}]" for f in ("keras", "keras_unsafe", "legacy_h5", "legacy_h5_unsafe", "weights_h5")
                          } | {"mymodel_saved_model"}
+    first = proc.stdout.splitlines()
+    assert first[0].startswith("config: none found") and first[1].startswith("inputs: made from the model's input specs"), first[:3]
     keras_zip(tmp_path / "model.keras", {"keras_version": "3.5.0"})
     write_scenario(tmp_path / "checks", "passes", PASSES)  # the table's scenarios: replaced by the generated ones
     (tmp_path / "keras-compat.toml").write_text(f'pairings = ["{FAKE}==1.0"]\nscenarios = ["checks"]\nunsafe_load = true\n')
     proc = run_in(harness, tmp_path, "matrix", "--file", "model.keras", "--out", "table")
     assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[0] == f"config: {tmp_path / 'keras-compat.toml'} (the whole file: pairings, scenarios, unsafe_load)"
     scenarios = {c["scenario"] for c in json.loads((tmp_path / "table" / "results.json").read_text())["cells"]}
     assert scenarios == {"file_model_keras", "file_model_keras_unsafe"}
