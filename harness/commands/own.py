@@ -11,10 +11,10 @@ import re
 import sys
 from pathlib import Path
 
-from harness.envs.install import resolve_pairing
-from harness.errors import BadInput
-from harness.evidence.anatomy import read_anatomy
-from harness.plan.models import ModelFile, file_scenarios, model_scenarios, writer_version
+from harness.envs.install import installed_versions, resolve_pairing
+from harness.errors import BadInput, InstallError
+from harness.evidence.anatomy import is_saved_model, read_anatomy, read_saved_model
+from harness.plan.models import ModelFile, file_scenarios, model_scenarios, saved_model_scenarios, writer_version
 from harness.plan.pairings import DEFAULT_PAIRINGS, parse_pairing
 from harness.plan.targets import checked_target, top_level_names
 
@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="FILE.py[:FUNCTION]",
                         help="the matrix of your own model: FUNCTION() returns a built Keras model (with --file: only FILE.py, "
                              "imported in each env for its registered classes)")
-    parser.add_argument("--file", type=Path, metavar="SAVED", help="will this saved .keras, .h5 or .weights.h5 load, and load right?")
+    parser.add_argument("--file", type=Path, metavar="SAVED",
+                        help="will this saved .keras, .h5 or .weights.h5 file, or SavedModel folder, load, and load right?")
     parser.add_argument("--inputs", type=Path, metavar="X.npy", help="with --file: the inputs to call the loaded model on")
     parser.add_argument("--reference", type=Path, metavar="Y.npy", help="with --file: the outputs the loaded model must give")
     parser.add_argument("--signature", metavar="REGEX", help="with --file: a load error matching this is 'reproduced'")
@@ -65,10 +66,13 @@ def generated_scenarios(args: argparse.Namespace) -> dict[str, str]:
     return _file_scenarios(args)
 
 
-def _say_inputs(model: ModelFile | None, inputs: Path | None) -> None:
+def _say_inputs(model: ModelFile | None, inputs: Path | None, saved_model: bool = False) -> None:
     """Say, in the run's output, where the inputs the models are called on come from."""
     if inputs is not None:
         print(f"inputs: from {str(inputs)!r}")
+    elif saved_model:
+        print("inputs: made from the SavedModel's serving signature (floats standard normal, integers 0 or 1): "
+              "give --inputs X.npy to choose them")
     elif model is not None and "inputs" in top_level_names(model.path):
         print(f"inputs: from inputs() of {model.path.name!r}")
     else:
@@ -92,13 +96,33 @@ def model_file(text: str, need_function: bool) -> ModelFile:
     return ModelFile(path=path, function=function)
 
 
-def _file_scenarios(args: argparse.Namespace) -> dict[str, str]:
-    saved = Path(args.file).resolve()
-    anatomy = read_anatomy(saved)  # not a model file, truncated, over the cap: one line, before any install
-    weights_only = saved.name.endswith(".weights.h5") or anatomy.format.startswith("keras 3 weights")
-    model = model_file(args.model, need_function=weights_only) if args.model else None
-    if weights_only and model is None:
-        raise BadInput(f"--file {args.file} holds weights only; give --model FILE.py:FUNCTION to build the model they belong to.")
+def _saved_model_scenarios(args: argparse.Namespace, saved: Path) -> dict[str, str]:
+    """``--file DIR``: a SavedModel folder, opened by every route a user would take."""
+    anatomy = read_saved_model(saved)
+    if args.model:
+        raise BadInput("--model goes with a saved file, not with a SavedModel folder (it holds its own graph).")
+    _check_companions(args)
+    keras_version = writer_version(anatomy.keras_version)
+    tensorflow_version = writer_version(anatomy.tensorflow_version)
+    writer = None
+    if args.reference is None:
+        writer = _writer(("keras", "tf-keras"), keras_version, args.pairings) if keras_version else None
+        if writer is None and tensorflow_version:
+            writer = _writer(("tensorflow",), tensorflow_version, args.pairings)
+    said = ", ".join(f"{n} {v}" for n, v in (("keras", keras_version), ("tensorflow", tensorflow_version)) if v)
+    _say_inputs(None, Path(args.inputs) if args.inputs else None, saved_model=True)
+    print(f"file {saved.name!r}: {anatomy.format}" + (f", written by {said}" if said else ", unknown writer") + "; "
+          + ("compared with the reference outputs" if args.reference else
+             f"the pairing with {writer[0]} {writer[1]} keeps its serving outputs as the baseline" if writer else
+             "no pairing has what wrote it: the pairings are compared with each other")
+          + "; routes: load_model, TFSMLayer, tf.saved_model.load", file=sys.stdout)
+    inputs = Path(args.inputs).resolve() if args.inputs else None
+    reference = Path(args.reference).resolve() if args.reference else None
+    return saved_model_scenarios(saved, writer, said or None, inputs, reference, args.signature)
+
+
+def _check_companions(args: argparse.Namespace) -> None:
+    """``--inputs`` and ``--reference`` name files that exist; ``--signature`` compiles."""
     for flag, given in (("--inputs", args.inputs), ("--reference", args.reference)):
         if given is not None and not Path(given).is_file():
             raise BadInput(f"{flag} {str(given)!r} does not exist.")
@@ -107,27 +131,47 @@ def _file_scenarios(args: argparse.Namespace) -> dict[str, str]:
             re.compile(args.signature)
         except re.error as exc:
             raise BadInput(f"--signature {args.signature!r} is not a valid regular expression ({exc}).") from None
+
+
+def _file_scenarios(args: argparse.Namespace) -> dict[str, str]:
+    saved = Path(args.file).resolve()
+    if is_saved_model(Path(args.file)):
+        return _saved_model_scenarios(args, saved)
+    anatomy = read_anatomy(saved)  # not a model file, truncated, over the cap: one line, before any install
+    weights_only = saved.name.endswith(".weights.h5") or anatomy.format.startswith("keras 3 weights")
+    model = model_file(args.model, need_function=weights_only) if args.model else None
+    if weights_only and model is None:
+        raise BadInput(f"--file {args.file} holds weights only; give --model FILE.py:FUNCTION to build the model they belong to.")
+    _check_companions(args)
     written_by = writer_version(anatomy.keras_version)  # the file's metadata: shown only when it is a version
-    writer = _writer_pairing(written_by, args.pairings) if args.reference is None else None
+    found = _writer(("keras", "tf-keras"), written_by, args.pairings) if args.reference is None and written_by else None
+    writer = found[1] if found else None
     backend = anatomy.backend if anatomy.backend and _PLAIN_NAME.match(anatomy.backend) else None
     _say_inputs(model, Path(args.inputs) if args.inputs else None)
     print(f"file {saved.name!r}: {anatomy.format}" + (f", written by keras {written_by}" if written_by else ", unknown writer")
           + (f" ({backend} backend)" if backend else "") + "; "
           + ("compared with the reference outputs" if args.reference else
-             f"the pairing with keras {writer} loads it first, its outputs are the baseline" if writer else
+             f"the pairing with {found[0]} {writer} loads it first, its outputs are the baseline" if found else
              "no pairing has the keras that wrote it: the pairings are compared with each other"), file=sys.stdout)
     inputs = Path(args.inputs).resolve() if args.inputs else None
     reference = Path(args.reference).resolve() if args.reference else None
     return file_scenarios(saved, written_by, model, inputs, reference, writer, args.signature, weights_only=weights_only,
+                          writer_name=found[0] if found else "keras",
                           unsafe_load=bool(getattr(args, "unsafe_load", None)))
 
 
-def _writer_pairing(written_by: str | None, pairings: list[str]) -> str | None:
-    """The keras version of the run's pairing that matches the file's writer, if one does."""
-    if not written_by:
-        return None
+def _writer(names: tuple[str, ...], version: str, pairings: list[str]) -> tuple[str, str] | None:
+    """The distribution (one of ``names``) and version that wrote a file, when a pairing of the
+    run installs exactly that: its pins first, else what its env would hold (``tensorflow==2.15.1``
+    brings ``keras`` 2.15.0, a TensorFlow 2.16+ pairing with ``tf-keras`` its Keras 2)."""
     for text in pairings or DEFAULT_PAIRINGS:
-        pairing = resolve_pairing(parse_pairing(text))
-        if pairing.versions.get("keras") == written_by:
-            return written_by
+        spec = parse_pairing(text)
+        pinned = resolve_pairing(spec).versions
+        try:
+            versions = {**installed_versions(spec), **pinned}
+        except InstallError:
+            versions = pinned
+        for name in names:
+            if versions.get(name) == version:
+                return name, version
     return None

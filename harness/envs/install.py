@@ -165,6 +165,17 @@ def resolve_pairing(spec: PairingSpec, exclude_newer: str | None = None, note: N
         return unresolved_pairing(spec, str(exc))
 
 
+def installed_versions(spec: PairingSpec, exclude_newer: str | None = None, note: Note | None = None) -> dict[str, str]:
+    """Every distribution (canonical name) an env of ``spec`` would hold, with its version, as the
+    installer resolves it now (``tensorflow==2.15.1`` brings ``keras`` 2.15.0); :class:`InstallError`
+    when it cannot be resolved."""
+    command = [find_uv(), "pip", "compile", "-", "--python-version", _minor(env_python(spec)), "--no-header", "--no-annotate",
+               "--quiet"]
+    if exclude_newer:
+        command += ["--exclude-newer", exclude_newer]
+    return _compiled_versions(_run_uv(command, note, "\n".join([*spec.requirements, *spec.wheels]) + "\n"))
+
+
 def resolve_or_raise(spec: PairingSpec, exclude_newer: str | None = None, note: Note | None = None) -> Pairing:
     """:func:`resolve_pairing`, but a failure raises :class:`InstallError` (or
     :class:`InstallNetworkError` when the network failed at every try)."""

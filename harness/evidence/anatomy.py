@@ -2,7 +2,8 @@
 
 Supported: Keras 3 ``.weights.h5`` (variables under ``.../vars/0..n``), legacy HDF5 ``.h5``
 (``model_weights/<layer>`` with a ``weight_names`` attribute, plus ``keras_version`` and
-``backend``), and ``.keras`` zips (``config.json``, ``metadata.json``, ``model.weights.h5``).
+``backend``), ``.keras`` zips (``config.json``, ``metadata.json``, ``model.weights.h5``), and
+TensorFlow SavedModel folders (:func:`read_saved_model`: the writer's versions only).
 
 Reading is read-only and metadata-only: shapes and dtypes, never array data, never anything
 executed, and no link followed (a soft or external link where Keras writes a group or an array
@@ -77,6 +78,73 @@ def read_anatomy(path: Path, max_bytes: int = MAX_BYTES) -> FileRecord:
             raise
         except Exception as exc:  # h5py, zipfile, zlib and json raise many kinds for a hostile file
             raise AnatomyError(f"{shown!r} cannot be read ({type(exc).__name__}: {_first_line(exc)}).") from None
+
+
+#: The files of a SavedModel folder read for the writer's versions, and how much of each.
+_SAVED_MODEL_PB = "saved_model.pb"
+_KERAS_METADATA_PB = "keras_metadata.pb"
+_MAX_PB_BYTES = 64 * 1024 * 1024
+#: ``"keras_version": "2.15.0"`` in the JSON that tf.keras 2 keeps in ``keras_metadata.pb``.
+_KERAS_VERSION_JSON = re.compile(rb'"keras_version":\s*"([0-9A-Za-z.+-]{1,40})"')
+#: ``MetaInfoDef.tensorflow_version`` (field 5, a string) followed by ``tensorflow_git_version``
+#: (field 6) in ``saved_model.pb``.
+_TF_VERSION_PB = re.compile(rb"\x2a([\x03-\x28])")
+
+
+def is_saved_model(path: Path) -> bool:
+    """Whether ``path`` is a SavedModel folder: a real folder (no link) holding ``saved_model.pb``."""
+    return path.is_dir() and not path.is_symlink() and (path / _SAVED_MODEL_PB).is_file()
+
+
+def read_saved_model(folder: Path, max_bytes: int = MAX_BYTES) -> FileRecord:
+    """The anatomy of a TensorFlow SavedModel folder (tf.keras 2's ``model.save(dir)``,
+    ``tf.saved_model.save``, Keras 3's ``model.export``): its size, and the writer's versions
+    where the folder records them: Keras's from ``keras_metadata.pb`` (tf.keras 2 only), and
+    TensorFlow's from ``saved_model.pb``. Nothing in it is run or deserialised; only regular files
+    are read, no link is followed. :class:`AnatomyError` for a folder that is none, or too large."""
+    shown = visible(str(folder))
+    if not is_saved_model(folder):
+        raise AnatomyError(f"{shown!r} is not a SavedModel folder (no {_SAVED_MODEL_PB} in it).")
+    size = 0
+    try:
+        for item in walk_tree(folder):
+            if item.kind == "file":
+                size += os.lstat(item.path).st_size
+            elif item.kind != "dir":
+                raise AnatomyError(f"{shown!r} holds {item.relative.as_posix()!r}, which is not a regular file or folder.")
+            if size > max_bytes:
+                raise AnatomyError(f"{shown!r} is over the {max_bytes / 2**20:.1f} MiB cap; it was not read.")
+    except OSError as exc:
+        raise AnatomyError(f"{shown!r} cannot be read ({exc.strerror or exc}).") from None
+    record = FileRecord(path=shown, format="tensorflow SavedModel", size=size)
+    metadata = _bounded_bytes(folder / _KERAS_METADATA_PB)
+    found = _KERAS_VERSION_JSON.search(metadata) if metadata else None
+    record.keras_version = found.group(1).decode("ascii") if found else None
+    record.tensorflow_version = _tensorflow_version(_bounded_bytes(folder / _SAVED_MODEL_PB))
+    return record
+
+
+def _bounded_bytes(path: Path) -> bytes:
+    """The bytes of a regular file (no link) of at most :data:`_MAX_PB_BYTES`; b"" otherwise."""
+    try:
+        if path.is_symlink() or not path.is_file():
+            return b""
+        with open(path, "rb") as handle:
+            data = handle.read(_MAX_PB_BYTES + 1)
+    except OSError:
+        return b""
+    return data if len(data) <= _MAX_PB_BYTES else b""
+
+
+def _tensorflow_version(data: bytes) -> str | None:
+    """The TensorFlow version a ``saved_model.pb`` was written by: a length-prefixed string of
+    field 5 that reads as a version, followed by field 6 (the git version)."""
+    for match in _TF_VERSION_PB.finditer(data):
+        start, length = match.end(), match.group(1)[0]
+        text, after = data[start:start + length], data[start + length:start + length + 1]
+        if after == b"\x32" and re.fullmatch(rb"\d+\.\d+\.\d+[0-9A-Za-z.+-]*", text):
+            return text.decode("ascii")
+    return None
 
 
 def anatomy_or_error(path: Path, shown: str, max_bytes: int = MAX_BYTES) -> FileRecord:

@@ -140,6 +140,7 @@ class FileRecord:
     keras_version: Union[str, None] = None
     backend: Union[str, None] = None
     date_saved: Union[str, None] = None
+    tensorflow_version: Union[str, None] = None
     arrays: list[ArrayRecord] = field(default_factory=list)
     groups: list[GroupRecord] = field(default_factory=list)
     truncated: bool = False

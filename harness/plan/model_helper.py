@@ -478,3 +478,113 @@ def serve_saved_model(workdir: str) -> dict[str, Any]:
 
     loaded = tf.saved_model.load(os.path.join(workdir, "saved_model"))
     return {"outputs": arrays(loaded.serve(kept_inputs(workdir)))}
+
+
+# --------------------------------------------------------------------------- SavedModel folders
+
+#: The routes a user takes to a SavedModel folder, each a scenario format with its own verdicts:
+#: ``keras.models.load_model``, ``keras.layers.TFSMLayer`` on the serving endpoint (Keras 3), and
+#: ``tf.saved_model.load`` with its serving signature.
+SAVED_MODEL_ROUTES = ("load_model", "tfsmlayer", "saved_model")
+_SERVING = "serving_default"
+
+
+def serving_signature(path: str) -> tuple[Any, Any]:
+    """The loaded folder and its serving signature (``serving_default``, else its first one),
+    through ``tf.saved_model.load``: what the file offers, so a failure here is the file's or
+    TensorFlow's. The loaded object is returned too: the function needs it alive."""
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(path)
+    signatures = dict(getattr(loaded, "signatures", {}) or {})
+    if not signatures:
+        raise ValueError(f"the SavedModel at {path!r} has no signatures to call")
+    return loaded, signatures.get(_SERVING) or signatures[sorted(signatures)[0]]
+
+
+def signature_names(function: Any) -> list[str]:
+    """The names of a signature's inputs, sorted (the order inputs are stored and passed in)."""
+    return sorted(function.structured_input_signature[1])
+
+
+def signature_inputs(path: str, inputs_path: str | None) -> Any:
+    """The inputs given (``--inputs``), else inputs made from the serving signature's specs: an
+    array for one input, a list (by sorted input name) for several."""
+    if inputs_path:
+        return np.load(inputs_path, allow_pickle=False)
+    _, function = serving_signature(path)
+    print("inputs: made from the SavedModel's serving signature")
+    with harness_step("making inputs from the serving signature"):
+        specs = function.structured_input_signature[1]
+        made = input_arrays([(tuple(specs[n].shape), specs[n].dtype.name) for n in signature_names(function)])
+    return made[0] if len(made) == 1 else made
+
+
+def flat_outputs(value: Any) -> list[Any]:
+    """Outputs of any route as a list of arrays: a dict by sorted key, a list in order, one value alone."""
+    with harness_step("converting the outputs to numpy"):
+        if isinstance(value, dict):
+            return [to_numpy(value[k]) for k in sorted(value)]
+        if isinstance(value, (list, tuple)):
+            return [to_numpy(v) for v in value]
+        return [to_numpy(value)]
+
+
+def plain_path(path: str) -> str:
+    """``path`` as TensorFlow can open it: TensorFlow reads a SavedModel's variables through a glob
+    pattern, so a folder whose path holds ``[``, ``]``, ``*`` or ``?`` (a scenario's format,
+    ``file_x[load_model]``) is given relative to the current folder when that spares them."""
+    if not any(c in path for c in "[]*?"):
+        return path
+    relative = os.path.relpath(path)
+    return relative if not any(c in relative for c in "[]*?") else path
+
+
+def route_outputs(path: str, route: str, x: Any) -> list[Any]:
+    """The folder at ``path`` opened and called on ``x`` by one of :data:`SAVED_MODEL_ROUTES`; its
+    outputs as :func:`flat_outputs`. What the route raises (Keras's refusal, a missing
+    ``TFSMLayer``, an op TensorFlow does not know) is the cell's exception, unchanged."""
+    path = plain_path(path)
+    given = x if isinstance(x, list) else [x]
+    if route == "saved_model":
+        import tensorflow as tf
+
+        _loaded, function = serving_signature(path)
+        names = signature_names(function)
+        return flat_outputs(function(**{name: tf.constant(value) for name, value in zip(names, given)}))
+    keras = keras_module()
+    if route == "tfsmlayer":
+        layer_class = getattr(keras.layers, "TFSMLayer", None)
+        if layer_class is None:
+            raise AttributeError("this Keras has no keras.layers.TFSMLayer (it came with Keras 3)")
+        layer = layer_class(path, call_endpoint=_SERVING)
+        return flat_outputs(layer(given[0] if len(given) == 1 else given))
+    if route == "load_model":
+        model = keras.models.load_model(path)
+        return flat_outputs(model(given[0] if len(given) == 1 else given))
+    raise ValueError(f"unknown route {route!r}")
+
+
+def save_saved_model(workdir: str, route: str, saved: str, inputs_path: str | None) -> dict[str, Any]:
+    """The save of a ``--file`` SavedModel scenario, in the pairing that wrote the folder (or in
+    each): the folder copied into the save, the inputs kept, and the outputs the serving signature
+    gives there (``tf.saved_model.load``: the route that needs no Keras) as the reference."""
+    target = os.path.join(workdir, os.path.basename(saved.rstrip(os.sep)))
+    with harness_step("copying the folder into the save"):
+        shutil.copytree(saved, target)
+    x = signature_inputs(plain_path(target), inputs_path)
+    keep_inputs(workdir, x)
+    return {"outputs": route_outputs(target, "saved_model", x)}
+
+
+def load_saved_model(workdir: str, route: str, saved: str) -> dict[str, Any]:
+    """The load of a ``--file`` SavedModel scenario: the save's copy opened by ``route``, called on
+    the kept inputs."""
+    return {"outputs": route_outputs(os.path.join(workdir, os.path.basename(saved.rstrip(os.sep))), route, kept_inputs(workdir))}
+
+
+def run_saved_model(workdir: str, route: str, saved: str, inputs_path: str | None) -> Any:
+    """The outputs of a ``--file`` SavedModel opened by ``route`` (compared with ``--reference``:
+    one array for a model of one output)."""
+    found = route_outputs(saved, route, signature_inputs(saved, inputs_path))
+    return found[0] if len(found) == 1 else found

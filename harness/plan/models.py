@@ -30,7 +30,7 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from harness.plan.model_helper import FORMATS
+from harness.plan.model_helper import FORMATS, SAVED_MODEL_ROUTES
 
 HELPER = "_keras_compat_model"
 
@@ -77,7 +77,9 @@ def writer_version(text: str | None) -> str | None:
 
 #: How reports name each format of the ``--model`` scenario.
 FORMAT_FILES = {"keras": ".keras", "weights_h5": ".weights.h5", "legacy_h5": "legacy .h5",
-                "keras_unsafe": ".keras (safe_mode=False)", "legacy_h5_unsafe": "legacy .h5 (safe_mode=False)"}
+                "keras_unsafe": ".keras (safe_mode=False)", "legacy_h5_unsafe": "legacy .h5 (safe_mode=False)",
+                "load_model": "keras.models.load_model", "tfsmlayer": "keras.layers.TFSMLayer",
+                "saved_model": "tf.saved_model.load"}
 
 
 # --------------------------------------------------------------------------- literals
@@ -169,14 +171,15 @@ def _against(reference: Path | None, writer_pairing: str | None) -> str:
 
 def file_scenarios(saved: Path, written_by: str | None, model: ModelFile | None, inputs: Path | None,
                    reference: Path | None, writer_pairing: str | None, signature: str | None = None,
-                   weights_only: bool | None = None, unsafe_load: bool = False) -> dict[str, str]:
+                   weights_only: bool | None = None, unsafe_load: bool = False, writer_name: str = "keras") -> dict[str, str]:
     """The scenario modules for ``--file``, by file name (the helper module included): the file
     loaded in safe mode and, with ``unsafe_load`` (not for a weights file, which holds no code),
     the same loaded with ``safe_mode=False`` (``<name>_unsafe``).
 
     ``written_by`` is the Keras version the file's metadata names (shown only when it is a
-    version); ``writer_pairing`` is the Keras version of the pairing that matches the file's
-    writer (its ``SAVE_REQUIRES``), None when no pairing of the run does. ``weights_only``: the
+    version); ``writer_pairing`` is the version of ``writer_name`` (``keras``, or ``tf-keras``) of
+    the pairing that matches the file's writer (its ``SAVE_REQUIRES``), None when no pairing of
+    the run does. ``weights_only``: the
     file holds weights only, loaded into the model ``model``'s function builds (default: its name
     ends in ``.weights.h5``).
     """
@@ -194,7 +197,7 @@ def file_scenarios(saved: Path, written_by: str | None, model: ModelFile | None,
     if reference is not None:
         header += _assignments({"REFERENCE": reference})
     elif writer_pairing:
-        header += f"SAVE_REQUIRES = {{'keras': {_literal('==' + writer_pairing)}}}\n"
+        header += f"SAVE_REQUIRES = {{{_literal(writer_name)}: {_literal('==' + writer_pairing)}}}\n"
     sources = {f"{HELPER}.py": helper_source()}
     for safe_mode in (True, False) if unsafe_load and not weights_only else (True,):
         how = "" if safe_mode else ", loaded with safe_mode=False"
@@ -235,3 +238,62 @@ def load(workdir):
     model = open_saved(workdir, FILE, MODEL, FUNCTION, WEIGHTS_ONLY, SAFE_MODE)
     return {"outputs": outputs(model, kept_inputs(workdir))}
 """
+
+
+def saved_model_scenarios(saved: Path, writer: tuple[str, str] | None, written_by: str | None, inputs: Path | None,
+                          reference: Path | None, signature: str | None = None) -> dict[str, str]:
+    """The scenario modules for ``--file DIR``, a TensorFlow SavedModel folder: each route a user
+    would take to it (``load_model``, ``TFSMLayer``, ``tf.saved_model.load``: see the helper's
+    ``SAVED_MODEL_ROUTES``) with its own verdicts, on the TensorFlow backend.
+
+    With ``reference``: one single-env scenario per route, ``<name>_<route>``, comparing its
+    outputs with the reference. Else one cross-version scenario ``<name>`` with the routes as its
+    ``FORMATS``: the save (in the pairing that wrote the folder, ``writer`` = (distribution,
+    version), when one does) copies the folder and keeps the serving signature's outputs; every
+    pairing's every route must give them. ``written_by`` is only said.
+    """
+    name = _identifier("file_" + saved.name.replace(".", "_"))
+    header = _assignments({"FILE": saved, "INPUTS": inputs})
+    header += 'TAGS = ("file", "saved-model")\nBACKENDS = ("tensorflow",)\n'
+    if signature:
+        header += _assignments({"SIGNATURE": signature})
+    said = f"written by {written_by}" if written_by else "unknown writer"
+    sources = {f"{HELPER}.py": helper_source()}
+    if reference is not None:
+        for route in SAVED_MODEL_ROUTES:
+            sources[f"{name}_{route}.py"] = _docstring([
+                f"{saved.name} opened by {route}: will it load, and load right, on these versions?",
+                "",
+                f"Generated for --file {saved} (a SavedModel folder, {said}): opened by {route} in every",
+                "pairing and its outputs compared with the reference outputs given.",
+            ]) + f"""import numpy as np
+
+from {HELPER} import run_saved_model
+
+{header}""" + _assignments({"REFERENCE": reference, "ROUTE": route}) + """
+
+def run(workdir):
+    return {"expected": np.load(REFERENCE, allow_pickle=False), "actual": run_saved_model(workdir, ROUTE, FILE, INPUTS)}
+"""
+        return sources
+    if writer is not None:
+        header += f"SAVE_REQUIRES = {{{_literal(writer[0])}: {_literal('==' + writer[1])}}}\n"
+    sources[f"{name}.py"] = _docstring([
+        f"{saved.name}: which routes load it, and load it right, on these versions?",
+        "",
+        f"Generated for --file {saved} (a SavedModel folder, {said}): the folder is kept with the outputs",
+        "of its serving signature in " + ("the pairing that wrote it" if writer else "each pairing") + ", then opened in every pairing",
+        "by each route (FORMATS: load_model, TFSMLayer, tf.saved_model.load) and its outputs compared.",
+    ]) + f"""from {HELPER} import load_saved_model, save_saved_model
+
+{header}FORMATS = {SAVED_MODEL_ROUTES!r}
+
+
+def save(workdir, fmt):
+    return save_saved_model(workdir, fmt, FILE, INPUTS)
+
+
+def load(workdir, fmt):
+    return load_saved_model(workdir, fmt, FILE)
+"""
+    return sources

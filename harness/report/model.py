@@ -38,6 +38,7 @@ from harness.plan.models import FORMAT_FILES
 from harness.report.cause import Cause, root_cause
 from harness.report.picture import MappingPicture, mapping_picture
 from harness.report.reproduce import own_arguments, reproduce_parts
+from harness.report.routes import route_lines
 from harness.report.words import VERDICT_STYLE, all_labels, headline, short_labels, version_order
 
 #: The tag whose scenarios are pinned to the top.
@@ -315,6 +316,8 @@ class ReportModel:
     own_title: str = ""
     own_skipped: list[tuple[ScenarioView, str]] = field(default_factory=list)
     failing: list[WhyView] = field(default_factory=list)
+    #: For a SavedModel folder given with ``--file DIR``: which routes load it (:mod:`harness.report.routes`).
+    routes: list[str] = field(default_factory=list)
 
     @property
     def failing_cells(self) -> int:
@@ -408,6 +411,7 @@ def build_report(results: Results, title: str = "Keras / TensorFlow compatibilit
         own_title=_own_title(results) if own_rows else "",
         own_skipped=[(r.scenario, _skip_reason(by_id[r.scenario.id], r.cells)) for r in own_rows if r.folded],
         failing=failing,
+        routes=route_lines(results),
     )
 
 

@@ -27,7 +27,7 @@ def summary_lines(model: ReportModel) -> list[str]:
     for group in model.groups:
         body.append(f"-- {group.title} --")
         body.extend([r.scenario.id, *(cell_text(c) for c in r.cells), r.scenario.headline] for r in group.rows)
-    lines = table(header, body)
+    lines = [*(f"routes: {line}" for line in model.routes), *([""] if model.routes else []), *table(header, body)]
     if model.folded:
         ids = ", ".join(r.scenario.id for r in model.folded.rows)
         lines.append(f"{len(model.folded.rows)} scenarios skipped on every pairing ({model.folded.why}): {ids}")
