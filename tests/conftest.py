@@ -38,3 +38,12 @@ def shared_envs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def harness(wheelhouse: Path, shared_envs: Path, tmp_path: Path) -> Iterator[Harness]:
     """The harness CLI against the local wheelhouse only (no package index)."""
     yield Harness(env=local_index_env(wheelhouse, shared_envs), tmp=tmp_path)
+
+
+@pytest.fixture(scope="session")
+def framework_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A local folder of stand-ins for keras and tensorflow (1.0 and 3.0), with numpy: enough for
+    ``matrix --model`` (see :mod:`support.fakekeras`)."""
+    from support.fakekeras import fake_framework_wheels
+
+    return fake_framework_wheels(tmp_path_factory.mktemp("frameworks"))

@@ -1,27 +1,25 @@
-"""The CI workflow, run here: every job of .github/workflows/matrix.yml in a folder of its own
-standing in for its machine (a fresh copy of the project with fake scenarios), its run: steps
-executed as the runner would (bash -eo pipefail, or python), the artifact steps copying folders
-to and from a shared store as upload-artifact and download-artifact would, and nox itself, with
-no venv, running the harness against the fake wheels. Also: the workflow lints clean.
+"""The CI workflow, run here (:mod:`support.actions`): every job of .github/workflows/matrix.yml
+in a folder of its own standing in for its machine (a fresh copy of the project with fake
+scenarios), its run: steps executed as the runner would (bash -eo pipefail, or python), the
+artifact steps copying folders to and from a shared store as upload-artifact and
+download-artifact would, and nox itself, with no venv, running the harness against the fake
+wheels. Also: the workflow lints clean.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from support import FAKE, ROOT, Harness, local_index_env, write_scenario
+from support.actions import Job, Runner, condition, lint
 
 WORKFLOW = ROOT / ".github" / "workflows" / "matrix.yml"
 PAIRINGS = [f"{FAKE}==1.0", f"{FAKE}==2.0.dev1", f"{FAKE}==3.0"]
@@ -62,164 +60,6 @@ SCENARIOS = {
             return {"v": 1.0}
     ''',
 }
-
-EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
-
-
-def workflow() -> dict[str, Any]:
-    import yaml
-
-    return yaml.safe_load(WORKFLOW.read_text())
-
-
-def lookup(expression: str, context: dict[str, Any]) -> Any:
-    """A dotted name (``matrix.pairing.spec``) in the context; anything else fails the test."""
-    value: Any = context
-    for part in expression.split("."):
-        if not isinstance(value, dict) or part not in value:
-            raise AssertionError(f"the test's runner does not know the expression {expression!r}")
-        value = value[part]
-    return value
-
-
-def substitute(text: str, context: dict[str, Any]) -> str:
-    return EXPRESSION.sub(lambda m: str(lookup(m.group(1), context)), text)
-
-
-def condition(text: str | None, context: dict[str, Any], failed: bool) -> bool:
-    """An ``if:``: none means success(); terms joined by ``&&`` of ``!cancelled()`` (nothing is
-    cancelled here) and ``NAME == 'value'``."""
-    if text is None:
-        return not failed
-    inner = EXPRESSION.fullmatch(text.strip())
-    terms = (inner.group(1) if inner else text).split("&&")
-    for term in (t.strip() for t in terms):
-        compared = re.fullmatch(r"([\w.-]+) == '([^']*)'", term)
-        if term == "!cancelled()":
-            continue
-        if compared is None:
-            raise AssertionError(f"the test's runner does not know the condition {term!r}")
-        if str(lookup(compared.group(1), context)) != compared.group(2):
-            return False
-    return True
-
-
-@dataclass
-class Job:
-    """What a job left: its outputs, whether a step failed, its log, its job summary and its machine."""
-
-    machine: Path
-    outputs: dict[str, str] = field(default_factory=dict)
-    failed: bool = False
-    log: str = ""
-    summary: str = ""
-
-    @property
-    def workspace(self) -> Path:
-        return self.machine / "workspace"
-
-    def envs(self) -> list[str]:
-        """The envs this machine holds (folders of its envs folder)."""
-        folder = self.workspace / ".harness" / "envs"
-        return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
-
-
-class Runner:
-    """Runs the workflow's jobs, each on a new machine under ``root``; artifacts live in ``root/artifacts``."""
-
-    def __init__(self, root: Path, project: Path, env: dict[str, str]):
-        self.root = root
-        self.project = project
-        self.artifacts = root / "artifacts"
-        self.artifacts.mkdir(parents=True)
-        self.env = env
-        self.workflow = workflow()
-
-    def rerun_without(self, root: Path, artifact: str) -> Runner:
-        """Another run of the workflow on new machines, holding this run's stage artifacts but ``artifact``."""
-        again = Runner(root, self.project, self.env)
-        for kept in self.artifacts.iterdir():
-            if kept.name.startswith("stage") and kept.name != artifact:
-                shutil.copytree(kept, again.artifacts / kept.name)
-        return again
-
-    def run(self, job_id: str, machine: str, context: dict[str, Any]) -> Job:
-        spec = self.workflow["jobs"][job_id]
-        job = Job(self.root / "machines" / machine)
-        job.machine.mkdir(parents=True)
-        env = {**self.env, **{k: substitute(str(v), context) for k, v in spec.get("env", {}).items()}}
-        steps: dict[str, Any] = {}
-        for step in spec["steps"]:
-            if not condition(step.get("if"), context, job.failed):
-                continue
-            ok, outputs = self._step(step, job, env, {**context, "steps": steps})
-            job.failed = job.failed or not ok
-            if "id" in step:
-                steps[step["id"]] = {"outputs": outputs}
-        job.outputs = {k: substitute(v, {**context, "steps": steps}) for k, v in spec.get("outputs", {}).items()}
-        return job
-
-    def _step(self, step: dict[str, Any], job: Job, env: dict[str, str], context: dict[str, Any]) -> tuple[bool, dict[str, str]]:
-        if "uses" in step:
-            return self._action(step["uses"].split("@")[0], {k: substitute(str(v), context) for k, v in step.get("with", {}).items()},
-                                job), {}
-        script = step["run"]
-        assert "${{" not in script, f"an expression inside run: {script}"
-        if step.get("id") == "tools":  # the installs: this machine has them already
-            assert script.startswith("python -m pip install nox"), script
-            return True, {}
-        output, summary = job.machine / "github_output", job.machine / "github_step_summary"
-        output.write_text("")
-        summary.touch()
-        step_env = {**env, **{k: substitute(str(v), context) for k, v in step.get("env", {}).items()},
-                    "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)}
-        shell = step.get("shell", self.workflow["defaults"]["run"]["shell"])
-        script_file = job.machine / ("step.py" if shell == "python" else "step.sh")
-        script_file.write_text(script)
-        command = [sys.executable, str(script_file)] if shell == "python" else \
-            ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script_file)]
-        proc = subprocess.run(command, cwd=job.workspace, env=step_env, capture_output=True, text=True, timeout=600, check=False)
-        job.log += f"--- {step.get('name', script.splitlines()[0])}\n{proc.stdout}{proc.stderr}"
-        job.summary = summary.read_text()
-        return proc.returncode == 0, dict(line.split("=", 1) for line in output.read_text().splitlines() if line)
-
-    def _action(self, action: str, given: dict[str, str], job: Job) -> bool:
-        if action == "actions/checkout":
-            shutil.copytree(self.project, job.workspace)
-        elif action == "actions/upload-artifact":
-            return self._upload(given, job)
-        elif action == "actions/download-artifact":
-            for artifact in sorted(self.artifacts.iterdir()):
-                if fnmatch.fnmatchcase(artifact.name, given["pattern"]):
-                    shutil.copytree(artifact, job.workspace / given["path"] / artifact.name)
-        elif action == "mikepenz/action-junit-report":
-            report = job.workspace / given["report_paths"]
-            if not report.is_file():
-                return given.get("require_tests") != "true"
-            ET.parse(report)
-        elif action not in ("actions/setup-python", "astral-sh/setup-uv"):
-            raise AssertionError(f"the test's runner does not know the action {action}")
-        return True
-
-    def _upload(self, given: dict[str, str], job: Job) -> bool:
-        """upload-artifact: the paths below their common folder, under the artifact's name (which
-        must be new: artifacts of a run are never replaced)."""
-        paths = [job.workspace / line.strip() for line in given["path"].splitlines() if line.strip()]
-        found = [p for p in paths if p.exists()]
-        if not found:
-            return given.get("if-no-files-found") != "error"
-        common = Path(os.path.commonpath([p if p.is_dir() else p.parent for p in paths]))
-        target = self.artifacts / given["name"]
-        assert not target.exists(), f"artifact {given['name']} uploaded twice"
-        for path in found:
-            destination = target / path.relative_to(common)
-            if path.is_dir():
-                shutil.copytree(path, destination)
-            else:
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path, destination)
-        return True
-
 
 @pytest.fixture(scope="module")
 def scenarios(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -265,7 +105,8 @@ def machine_env(wheelhouse: Path, shared_envs: Path, scenarios: Path) -> dict[st
 @pytest.fixture(scope="module")
 def staged(tmp_path_factory: pytest.TempPathFactory, project: Path, machine_env: dict[str, str]) -> tuple[Runner, dict, list[Job]]:
     """The plan, then both stages for every pairing, each job on its own machine, then the merge."""
-    runner = Runner(tmp_path_factory.mktemp("actions"), project, machine_env)
+    runner = Runner(tmp_path_factory.mktemp("actions"), project, machine_env, WORKFLOW,
+                    installs={"tools": ("python -m pip install nox", {})})
     plan = runner.run("plan", "plan", {"inputs": {"pairings": " ".join(PAIRINGS)}})
     assert not plan.failed, plan.log
     needs = {"plan": {"outputs": plan.outputs, "result": "success"}}
@@ -385,14 +226,5 @@ def test_a_saver_that_cannot_be_installed_gives_the_stages_the_unsharded_cells(
 def test_the_workflow_lints_clean(linter: str) -> None:
     """actionlint (with shellcheck on the bash steps and pyflakes on the python one) and zizmor:
     installed with the tests' packages (TEST_PACKAGES in noxfile.py)."""
-    found = shutil.which(linter, path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    assert found, f"{linter} is not installed: it is one of TEST_PACKAGES in noxfile.py (nox -s tests installs them)"
-    env = dict(os.environ, PATH=f"{Path(found).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    if linter == "actionlint":
-        for helper in ("shellcheck", "pyflakes"):
-            assert shutil.which(helper, path=env["PATH"]), f"{helper} (TEST_PACKAGES) is needed for actionlint to check the scripts"
-        command = [found, str(WORKFLOW.relative_to(ROOT))]
-    else:
-        command = [found, "--offline", "--no-progress", str(WORKFLOW.relative_to(ROOT))]
-    proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    proc = lint(linter, [str(WORKFLOW.relative_to(ROOT))], ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
