@@ -80,10 +80,12 @@ def keras_module() -> Any:
             return tf_keras
         except ImportError:
             pass
-    try:
-        import keras
-    except ImportError:
+    if importlib.util.find_spec("keras") is None:  # no keras distribution: TensorFlow's own
         from tensorflow import keras
+
+        return keras
+    import keras  # an import that fails here is Keras's failure (keras 3.5's numpy backend needs jax), said as it is
+
     return keras
 
 
