@@ -41,13 +41,15 @@ from harness.errors import BadInput
 from harness.evidence.codec import read_results
 from harness.evidence.expect import ExpectKey, compare, pairing_key, read_expectations
 from harness.evidence.model import Cell, PairingRecord, Results, ScenarioRecord, Verdict
+from harness.plan.model_helper import FORMATS as MODEL_FORMATS
 from harness.plan.models import FORMAT_FILES
 from harness.plan.pairings import parse_pairing
 from harness.report.cause import root_cause
 
 MARKER = "keras_compat"
-#: The formats of a ``--model`` run, as ``fmt`` names them: those of the FORMATS scenario, and the export.
-FORMATS = (*FORMAT_FILES, "saved_model")
+#: The formats of a ``--model`` run, as ``fmt`` names them: those of the FORMATS scenario loaded in
+#: safe mode (the default), and the export.
+FORMATS = (*(name for name, fmt in MODEL_FORMATS.items() if fmt.safe_mode), "saved_model")
 _LABELS = {**FORMAT_FILES, "saved_model": "SavedModel export"}
 #: Verdicts that are no failure: the cell did what it should, or had nothing to do here.
 _NOT_FAILED = {Verdict.PASSED.value, Verdict.REPRODUCED.value, Verdict.SKIPPED.value}

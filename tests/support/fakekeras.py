@@ -71,6 +71,21 @@ class Dense:
         return config
 
 
+class _Variable:
+    """One weight of a model, as Keras's variables offer it: its value, and assign."""
+
+    def __init__(self, model, index):
+        self.model, self.index, self.name = model, index, "weight_%d" % index
+
+    def numpy(self):
+        return self.model.get_weights()[self.index]
+
+    def assign(self, value):
+        weights = self.model.get_weights()
+        weights[self.index] = np.asarray(value, dtype="float32")
+        self.model.set_weights(weights)
+
+
 class Sequential:
     def __init__(self, layers):
         self.inputs = [layers[0]]
@@ -87,6 +102,10 @@ class Sequential:
 
     def get_weights(self):
         return [w for layer in self.layers for w in (layer.kernel, layer.bias)]
+
+    @property
+    def weights(self):
+        return [_Variable(self, n) for n in range(2 * len(self.layers))]
 
     def set_weights(self, weights):
         for n, layer in enumerate(self.layers):
