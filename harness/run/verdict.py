@@ -33,7 +33,9 @@ def decide_verdict(
     """The verdict of a cell from what happened to it, and one sentence saying why.
 
     Precedence: the env could not be installed; the env is outside REQUIRES; the run was
-    interrupted; the save phase failed (a cross-version cell); then the final phase's ending:
+    interrupted; the save phase failed (a cross-version cell: a save that raised makes its loads
+    ``error``, or ``reproduced`` with the signature; one that ran out of time or died makes them
+    ``timeout`` or ``crashed``, which say nothing about the load); then the final phase's ending:
     timeout, crash, exception (``reproduced`` when the scenario has a ``signature`` and the worker
     matched it against the exception's whole text), values the harness could not compare (an
     ``error``, never ``reproduced``), wrong values, passed.
@@ -49,6 +51,9 @@ def decide_verdict(
         phase = _decide_phase(signature, save)
         if phase.verdict is Verdict.REPRODUCED:
             return Decision(Verdict.REPRODUCED, f"{where}, with the signature: {phase.reason}")
+        if phase.verdict in (Verdict.TIMEOUT, Verdict.CRASHED):
+            # A save that hung or died says nothing about the load: the load's verdict says so too.
+            return Decision(phase.verdict, f"{where}: {phase.reason}")
         return Decision(Verdict.ERROR, f"{where}: {phase.reason}")
     if outcome is None:
         raise ValueError("a cell that ran needs the outcome of its last phase")
