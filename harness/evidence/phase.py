@@ -82,6 +82,8 @@ class PhaseOutcome:
 
     ``status``: ``done`` (the scenario returned or raised; see ``facts``), ``died`` (the process
     ended without a usable result: ``exit_status`` or ``signal``), ``timed_out``, or ``worker_lost``.
+    ``limit_s`` is the time limit the phase ran under (None when not known: an outcome rebuilt
+    from an older record).
     """
 
     op: str
@@ -93,6 +95,7 @@ class PhaseOutcome:
     output_tail: str = ""
     started: str = ""
     detail: str = ""
+    limit_s: Union[float, None] = None
 
     @property
     def ok(self) -> bool:

@@ -62,10 +62,11 @@ def decide_verdict(
 
 def _decide_phase(signature: str | None, outcome: PhaseOutcome) -> Decision:
     if outcome.status == "timed_out":
+        limit = _limit(outcome)
         if outcome.match_pending:
             return Decision(Verdict.TIMEOUT, f"{outcome.op} raised, and matching its SIGNATURE against the message did not "
-                                             f"finish within the time limit ({outcome.duration_s:.0f} s)")
-        return Decision(Verdict.TIMEOUT, f"{outcome.op} did not finish within the time limit ({outcome.duration_s:.0f} s)")
+                                             f"finish within the time limit ({limit})")
+        return Decision(Verdict.TIMEOUT, f"{outcome.op} did not finish within the time limit ({limit})")
     if outcome.status == "worker_lost":
         return Decision(Verdict.CRASHED, f"{outcome.op}: the worker process died" + (f" ({outcome.detail})" if outcome.detail else ""))
     if outcome.status == "died":
@@ -96,6 +97,14 @@ def _decide_phase(signature: str | None, outcome: PhaseOutcome) -> Decision:
             f"ran clean; {comparison.count} values compared, max abs diff {_fmt(comparison.max_abs_diff)}",
         )
     return Decision(Verdict.PASSED, "ran clean; nothing to compare")
+
+
+def _limit(outcome: PhaseOutcome) -> str:
+    """The time limit that applied (``2 s``, ``0.5 s``); the time the phase took when the limit
+    is not known (an outcome rebuilt from an older record)."""
+    if outcome.limit_s is not None:
+        return f"{float(outcome.limit_s):g} s"
+    return f"{outcome.duration_s:.0f} s"
 
 
 def _signal_name(number: int) -> str:
