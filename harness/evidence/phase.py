@@ -32,6 +32,8 @@ class Comparison:
     infinite_diff: bool = False
     count: int = 0
     mismatch: Union[str, None] = None
+    #: How many of the ``count`` values were NaN on both sides (equal, but not compared).
+    nan_count: int = 0
 
 
 @dataclass

@@ -92,9 +92,14 @@ def _decide_phase(signature: str | None, outcome: PhaseOutcome) -> Decision:
     if comparison is not None and comparison.compared:
         if not comparison.close:
             return Decision(Verdict.WRONG_VALUES, f"ran clean but values differ: {comparison.mismatch}")
+        if comparison.count and comparison.nan_count >= comparison.count:
+            # NaN equals NaN for the comparison, but no value was measured: that is no pass.
+            return Decision(Verdict.ERROR, f"{outcome.op} ran clean, but all {comparison.count} values it returned to compare "
+                                           "are NaN on both sides: nothing was compared")
+        nan = f" ({comparison.nan_count} NaN on both sides, not compared)" if comparison.nan_count else ""
         return Decision(
             Verdict.PASSED,
-            f"ran clean; {comparison.count} values compared, max abs diff {_fmt(comparison.max_abs_diff)}",
+            f"ran clean; {comparison.count} values compared{nan}, max abs diff {_fmt(comparison.max_abs_diff)}",
         )
     return Decision(Verdict.PASSED, "ran clean; nothing to compare")
 
