@@ -21,7 +21,7 @@ from types import ModuleType
 from typing import NoReturn, Sequence
 
 from harness import __version__
-from harness.errors import BadInput, HarnessError, RunStopped, tell_caller
+from harness.errors import BadInput, HarnessError, RunStopped, clip_quoted, tell_caller
 
 #: What the harness imports on the host (pyproject.toml's dependencies; uv is checked where it is run).
 HOST_MODULES = ("jinja2", "packaging", "h5py", "numpy", "pypi_simple", "requests")
@@ -143,7 +143,7 @@ def _stop(signum: int, frame: object) -> None:
 
 
 def _fail(message: str) -> int:
-    line = " ".join(message.split())
+    line = clip_quoted(" ".join(message.split()))
     print(f"error: {line}", file=sys.stderr)
     tell_caller(line)
     return 2

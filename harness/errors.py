@@ -15,10 +15,32 @@ the table of a gate that failed (exit 1).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 #: The environment variable naming the file :func:`tell_caller` writes.
 CALLER_FILE_VARIABLE = "HARNESS_ERROR_FILE"
+
+
+#: A value quoted in a message keeps at most this many characters (its head and its tail).
+CLIP_CHARS = 200
+_QUOTED = re.compile(rf"'[^'\n]{{{CLIP_CHARS + 1},}}'|\"[^\"\n]{{{CLIP_CHARS + 1},}}\"")
+
+
+def clip(text: str, most: int = CLIP_CHARS) -> str:
+    """``text`` when it has at most ``most`` characters, else its head and tail with how many
+    characters were cut between them."""
+    if len(text) <= most:
+        return text
+    head, tail = most * 2 // 3, most // 3
+    return f"{text[:head]}…[{len(text) - head - tail} characters cut]…{text[-tail:]}"
+
+
+def clip_quoted(message: str) -> str:
+    """``message`` with every quoted value longer than :data:`CLIP_CHARS` clipped (see :func:`clip`),
+    and the whole line too, so that a huge value never makes a huge error line."""
+    clipped = _QUOTED.sub(lambda m: m.group(0)[0] + clip(m.group(0)[1:-1]) + m.group(0)[-1], message)
+    return clip(clipped, 8 * CLIP_CHARS)
 
 
 def tell_caller(text: str) -> None:

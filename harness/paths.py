@@ -17,6 +17,7 @@ import errno
 import hashlib
 import os
 import shutil
+import stat
 import time
 import uuid
 from dataclasses import dataclass
@@ -346,3 +347,21 @@ def _open_folder(name: str, parent: int) -> int:
     except OSError:
         pass
     return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
+
+
+def read_regular_file(path: Path, max_bytes: int) -> bytes:
+    """The bytes of ``path``, a regular file reached without following a link, of at most
+    ``max_bytes``: opened without blocking (a FIFO never hangs), checked on the open descriptor,
+    read no further than the bound (a link to ``/dev/zero`` or a file that grows reads no more).
+    Anything else is an :class:`OSError` saying what it is."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as handle:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "it is not a regular file")
+        if info.st_size > max_bytes:
+            raise OSError(errno.EFBIG, f"it is larger than {max_bytes} bytes")
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise OSError(errno.EFBIG, f"it is larger than {max_bytes} bytes")
+    return data

@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the envs folder whose cache it is (default: .harness/envs or $HARNESS_ENVS_DIR)")
     parser.add_argument("--max-size", metavar="SIZE",
                         help="prune: keep at most this much, e.g. 500M or 8G (default: $HARNESS_CACHE_MAX, else 4G)")
-    parser.add_argument("--older-than", type=float, metavar="DAYS", help="prune: also remove entries unused for this many days")
+    parser.add_argument("--older-than", type=_days, metavar="DAYS", help="prune: also remove entries unused for this many days")
     parser.add_argument("--files", action="store_true",
                         help="info: list each entry (scenario, phase, env) with the files it depends on")
 
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.verb == "prune":
         bound = parse_size(args.max_size or "", "--max-size") or cache_bound()
-        older = args.older_than * 86400 if args.older_than is not None and args.older_than >= 0 else None
+        older = args.older_than * 86400 if args.older_than is not None else None
         removed, freed = cache.prune(bound, older)
         count, size = cache.size()
         print(f"cell cache {cache.root}: pruned {removed} entries ({_mib(freed)}); {count} entries ({_mib(size)}) kept, "
@@ -55,6 +55,17 @@ def run(args: argparse.Namespace) -> int:
             for dependency in summary.depends:
                 print(f"    {dependency.path}  {(dependency.sha256 or 'absent')[:12]}")
     return 0
+
+
+def _days(text: str) -> float:
+    """A number of days, 0 or more (a negative one would silently mean nothing)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of days, 0 or more, not {text!r}")
+    return value
 
 
 def _mib(size: int) -> str:

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     runs = [load_run(path) for path in args.results]
     library = Results(run=RunInfo(id="library", started=utc_now()),
                       scenarios=[scenario_record(s) for s in discover_scenarios(args.scenario_dirs or [SCENARIOS])])
-    judged = judge_all([library, *runs])  # the library's claims, the runs' cells
+    judged = judge_all(runs, library)  # the library's claims and texts, the runs' cells
     out = args.out or new_output_folder("claims-")
     check_output_folder(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -46,6 +46,8 @@ class Config:
 def _strings(key: str, value: Any, where: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise BadInput(f"{where}: {key} must be a list of strings, e.g. {key} = [\"...\"].")
+    if not value:  # it would silently mean the defaults
+        raise BadInput(f"{where}: {key} is an empty list; name at least one, or leave the key out to use the defaults.")
     return list(value)
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence, TextIO
 
-from harness.errors import BadInput, tell_caller
+from harness.errors import BadInput, clip, tell_caller
 from harness.evidence.expect import (
     Comparison,
     Expectations,
@@ -31,7 +31,7 @@ from harness.evidence.expect import (
     write_expectations,
 )
 from harness.evidence.model import Results, Verdict
-from harness.evidence.run_folder import EXPECT_FILE
+from harness.evidence.run_folder import EXPECT_FILE, RunStore
 
 #: The most of a reason shown in a terminal row (expect.md keeps more).
 TERMINAL_REASON = 160
@@ -72,9 +72,11 @@ class Gate:
         return self.expect is not None or self.write is not None or bool(self.fail_on)
 
 
-def prepare_gate(args: argparse.Namespace) -> Gate:
+def prepare_gate(args: argparse.Namespace, run_folders: Sequence[Path | None] = ()) -> Gate:
     """The gate the parsed arguments ask for, with every file read and checked now
-    (:class:`BadInput` in one line: nothing has been installed yet)."""
+    (:class:`BadInput` in one line: nothing has been installed yet). ``run_folders``: the run
+    folders this command writes (besides ``--out`` and ``--resume``), which no ``--write-expect``
+    may be inside."""
     gate = Gate(expect=args.expect, verdicts_only=bool(args.expect_verdicts_only), write=args.write_expect,
                 fail_on=tuple(args.fail_on or ()), fail_on_claim_change=bool(args.fail_on_claim_change))
     if gate.fail_on_claim_change and gate.expect is None:
@@ -84,10 +86,23 @@ def prepare_gate(args: argparse.Namespace) -> Gate:
     if gate.expect is not None:
         gate.expected = read_expectations(gate.expect)
     if gate.write is not None:
+        _check_outside_runs(gate.write, [getattr(args, "out", None), getattr(args, "resume", None), *run_folders])
         _check_writable(gate.write)
         if gate.write.exists():
             gate.previous = read_expectations(gate.write)
     return gate
+
+
+def _check_outside_runs(path: Path, run_folders: Sequence[Path | None]) -> None:
+    """A ``--write-expect`` file inside a run folder (this run's, or any other) would overwrite
+    the run's files, or be overwritten by them: refused."""
+    target = Path(os.path.realpath(path))
+    inside = [Path(os.path.realpath(folder)) for folder in run_folders if folder is not None]
+    inside += [folder for folder in target.parents if RunStore.is_run_folder(folder)]
+    for folder in inside:
+        if folder == target or folder in target.parents:
+            raise BadInput(f"--write-expect {clip(str(path))!r} is inside the run folder {clip(str(folder))!r}: "
+                           "write the expectations file outside every run folder.")
 
 
 def _check_writable(path: Path) -> None:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from harness.envs.install import installed_versions, resolve_pairing
-from harness.errors import BadInput, InstallError
+from harness.errors import BadInput, InstallError, clip
 from harness.evidence.anatomy import is_saved_model, read_anatomy, read_saved_model
 from harness.plan.models import ModelFile, file_scenarios, model_scenarios, saved_model_scenarios, writer_version
 from harness.plan.pairings import DEFAULT_PAIRINGS, parse_pairing
@@ -124,8 +124,8 @@ def _saved_model_scenarios(args: argparse.Namespace, saved: Path) -> dict[str, s
 def _check_companions(args: argparse.Namespace) -> None:
     """``--inputs`` and ``--reference`` name files that exist; ``--signature`` compiles."""
     for flag, given in (("--inputs", args.inputs), ("--reference", args.reference)):
-        if given is not None and not Path(given).is_file():
-            raise BadInput(f"{flag} {str(given)!r} does not exist.")
+        if given is not None:
+            _check_npy(flag, Path(given))
     if args.signature:
         try:
             re.compile(args.signature)
@@ -158,6 +158,28 @@ def _file_scenarios(args: argparse.Namespace) -> dict[str, str]:
     return file_scenarios(saved, written_by, model, inputs, reference, writer, args.signature, weights_only=weights_only,
                           writer_name=found[0] if found else "keras",
                           unsafe_load=bool(getattr(args, "unsafe_load", None)))
+
+
+def _check_npy(flag: str, path: Path) -> None:
+    """``path`` is a ``.npy`` array file (its magic and header read on the host, never its data)
+    that numpy loads without pickle; :class:`BadInput` in one line otherwise, before any install."""
+    import numpy as np
+
+    if not path.is_file():
+        raise BadInput(f"{flag} {clip(str(path))!r} does not exist.")
+    try:
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            _shape, _fortran, dtype = read_header(handle)
+    except OSError as exc:
+        raise BadInput(f"{flag} {clip(str(path))!r} cannot be read: {exc.strerror or exc}.") from None
+    except (ValueError, EOFError, SyntaxError) as exc:
+        reason = clip(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        raise BadInput(f"{flag} {clip(str(path))!r} is not a .npy array file (numpy.save's format): {reason}.") from None
+    if dtype.hasobject:
+        raise BadInput(f"{flag} {clip(str(path))!r} holds Python objects, which numpy loads only with pickle: "
+                       "save plain numeric arrays.")
 
 
 def _writer(names: tuple[str, ...], version: str, pairings: list[str]) -> tuple[str, str] | None:

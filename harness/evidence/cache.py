@@ -503,6 +503,8 @@ def parse_size(text: str, what: str = "$HARNESS_CACHE_MAX") -> int:
         value = -1.0
     if not 0 < value < float("inf"):
         raise BadInput(f"{what} must be a size such as 500M or 8G, not {text!r}.")
+    if int(value * _UNITS[unit]) < 1:  # it would round to 0, which means the default
+        raise BadInput(f"{what} must be at least one byte, such as 500M or 8G, not {text!r}.")
     return int(value * _UNITS[unit])
 
 

@@ -16,6 +16,11 @@ never rests on a version number alone.
 For the first three, a cross-version scenario's cells count where the file was read by the
 pairing that wrote it, or, when no pairing both wrote and read it (a file only Keras 2 writes),
 every load, by the loading pairing's versions; ``not_supported`` counts the loads across pairings.
+
+A ``works_with`` spec counts every part it names: each requirement and local wheel, and its
+``backend=`` and ``python=`` when it names them. Only cells of the scenario's current text (the
+scenario record's ``sha256``) are judged; the runs whose cells were made with another text are
+named as left out.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Iterable, Sequence
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.utils import canonicalize_name
+from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from harness.evidence.model import SAYS_NOTHING, Cell, PairingRecord, Results, ScenarioRecord, Verdict
@@ -72,14 +77,16 @@ class Judgement:
         return f"not supported: {claim.package}{claim.saved_with} files read by {claim.package}{claim.loaded_with}"
 
 
-def judge_all(runs: Sequence[Results]) -> list[Judgement]:
-    """Every claim of every scenario in ``runs``, judged against all their cells together (a
-    scenario's claims are taken from the newest run that records them)."""
+def judge_all(runs: Sequence[Results], library: Results | None = None) -> list[Judgement]:
+    """Every claim of every scenario in ``runs``, judged against all their cells together. A
+    scenario's current text, and its claims, are the ``library``'s when it has the scenario (the
+    scenarios as they are now), else those of the newest run that records it."""
     scenarios: dict[str, ScenarioRecord] = {}
-    for results in runs:
+    for results in sorted(runs, key=lambda r: r.run.started or ""):
         for scenario in results.scenarios:
-            if scenario.claims:
-                scenarios[scenario.id] = scenario
+            scenarios[scenario.id] = scenario
+    for scenario in library.scenarios if library is not None else ():
+        scenarios[scenario.id] = scenario
     judged = []
     for scenario in sorted(scenarios.values(), key=lambda s: s.id):
         for claim in scenario.claims:
@@ -88,7 +95,36 @@ def judge_all(runs: Sequence[Results]) -> list[Judgement]:
 
 
 def judge(scenario: ScenarioRecord, claim: Claim, runs: Sequence[Results]) -> Judgement:
-    """One claim of ``scenario`` against the cells of ``runs``."""
+    """One claim of ``scenario`` against the cells of ``runs`` made with its text (the others
+    are named as left out)."""
+    current, left_out = _of_this_text(scenario, runs)
+    judgement = _judge(scenario, claim, current)
+    if left_out:
+        judgement.detail += (f"; left out: the cells of {_runs_named(left_out)}, made with another text of "
+                             f"{scenario.id}")
+    return judgement
+
+
+def _of_this_text(scenario: ScenarioRecord, runs: Sequence[Results]) -> tuple[list[Results], list[Results]]:
+    """The runs whose record of ``scenario`` is of its text (the same ``sha256``), and the others
+    that hold cells of it."""
+    current, other = [], []
+    for results in runs:
+        record = next((s for s in results.scenarios if s.id == scenario.id), None)
+        if record is None or not scenario.sha256 or record.sha256 == scenario.sha256:
+            current.append(results)
+        elif any(cell.scenario == scenario.id for cell in results.cells):
+            other.append(results)
+    return current, other
+
+
+def _runs_named(runs: list[Results], most: int = 4) -> str:
+    names = [f"run {r.run.id}" + (f" ({r.run.started})" if r.run.started else "") for r in runs]
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
+def _judge(scenario: ScenarioRecord, claim: Claim, runs: Sequence[Results]) -> Judgement:
     counted = list(_counted(scenario, runs, across=claim.kind == "not_supported"))
     if not counted and claim.kind != "not_supported":  # files only ever written elsewhere (e.g. by Keras 2)
         counted = list(_counted(scenario, runs, across=True))
@@ -98,8 +134,7 @@ def judge(scenario: ScenarioRecord, claim: Claim, runs: Sequence[Results]) -> Ju
         return _all_of(scenario.id, claim, inside, fails=claim.kind == "broken_since",
                        wanted=f"a pairing with {claim.package} >= {claim.version}")
     if claim.kind == "works_with":
-        requirements = _requirements(claim.pairing)
-        inside = [(cell, ev) for cell, ev, loader, _ in counted if all(_meets(loader, name, spec) for name, spec in requirements)]
+        inside = [(cell, ev) for cell, ev, loader, _ in counted if _fits(loader, claim.pairing)]
         return _all_of(scenario.id, claim, inside, fails=False, wanted=f"a run of the pairing {claim.pairing}")
     saved, loaded = SpecifierSet(claim.saved_with), SpecifierSet(claim.loaded_with)
     inside = [(cell, ev) for cell, ev, loader, saver in counted
@@ -162,16 +197,37 @@ def _meets(pairing: PairingRecord, package: str, spec: SpecifierSet) -> bool:
         return False
 
 
-def _requirements(spec_text: str) -> list[tuple[str, SpecifierSet]]:
+def _fits(pairing: PairingRecord, spec_text: str) -> bool:
+    """The pairing's installed packages, backend and Python meet every part of the spec: each
+    requirement and local wheel, and the ``backend=`` and ``python=`` it names."""
     spec = parse_pairing(spec_text)
-    found = []
+    items = [item.strip() for item in spec_text.split(",")]
+    if any(item.startswith("backend=") for item in items) and pairing.backend != spec.backend:
+        return False
+    if spec.python is not None and not _same_python(pairing.python, spec.python):
+        return False
     for text in spec.requirements:
         try:
             requirement = Requirement(text)
         except InvalidRequirement:
-            continue
-        found.append((requirement.name, requirement.specifier))
-    return found
+            return False  # a part that cannot be checked is not met
+        if not _meets(pairing, requirement.name, requirement.specifier):
+            return False
+    for wheel in spec.wheels:
+        try:
+            name, version, _, _ = parse_wheel_filename(wheel.rsplit("/", 1)[-1])
+        except ValueError:
+            return False
+        if not _meets(pairing, name, SpecifierSet(f"=={version}")):
+            return False
+    return True
+
+
+def _same_python(found: str | None, wanted: str) -> bool:
+    """``3.9.18`` is Python ``3.9`` (and ``3.9.18``); an unknown Python meets no ``python=``."""
+    if not found:
+        return False
+    return found == wanted or found.startswith(wanted + ".")
 
 
 def _label(pairing: PairingRecord) -> str:

@@ -40,6 +40,7 @@ from harness.evidence.model import (
     ScenarioRecord,
     SideText,
 )
+from harness.paths import read_regular_file
 from harness.plan.cells import CellKey
 from harness.plan.claims import KINDS
 from harness.plan.pairings import BACKENDS
@@ -159,12 +160,14 @@ def _texts_back(cell: Cell, folder: Path | None, where: str) -> None:
                                f"for {item.field[:40]!r}, which is not one.")
         text = f"(kept in {item.side}, which is missing)"
         if folder is not None:
-            try:
-                data = (folder / item.side).read_bytes() if (folder / item.side).stat().st_size <= MAX_RESULTS_BYTES else b""
+            try:  # a regular file, no link, bounded: a FIFO or a link to /dev/zero is not the text
+                data = read_regular_file(folder / item.side, MAX_RESULTS_BYTES)
                 if hashlib.sha256(data).hexdigest() == item.side[len(TEXT_DIR) + 1:-4]:
                     text = data.decode("utf-8", "replace")
+                else:
+                    text = f"(kept in {item.side}, which does not hold this text)"
             except OSError:
-                pass
+                text = f"(kept in {item.side}, which is missing or is not a regular file)"
         owner, _, attr = item.field.rpartition(".")
         holder = cell.save if owner else cell
         if holder is not None:
@@ -222,7 +225,7 @@ def read_json_file(path: Path, what: str = "results file") -> Any:
             raise ResultsError(f"The {what} {str(path)!r} is not a regular file.")
         if path.stat().st_size > MAX_RESULTS_BYTES:
             raise ResultsError(f"The {what} {str(path)!r} is larger than {MAX_RESULTS_BYTES // 2**20} MiB.")
-        text = path.read_text(encoding="utf-8")
+        text = read_regular_file(path, MAX_RESULTS_BYTES).decode("utf-8")
     except OSError as exc:
         raise ResultsError(f"Cannot read the {what} {str(path)!r}: {exc.strerror}.") from None
     except UnicodeDecodeError:

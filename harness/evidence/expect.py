@@ -392,7 +392,8 @@ def _toml_string(text: str) -> str:
 
 def parse_toml(text: str) -> dict[str, Any]:
     """Parse TOML text (``tomllib``, or ``tomli`` before Python 3.11); :class:`ValueError` with
-    the parser's message when it is not TOML, :class:`BadInput` when no parser is installed."""
+    the parser's message when it is not TOML (or nests deeper than the parser can follow),
+    :class:`BadInput` when no parser is installed."""
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.9 and 3.10
@@ -400,7 +401,10 @@ def parse_toml(text: str) -> dict[str, Any]:
             import tomli as tomllib
         except ImportError:
             raise BadInput("Reading TOML needs the tomli package on Python < 3.11: python -m pip install tomli.") from None
-    return tomllib.loads(text)
+    try:
+        return tomllib.loads(text)
+    except RecursionError:  # arrays or tables nested past what the parser can follow (a TOML bomb)
+        raise ValueError("it nests arrays or tables deeper than the parser can follow") from None
 
 
 def read_expectations(path: Path) -> Expectations:

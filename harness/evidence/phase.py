@@ -32,6 +32,8 @@ class Comparison:
     infinite_diff: bool = False
     count: int = 0
     mismatch: Union[str, None] = None
+    #: How many of the ``count`` values were NaN on both sides (equal, but not compared).
+    nan_count: int = 0
 
 
 @dataclass
@@ -82,6 +84,8 @@ class PhaseOutcome:
 
     ``status``: ``done`` (the scenario returned or raised; see ``facts``), ``died`` (the process
     ended without a usable result: ``exit_status`` or ``signal``), ``timed_out``, or ``worker_lost``.
+    ``limit_s`` is the time limit the phase ran under (None when not known: an outcome rebuilt
+    from an older record).
     """
 
     op: str
@@ -93,6 +97,7 @@ class PhaseOutcome:
     output_tail: str = ""
     started: str = ""
     detail: str = ""
+    limit_s: Union[float, None] = None
 
     @property
     def ok(self) -> bool:

@@ -48,10 +48,10 @@ class Worker:
     phase is a request in flight in the one worker process (fork isolation; in spawn isolation,
     a fresh process each), and its reply reaches its caller by the request's nonce. If the worker
     dies or stops answering it is killed and started again for the next phase; what that does to
-    the other phases in flight (see :class:`_Session`): a death ends them all as ``worker_lost``,
-    while a worker the client stops for one phase's sake (that phase's reply did not come by its
-    deadline, or a reply answered no request in flight) runs the others again, up to
-    ``RETRIES`` times, in a new worker. ``terminate`` may be called from another thread while
+    the phases in flight (see :class:`_Session`): with one in flight, it is ``worker_lost`` (a
+    death, a stray reply) or ``timed_out`` (no reply by its deadline); with several, any of them
+    may have done it, so each is run again alone in a new worker (up to ``RETRIES`` times), and
+    only the one that does it again, alone, is blamed. ``terminate`` may be called from another thread while
     phases run (a stop): it kills the processes at once, which ends every phase as
     ``worker_lost``.
     """
@@ -76,6 +76,7 @@ class Worker:
         self._gate = threading.Condition()  # admits phases: many at once, or one alone (see _admitted)
         self._in_flight = 0
         self._alone = False
+        self._waiting_alone = 0
 
     def environ(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -145,7 +146,7 @@ class Worker:
         request = {**request, "timeout": timeout}
         reply, started_wall, duration = self._exchange(request, timeout)
         return _outcome(request["op"], reply, str(reply.get("status")), Path(request["result"]),
-                        Path(request["output"]), started_wall, duration)
+                        Path(request["output"]), started_wall, duration, timeout)
 
     def run_phases(self, request: dict[str, Any], timeout: float) -> list[PhaseOutcome]:
         """Run one save phase of a scenario with ``FORMATS``: ``request["formats"]`` names each
@@ -164,7 +165,8 @@ class Worker:
             status = str(reply.get("status"))
             if status in ("died", "timed_out") and _final_result(path, bool(request.get("signature"))):
                 status = "done"
-            outcomes.append(_outcome(request["op"], reply, status, path, Path(request["output"]), started_wall, duration))
+            outcomes.append(_outcome(request["op"], reply, status, path, Path(request["output"]), started_wall, duration,
+                                     timeout))
         return outcomes
 
     def _exchange(self, request: dict[str, Any], timeout: float) -> tuple[dict[str, Any], str, float]:
@@ -180,6 +182,9 @@ class Worker:
                 break
             sent = {**request, "nonce": uuid.uuid4().hex}
             with self._admitted(alone):
+                if self.stopped:  # the stop came while this phase waited for its turn
+                    reply = {"status": "worker_lost", "detail": "the run was stopped", "duration_s": 0.0}
+                    break
                 reply = self._run_spawned(sent, timeout) if self.isolation == "spawn" else self._run_forked(sent, timeout)
             if reply.get("status") != _RETRY:
                 break
@@ -195,8 +200,14 @@ class Worker:
         """Hold a place among the phases in flight; ``alone``: wait until none other is, and keep
         the others out until this one ends."""
         with self._gate:
-            while self._alone or (alone and self._in_flight):
-                self._gate.wait()
+            if alone:
+                self._waiting_alone += 1
+                while self._alone or self._in_flight:
+                    self._gate.wait()
+                self._waiting_alone -= 1
+            else:  # a phase that must run alone goes first: new phases wait behind it
+                while self._alone or self._waiting_alone:
+                    self._gate.wait()
             self._alone = alone
             self._in_flight += 1
         try:
@@ -239,10 +250,17 @@ class Worker:
         assert session is not None
         started = time.monotonic()
         waiter = session.submit(request)
-        if not waiter.done.wait(timeout + REPLY_GRACE_S) and session.expire(waiter):
+        if not waiter.done.wait(timeout + REPLY_GRACE_S):
+            expired = session.expire(waiter)
             # Only a phase whose worker stayed silent until the deadline timed out; one whose
-            # worker ended (or sent garbage) is lost, however quickly the kernel reaps it.
-            return {"status": "timed_out", "duration_s": time.monotonic() - started}
+            # worker ended (or sent garbage) is lost, however quickly the kernel reaps it. With
+            # other phases in flight, any of them may have stopped the worker: each runs again
+            # alone, and only the one that silences its worker alone times out.
+            if expired == 1:
+                return {"status": "timed_out", "duration_s": time.monotonic() - started}
+            if expired > 1:
+                return {"status": _RETRY, "alone": True,
+                        "detail": f"its worker stopped answering with {expired} phases in flight"}
         waiter.done.wait()
         assert waiter.reply is not None
         return waiter.reply
@@ -307,12 +325,14 @@ class _Session:
     ends (its process is killed, and every waiter left is answered at once) when:
 
     - the channel ends or the process exits (a death), or the channel carries something that is
-      not a reply: every phase in flight is ``worker_lost``;
+      not a reply: with one phase in flight, that phase is ``worker_lost``; with several, each is
+      run again, alone (so only the one that ends its worker alone is ``worker_lost``);
     - a reply answers no request in flight: with one phase in flight that phase is
       ``worker_lost`` (it wrote the reply, or broke the channel); with several, each is run
       again, alone (so the one that writes such replies loses only its own phase);
-    - a phase's reply did not come by its deadline (:meth:`expire`): that phase is
-      ``timed_out`` and the others are run again (a silent worker is stuck for all of them).
+    - a phase's reply did not come by its deadline (:meth:`expire`): with one phase in flight,
+      it is ``timed_out``; with several, each is run again, alone (a silent worker is stuck for
+      all of them, and any of them may have stopped it).
     """
 
     def __init__(self, proc: subprocess.Popen[bytes], reply_fd: int):
@@ -369,14 +389,16 @@ class _Session:
             self.end("died")
         return waiter
 
-    def expire(self, waiter: _Waiter) -> bool:
-        """The waiter's deadline passed: True when it is still unanswered (then it is withdrawn
-        and the session ends, the others to be run again), False when its answer came meanwhile."""
+    def expire(self, waiter: _Waiter) -> int:
+        """The waiter's deadline passed: when it is still unanswered, it is withdrawn and the
+        session ends (the others to be run again, alone), and the answer is how many phases were
+        in flight, itself included; 0 when its answer came meanwhile."""
         with self._lock:
             if self._waiters.pop(waiter.nonce, None) is None:
-                return False
+                return 0
+            in_flight = len(self._waiters) + 1
         self.end("silent")
-        return True
+        return in_flight
 
     def end(self, why: str) -> None:
         """End the session (``died``, ``stray``, ``silent``): answer every waiter, kill the process."""
@@ -460,9 +482,12 @@ class _Session:
 
 
 def _ending_reply(why: str, in_flight: int) -> dict[str, Any]:
-    """What a phase still in flight gets when its session ends (see :class:`_Session`)."""
+    """What a phase still in flight gets when its session ends (see :class:`_Session`): with
+    others in flight beside it, any of them may have ended the worker, so each is run again
+    alone, and only the one that ends (or silences) its worker alone is blamed."""
     if why == "silent":
-        return {"status": _RETRY, "detail": "its worker was stopped because another phase in flight got no reply in time"}
+        return {"status": _RETRY, "alone": True,
+                "detail": "its worker was stopped because it stopped answering with several phases in flight"}
     if why == "stray":
         if in_flight == 1:
             return {"status": "worker_lost",
@@ -470,7 +495,7 @@ def _ending_reply(why: str, in_flight: int) -> dict[str, Any]:
         return {"status": _RETRY, "alone": True,
                 "detail": "its worker was stopped because a reply answered no request in flight"}
     if in_flight > 1:
-        return {"status": "worker_lost", "detail": f"{in_flight} phases were running in it; any of them may have ended it"}
+        return {"status": _RETRY, "alone": True, "detail": f"its worker died with {in_flight} phases in flight"}
     return {"status": "worker_lost"}
 
 
@@ -492,6 +517,7 @@ def _remove(*paths: Path) -> None:
 
 def _outcome(
     op: str, reply: dict[str, Any], status: str, result: Path, output: Path, started_wall: str, duration: float,
+    limit: float,
 ) -> PhaseOutcome:
     """A phase's outcome from the worker's reply (``status``: how the phase ended) and its result file."""
     facts, detail = _phase_facts(result, status)
@@ -512,6 +538,7 @@ def _outcome(
         signal=reply.get("signal"),
         output_tail=read_tail(output),
         started=started_wall,
+        limit_s=limit,
     )
 
 

@@ -51,7 +51,9 @@ def decide_verdict(
     """The verdict of a cell from what happened to it, and one sentence saying why.
 
     Precedence: the env could not be installed; the env is outside REQUIRES; the run was
-    interrupted; the save phase failed (a cross-version cell); then the final phase's ending:
+    interrupted; the save phase failed (a cross-version cell: a save that raised makes its loads
+    ``error``, or ``reproduced`` with the signature; one that ran out of time or died makes them
+    ``timeout`` or ``crashed``, which say nothing about the load); then the final phase's ending:
     timeout, crash, exception (``reproduced`` when the scenario has a ``signature`` and the worker
     matched it against the exception's whole text; an ``error`` whose text fits a
     :data:`KNOWN_REFUSALS` entry is worded as that refusal), values the harness could not compare
@@ -68,6 +70,9 @@ def decide_verdict(
         phase = _decide_phase(signature, save)
         if phase.verdict is Verdict.REPRODUCED:
             return Decision(Verdict.REPRODUCED, f"{where}, with the signature: {phase.reason}")
+        if phase.verdict in (Verdict.TIMEOUT, Verdict.CRASHED):
+            # A save that hung or died says nothing about the load: the load's verdict says so too.
+            return Decision(phase.verdict, f"{where}: {phase.reason}")
         return Decision(Verdict.ERROR, f"{where}: {phase.reason}")
     if outcome is None:
         raise ValueError("a cell that ran needs the outcome of its last phase")
@@ -76,10 +81,11 @@ def decide_verdict(
 
 def _decide_phase(signature: str | None, outcome: PhaseOutcome) -> Decision:
     if outcome.status == "timed_out":
+        limit = _limit(outcome)
         if outcome.match_pending:
             return Decision(Verdict.TIMEOUT, f"{outcome.op} raised, and matching its SIGNATURE against the message did not "
-                                             f"finish within the time limit ({outcome.duration_s:.0f} s)")
-        return Decision(Verdict.TIMEOUT, f"{outcome.op} did not finish within the time limit ({outcome.duration_s:.0f} s)")
+                                             f"finish within the time limit ({limit})")
+        return Decision(Verdict.TIMEOUT, f"{outcome.op} did not finish within the time limit ({limit})")
     if outcome.status == "worker_lost":
         return Decision(Verdict.CRASHED, f"{outcome.op}: the worker process died" + (f" ({outcome.detail})" if outcome.detail else ""))
     if outcome.status == "died":
@@ -108,11 +114,24 @@ def _decide_phase(signature: str | None, outcome: PhaseOutcome) -> Decision:
     if comparison is not None and comparison.compared:
         if not comparison.close:
             return Decision(Verdict.WRONG_VALUES, f"ran clean but values differ: {comparison.mismatch}")
+        if comparison.count and comparison.nan_count >= comparison.count:
+            # NaN equals NaN for the comparison, but no value was measured: that is no pass.
+            return Decision(Verdict.ERROR, f"{outcome.op} ran clean, but all {comparison.count} values it returned to compare "
+                                           "are NaN on both sides: nothing was compared")
+        nan = f" ({comparison.nan_count} NaN on both sides, not compared)" if comparison.nan_count else ""
         return Decision(
             Verdict.PASSED,
-            f"ran clean; {comparison.count} values compared, max abs diff {_fmt(comparison.max_abs_diff)}",
+            f"ran clean; {comparison.count} values compared{nan}, max abs diff {_fmt(comparison.max_abs_diff)}",
         )
     return Decision(Verdict.PASSED, "ran clean; nothing to compare")
+
+
+def _limit(outcome: PhaseOutcome) -> str:
+    """The time limit that applied (``2 s``, ``0.5 s``); the time the phase took when the limit
+    is not known (an outcome rebuilt from an older record)."""
+    if outcome.limit_s is not None:
+        return f"{float(outcome.limit_s):g} s"
+    return f"{outcome.duration_s:.0f} s"
 
 
 def _signal_name(number: int) -> str:

@@ -678,6 +678,7 @@ def _compare(expected, actual, rtol, atol):
     max_diff = 0.0
     close = True
     count = 0
+    nan_count = 0  # values NaN on both sides: equal, but nothing was compared there
     mismatch = None
     for path in sorted(expected):
         a, b = expected[path], actual[path]
@@ -688,6 +689,7 @@ def _compare(expected, actual, rtol, atol):
                 mismatch = mismatch or "shape of %r: expected %s, got %s" % (path, a.shape, b.shape)
                 continue
             count += int(a.size)
+            nan_count += int(np.count_nonzero(np.isnan(a) & np.isnan(b)))
             leaf_close = bool(np.allclose(b, a, rtol=rtol, atol=atol, equal_nan=True))
             same = (np.isnan(a) & np.isnan(b)) | (a == b)  # equal infinities differ by nothing
             with np.errstate(invalid="ignore"):
@@ -695,7 +697,9 @@ def _compare(expected, actual, rtol, atol):
             leaf_max = float(np.nanmax(np.where(np.isnan(diff), np.inf, diff))) if diff.size else 0.0
         else:
             count += 1
-            same = (math.isnan(a) and math.isnan(b)) or a == b
+            both_nan = math.isnan(a) and math.isnan(b)
+            nan_count += int(both_nan)
+            same = both_nan or a == b
             leaf_max = 0.0 if same else abs(a - b)
             if math.isnan(leaf_max):
                 leaf_max = math.inf
@@ -710,6 +714,7 @@ def _compare(expected, actual, rtol, atol):
         "max_abs_diff": max_diff if math.isfinite(max_diff) else None,
         "infinite_diff": not math.isfinite(max_diff),
         "count": count,
+        "nan_count": nan_count,
         "mismatch": mismatch,
     }
 

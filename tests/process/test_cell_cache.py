@@ -248,6 +248,22 @@ def test_the_cache_is_bounded_and_pruned_on_request(runs: Runs) -> None:
     assert "0 entries" in runs.harness.run("cache", "info", "--envs-dir", envs, check_code=0).stdout
 
 
+def test_a_bound_that_rounds_to_nothing_and_a_negative_age_are_refused(runs: Runs) -> None:
+    """``HARNESS_CACHE_MAX=0.5`` (half a byte) would round to 0, which meant the 4 GiB default,
+    and ``--older-than -5`` was ignored: each is one line, exit 2, and nothing is pruned."""
+    envs = str(runs.tmp / "envs")
+    before = runs.harness.run("cache", "info", "--envs-dir", envs, check_code=0).stdout
+    env = dict(runs.harness.env, HARNESS_CACHE_MAX="0.5")
+    proc = Harness(env=env, tmp=runs.tmp).run("matrix", "--scenarios", str(runs.scenarios), "--pairing", PAIRING,
+                                              "--out", str(runs.tmp / "half"))
+    assert proc.returncode == 2 and "$HARNESS_CACHE_MAX must be at least one byte" in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not (runs.tmp / "half").exists()
+    for args in (["--older-than", "-5"], ["--older-than", "nan"], ["--max-size", "0.5"]):
+        bad = runs.harness.run("cache", "prune", "--envs-dir", envs, *args)
+        assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+    assert runs.harness.run("cache", "info", "--envs-dir", envs, check_code=0).stdout == before
+
+
 def test_a_bisect_answers_from_cells_an_earlier_run_measured(wheelhouse: Path, tmp_path: Path) -> None:
     """No --known: a bisect over releases a matrix already ran makes no probe of its own."""
     wheels = tmp_path / "wheels"

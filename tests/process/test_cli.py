@@ -46,6 +46,17 @@ def test_bad_input_is_one_line_and_exit_2(harness: Harness, one_scenario: Path, 
     assert not (harness.tmp / "out").exists()  # nothing was started
 
 
+@pytest.mark.parametrize("option", ["--timeout", "--jobs", "--only"])
+def test_a_huge_value_in_a_message_is_clipped(harness: Harness, one_scenario: Path, option: str) -> None:
+    """A 100,000-character value is named by its head and tail, with how much was cut: the
+    line stays short."""
+    proc = harness.run("matrix", option, "x" * 100_000, "--scenarios", str(one_scenario), "--out", str(harness.tmp / "out"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-500:]
+    [line] = proc.stderr.strip().splitlines()
+    assert len(line) < 2000 and "characters cut]" in line, line[:500]
+    assert not (harness.tmp / "out").exists()
+
+
 def test_missing_folder_and_broken_module(harness: Harness, tmp_path: Path) -> None:
     proc = harness.run("matrix", "--scenarios", str(tmp_path / "nowhere"))
     assert proc.returncode == 2 and "does not exist" in proc.stderr and str(tmp_path / "nowhere") in proc.stderr

@@ -215,3 +215,56 @@ def test_tampered_or_linked_artifacts_are_refused(cross_run: tuple, tmp_path: Pa
                        "--load-artifacts", str(tmp_path / "nothing-here"), "--out", str(tmp_path / "c"))
     assert proc.returncode == 2 and "not a run folder" in proc.stderr
     assert not (tmp_path / "c").exists()
+
+
+SAVE_FAULTS = {
+    "save_hangs": f'''
+        """The save hangs on 1.0"""
+        import time
+        import harness_fake
+        LINKS = ["https://example.org/thread/2"]
+        CLAIMS = [{{"link": "https://example.org/thread/2", "says": "fixed in 1.0", "kind": "fixed_in",
+                    "package": "{FAKE}", "version": "1.0"}}]
+        def save(workdir):
+            if harness_fake.__version__ == "1.0":
+                time.sleep(600)
+            return {{"v": 1.0}}
+        def load(workdir):
+            return {{"v": 1.0}}
+    ''',
+    "save_dies": '''
+        """The save segfaults on 1.0"""
+        import os
+        import signal
+        import harness_fake
+        def save(workdir):
+            if harness_fake.__version__ == "1.0":
+                os.kill(os.getpid(), signal.SIGSEGV)
+            return {"v": 1.0}
+        def load(workdir):
+            return {"v": 1.0}
+    ''',
+}
+
+
+def test_a_save_that_hung_or_died_gives_its_loads_timeout_or_crashed_never_error(harness: Harness, tmp_path: Path) -> None:
+    """Only a save that raised makes its loads ``error``: one that ran out of time or died says
+    nothing about the loads, so they say nothing either (claims do not count them, --fail-on
+    timeout,crashed finds them)."""
+    folder = tmp_path / "scenarios"
+    for name, body in SAVE_FAULTS.items():
+        write_scenario(folder, name, body)
+    out = tmp_path / "run"
+    proc = harness.run("matrix", "--scenarios", str(folder), "--pairing", f"{FAKE}==1.0", "--pairing", f"{FAKE}==3.0",
+                       "--out", str(out), "--timeout", "3", "--fail-on", "timeout,crashed")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    data = harness.results(out)
+    hangs, dies = grid(data, "save_hangs"), grid(data, "save_dies")
+    for loader in (OLD, NEW):
+        assert hangs[(OLD, loader)]["verdict"] == "timeout", hangs[(OLD, loader)]
+        assert f"save failed in {OLD}" in hangs[(OLD, loader)]["reason"]
+        assert "(3 s)" in hangs[(OLD, loader)]["reason"], hangs[(OLD, loader)]["reason"]
+        assert dies[(OLD, loader)]["verdict"] == "crashed", dies[(OLD, loader)]
+        assert f"save failed in {OLD}" in dies[(OLD, loader)]["reason"] and "SIGSEGV" in dies[(OLD, loader)]["reason"]
+        assert hangs[(NEW, loader)]["verdict"] == dies[(NEW, loader)]["verdict"] == "passed"
+    assert "holds               save_hangs: fixed in harness-fake 1.0" in proc.stdout, proc.stdout

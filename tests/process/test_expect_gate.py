@@ -225,6 +225,41 @@ def test_bad_gate_keys_in_the_config_table_are_one_line(harness: Harness, scenar
     assert not (tmp_path / "envs").exists() and not (tmp_path / "reports").exists()
 
 
+BOMB = "[" * 20000 + "]" * 20000
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("pairings = []\n", "pairings is an empty list"),
+    ("scenarios = []\n", "scenarios is an empty list"),
+    (f"pairings = {BOMB}\n", "nests arrays or tables deeper than the parser can follow"),
+])
+def test_empty_lists_and_a_toml_bomb_in_the_config_table_are_one_line(harness: Harness, tmp_path: Path, text: str,
+                                                                      fragment: str) -> None:
+    """An empty list would silently mean the defaults; a bomb would end the parser. Both are
+    refused in one line naming the file (and the key), before anything starts."""
+    (tmp_path / "keras-compat.toml").write_text(text)
+    proc = run_in(harness, tmp_path, "matrix", "--envs-dir", "envs")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert fragment in proc.stderr and "keras-compat.toml" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, \
+        proc.stderr[-2000:]
+    assert not (tmp_path / "envs").exists() and not (tmp_path / "reports").exists()
+
+
+def test_write_expect_inside_a_run_folder_is_refused(harness: Harness, scenarios: Path, tmp_path: Path) -> None:
+    """Inside this run's folder it would overwrite the run's own results.json with TOML; inside
+    another run's folder it would change that run. Refused in one line, before anything starts."""
+    out = tmp_path / "run"
+    out.mkdir()  # new or empty: a run folder may be given empty
+    proc = matrix(harness, scenarios, out, "--write-expect", str(out / "results.json"), code=2)
+    assert "is inside the run folder" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert list(out.iterdir()) == []
+    earlier = tmp_path / "earlier"
+    matrix(harness, scenarios, earlier, code=0)
+    proc = matrix(harness, scenarios, tmp_path / "other", "--write-expect", str(earlier / "logs" / "expect.toml"), code=2)
+    assert "is inside the run folder" in proc.stderr and str(earlier) in proc.stderr, proc.stderr
+    assert not (tmp_path / "other").exists()
+
+
 @pytest.mark.parametrize("name, text, fragment", [
     ("missing.toml", None, "does not exist or is not a regular file"),
     ("notes.txt", "just some notes\n", "is not valid TOML"),
@@ -233,6 +268,7 @@ def test_bad_gate_keys_in_the_config_table_are_one_line(harness: Harness, scenar
     ("date.toml", 'version = 1\n[expect.flips]\n"harness-fake-1.0" = { verdict = "passed", until = "2027-02-30" }\n',
      "until must be a date such as \"2027-06-01\", not '2027-02-30'"),
     ("version.toml", '[expect.flips]\n"harness-fake-1.0" = "passed"\n', "version must be 1"),
+    ("bomb.toml", f"version = 1\nx = {BOMB}\n", "nests arrays or tables deeper than the parser can follow"),
 ])
 def test_bad_expectation_files_give_one_line_and_exit_2(harness: Harness, scenarios: Path, tmp_path: Path, name: str,
                                                         text: str | None, fragment: str) -> None:

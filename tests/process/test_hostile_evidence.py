@@ -307,6 +307,32 @@ def test_merge_refuses_a_part_given_twice(base_run: tuple, tmp_path: Path) -> No
     assert not (tmp_path / "m1").exists() and not (tmp_path / "m2").exists()
 
 
+@pytest.mark.parametrize("kind", ["fifo", "dev_zero"])
+def test_a_side_text_that_is_not_a_regular_file_is_never_read(base_run: tuple, tmp_path: Path, kind: str) -> None:
+    """A cell's side text (``evidence/<sha256>.txt``) that is a FIFO or a link to /dev/zero: report,
+    claims and report merge read none of it (no hang, no MemoryError), and say so in its place."""
+    harness, folder, run = base_run
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    data = json.loads((copy / "results.json").read_text())
+    side = f"evidence/{'ab' * 32}.txt"
+    cell = _first_run_cell(data)
+    cell["output_tail"], cell["side_texts"] = "", [{"field": "output_tail", "side": side}]
+    (copy / "results.json").write_text(json.dumps(data))
+    (copy / "evidence").mkdir()
+    if kind == "fifo":
+        os.mkfifo(copy / side)
+    else:
+        os.symlink("/dev/zero", copy / side)
+    for args in (["report", str(copy / "results.json"), "--out", str(tmp_path / "report")],
+                 ["claims", str(copy / "results.json"), "--scenarios", str(folder), "--out", str(tmp_path / "claims")],
+                 ["report", "merge", str(copy / "results.json"), "--out", str(tmp_path / "merged")]):
+        proc = harness.run(*args, timeout=120)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stdout + proc.stderr
+    page = (tmp_path / "merged" / "results.json").read_text()
+    assert f"(kept in {side}, which is missing or is not a regular file)" in page
+
+
 # --------------------------------------------------------------------------- the output folder
 
 def _claim(path: Path, barrier: Any, results: Any) -> None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from support import FAKE, GRU_FILE, Harness, keras3_weights, keras_zip, write_scenario
@@ -37,6 +38,10 @@ def one_line_exit_2(proc: subprocess.CompletedProcess[str], fragment: str) -> No
     (["--file", "missing.keras"], "is not a regular file"),
     (["--file", "weights.weights.h5"], "holds weights only"),
     (["--file", "weights.weights.h5", "--model", "mymodel.py:build", "--inputs", "none.npy"], "does not exist"),
+    (["--file", "weights.weights.h5", "--model", "mymodel.py:build", "--inputs", "mymodel.py"], "is not a .npy array file"),
+    (["--file", "weights.weights.h5", "--model", "mymodel.py:build", "--inputs", "objects.npy"], "holds Python objects"),
+    (["--file", "weights.weights.h5", "--model", "mymodel.py:build", "--inputs", "x.npy", "--reference", "garbage.keras"],
+     "--reference"),
     (["--file", "weights.weights.h5", "--model", "mymodel.py:build", "--signature", "("], "not a valid regular expression"),
     (["--scenarios", "scen", "--unsafe-load"], "--unsafe-load goes with --model or --file"),
 ])
@@ -44,6 +49,8 @@ def test_bad_input_is_one_line_before_any_install(harness: Harness, tmp_path: Pa
     (tmp_path / "mymodel.py").write_text(MODEL)
     (tmp_path / "mymodel.txt").write_text(MODEL)
     (tmp_path / "garbage.keras").write_bytes(b"not a model at all")
+    np.save(tmp_path / "x.npy", np.ones((2, 3)))
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     keras3_weights(tmp_path / "weights.weights.h5", GRU_FILE)
     write_scenario(tmp_path / "scen", "passes", '"""Passes"""\ndef run(workdir):\n    return None\n')
     # a pairing that does not exist: reaching the installer would say so instead

@@ -212,3 +212,28 @@ def test_a_run_ends_with_its_reports(verdict_run: dict, tmp_path: Path, harness:
     proc = harness.run("report", str(out / "results.json"), check_code=0)
     assert (out / "index.html").exists() and "report:" in proc.stdout
     assert len(list(Path(harness.env["HARNESS_ENVS_DIR"]).iterdir())) == env_count
+
+
+def test_values_that_are_all_nan_compare_nothing_and_do_not_pass(harness: Harness, tmp_path: Path) -> None:
+    """NaN equals NaN for the comparison, but a model whose outputs are all NaN measured nothing:
+    the cell says so and does not pass. A NaN among measured values is named on a passing cell."""
+    folder = tmp_path / "scenarios"
+    write_scenario(folder, "all_nan", '''
+        """Every output is NaN"""
+        def run(workdir):
+            nan = float("nan")
+            return {"expected": [nan, nan, nan], "actual": [nan, nan, nan]}
+    ''')
+    write_scenario(folder, "some_nan", '''
+        """One output of three is NaN"""
+        def run(workdir):
+            nan = float("nan")
+            return {"expected": [1.0, nan, 3.0], "actual": [1.0, nan, 3.0]}
+    ''')
+    out = tmp_path / "run"
+    harness.run("matrix", "--scenarios", str(folder), "--pairing", f"{FAKE}==1.0", "--out", str(out), check_code=0)
+    cells = {c["scenario"]: c for c in harness.results(out)["cells"]}
+    assert cells["all_nan"]["verdict"] == "error", cells["all_nan"]
+    assert "are NaN on both sides: nothing was compared" in cells["all_nan"]["reason"]
+    assert cells["some_nan"]["verdict"] == "passed", cells["some_nan"]
+    assert "(1 NaN on both sides, not compared)" in cells["some_nan"]["reason"]

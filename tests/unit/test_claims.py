@@ -75,6 +75,35 @@ def test_the_other_kinds() -> None:
     assert judged_ns.status == HOLDS and "keras 3.15.1 → keras 3.5.0" in judged_ns.detail
 
 
+def test_works_with_counts_the_backend_and_the_python_of_its_spec() -> None:
+    """Measured on the tensorflow backend and Python 3.11 only: a claim about the jax backend or
+    Python 3.9 has no evidence, one about what was measured holds."""
+    claims = [Claim(link=LINK, says="works", kind="works_with", pairing=spec)
+              for spec in ("keras==3.6.0,backend=jax", "keras==3.6.0,python=3.9", "keras==3.6.0,backend=tensorflow,python=3.11")]
+    results = run_of(claims, {"3.6.0": "passed"})
+    for record in results.pairings:
+        record.python = "3.11.7"
+    assert [j.status for j in judge_all([results])] == [NOT_ENOUGH, NOT_ENOUGH, HOLDS]
+
+
+def test_only_the_cells_of_the_scenario_s_current_text_are_judged() -> None:
+    """An older run measured another text of the scenario (it failed there); the newer text
+    passes. Only the newer text's cells count, and the older run is named as left out."""
+    old = run_of([fixed_in("3.6.0")], {"3.6.0": "reproduced"})
+    old.run = RunInfo(id="old-run", started="2026-11-01T00:00:00Z")
+    old.scenarios[0].sha256 = "a" * 64
+    new = run_of([fixed_in("3.6.0")], {"3.6.0": "passed"})
+    new.run = RunInfo(id="new-run", started="2026-12-01T00:00:00Z")
+    new.scenarios[0].sha256 = "b" * 64
+    for runs in ([old, new], [new, old]):
+        [judged] = judge_all(runs)
+        assert judged.status == HOLDS, judged
+        assert "left out: the cells of run old-run" in judged.detail and "another text of seed" in judged.detail
+    library = Results(run=RunInfo(id="library", started="2026-12-02T00:00:00Z"), scenarios=[old.scenarios[0]])
+    [judged] = judge_all([old, new], library)  # the library holds the older text: only its cells count
+    assert judged.status == DOES_NOT_HOLD and "left out: the cells of run new-run" in judged.detail
+
+
 def entries(*fields: dict[str, object]) -> str:
     """A CLAIMS literal whose entries carry the link and words, and ``fields``."""
     return repr([{"link": LINK, "says": "x", **f} for f in fields])

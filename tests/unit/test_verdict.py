@@ -76,7 +76,9 @@ def test_the_reasons_carry_the_facts() -> None:
 @pytest.mark.parametrize("save, verdict, fragment", [
     (done("raised", "ValueError", "expected 3 variables", op="save", matched=True), Verdict.REPRODUCED, "save failed in keras-3.5.0"),
     (done("raised", "OSError", "disk full", op="save", matched=False), Verdict.ERROR, "save failed in keras-3.5.0"),
-    (PhaseOutcome(op="save", status="timed_out", duration_s=9.0), Verdict.ERROR, "save failed in keras-3.5.0"),
+    (PhaseOutcome(op="save", status="timed_out", duration_s=9.0), Verdict.TIMEOUT, "save failed in keras-3.5.0"),
+    (PhaseOutcome(op="save", status="died", duration_s=1.0, signal=11), Verdict.CRASHED, "save failed in keras-3.5.0"),
+    (PhaseOutcome(op="save", status="worker_lost", duration_s=1.0), Verdict.CRASHED, "save failed in keras-3.5.0"),
 ])
 def test_a_failed_save_decides_the_load_cell(save: PhaseOutcome, verdict: Verdict, fragment: str) -> None:
     decision = decide_verdict(SIGNATURE, save=save, saved_with="keras-3.5.0", outcome=CLOSE)
