@@ -46,7 +46,7 @@ from harness.evidence.records import cell_record, pairing_from_record, pairing_r
 from harness.evidence.run_folder import RunStore
 from harness.evidence.runs import savers_without_saves
 from harness.evidence.saves import SaveState, existing_save, import_saves, record_save, save_manifest
-from harness.paths import LinkedFile, copy_tree, default_envs_dir, link_tree, make_writable, remove_tree, walk_tree
+from harness.paths import LinkedFile, TreeTooDeep, copy_tree, default_envs_dir, link_tree, make_writable, remove_tree, walk_tree
 from harness.plan.cells import CellKey, PlannedCell, expand_cells, select_shard
 from harness.plan.pairings import Pairing, PairingSpec
 from harness.plan.scenarios import Scenario, unmet_requirement
@@ -626,7 +626,10 @@ class MatrixRun:
             try:
                 cell.files, cell.mapping, cell.mapping_text = file_evidence(
                     workdir, cell.probe, self.store.shown, self.store.anatomy_of)
-            except Exception as exc:  # what the scenario left (a tree too deep to walk): its own cell's error
+            except TreeTooDeep as exc:  # a limit of the harness's own walk: a note on the cell, never its verdict
+                cell.reason = f"{cell.reason} (note: the harness did not read the work folder's files: {exc.strerror}, at {exc.filename})"
+                cacheable = False
+            except Exception as exc:  # what the scenario left that cannot be read at all: its own cell's error
                 failed = self._host_failure("read the cell's work folder", exc, decision)
                 cell.verdict, cell.reason = failed.verdict.value, failed.reason
                 cacheable = False

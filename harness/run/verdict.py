@@ -82,9 +82,12 @@ def decide_verdict(
 def _decide_phase(signature: str | None, outcome: PhaseOutcome) -> Decision:
     if outcome.status == "timed_out":
         limit = _limit(outcome)
-        if outcome.match_pending:
-            return Decision(Verdict.TIMEOUT, f"{outcome.op} raised, and matching its SIGNATURE against the message did not "
-                                             f"finish within the time limit ({limit})")
+        if outcome.match_pending:  # the scenario raised at once; the harness's matching ran out of time: not a hang
+            facts = outcome.facts
+            first = (facts.message or "").strip().splitlines()[0][:200] if facts is not None and (facts.message or "").strip() else ""
+            raised = f"{facts.exception_type}: {first}" if facts is not None else "an exception"
+            return Decision(Verdict.ERROR, f"{outcome.op} raised {raised}; the SIGNATURE could not be matched within the limit "
+                                           f"({limit})")
         return Decision(Verdict.TIMEOUT, f"{outcome.op} did not finish within the time limit ({limit})")
     if outcome.status == "worker_lost":
         return Decision(Verdict.CRASHED, f"{outcome.op}: the worker process died" + (f" ({outcome.detail})" if outcome.detail else ""))
