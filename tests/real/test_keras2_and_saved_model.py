@@ -21,9 +21,10 @@ from support import ROOT
 
 pytestmark = pytest.mark.real
 
-KERAS2 = "tensorflow==2.15.1"
+#: TensorFlow 2.15 has wheels up to Python 3.11: its pairing names that Python, whatever runs the tests.
+KERAS2 = "tensorflow==2.15.1,python=3.11"
 KERAS3 = "keras==3.5.0,tensorflow==2.16.1"
-K2_ID, K3_ID = "tensorflow-2.15.1", "keras-3.5.0+tensorflow-2.16.1"
+K2_ID, K3_ID = "tensorflow-2.15.1+py3.11", "keras-3.5.0+tensorflow-2.16.1"
 
 SMALL = '''
 import keras
@@ -58,10 +59,10 @@ keras.Model(inp, keras.layers.Dense(3)(inp)).export("k3_export")
 '''
 
 
-def plain_script(folder: Path, pins: list[str], code: str) -> None:
+def plain_script(folder: Path, pins: list[str], code: str, python: str = "3.11") -> None:
     """Run ``code`` in a plain env of ``pins`` made by uv (no harness code in it), in ``folder``."""
     (folder / "write.py").write_text(textwrap.dedent(code))
-    command = [find_uv(), "run", "--no-project", "--isolated", "--python", f"{sys.version_info[0]}.{sys.version_info[1]}"]
+    command = [find_uv(), "run", "--no-project", "--isolated", "--python", python]
     for pin in pins:
         command += ["--with", pin]
     subprocess.run([*command, "python", "write.py"], cwd=folder, check=True, capture_output=True, text=True, timeout=1800)
@@ -88,7 +89,7 @@ def cells(data: dict) -> dict[tuple[str, str | None, str], dict]:
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("files")
-    plain_script(folder, [KERAS2], WRITE_KERAS2)
+    plain_script(folder, ["tensorflow==2.15.1"], WRITE_KERAS2)
     plain_script(folder, KERAS3.split(","), WRITE_EXPORT)
     return folder
 
