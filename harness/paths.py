@@ -22,7 +22,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import Iterator
+from typing import Callable, Iterator
 
 from harness.errors import BadInput
 
@@ -137,17 +137,22 @@ def _kind(entry: os.DirEntry[str]) -> str:
     return "file" if entry.is_file(follow_symlinks=False) else "other"
 
 
-def copy_tree(source: Path, target: Path, max_depth: int = MAX_TREE_DEPTH) -> None:
+def copy_tree(source: Path, target: Path, max_depth: int = MAX_TREE_DEPTH,
+              copy_file: Callable[[Path, Path], object] | None = None) -> None:
     """Copy what is below ``source`` into the folder ``target`` (made if missing): folders,
-    regular files with their modes and times, and symbolic links as links (never followed);
-    anything else (a FIFO, a socket) is left out. Raises :class:`TreeTooDeep` as :func:`walk_tree`."""
+    regular files with their modes and times (each by ``copy_file``, default a plain copy), and
+    symbolic links as links (never followed); anything else (a FIFO, a socket) is left out.
+    Raises :class:`TreeTooDeep` as :func:`walk_tree`."""
     target.mkdir(parents=True, exist_ok=True)
     for item in walk_tree(source, max_depth):
         copied = target / item.relative
         if item.kind == "dir":
             copied.mkdir(exist_ok=True)
         elif item.kind == "file":
-            shutil.copy2(item.path, copied, follow_symlinks=False)
+            if copy_file is None:
+                shutil.copy2(item.path, copied, follow_symlinks=False)
+            else:
+                copy_file(item.path, copied)
         elif item.kind == "link":
             os.symlink(os.readlink(item.path), copied)
 
@@ -257,15 +262,7 @@ def clone_file(source: Path, target: Path) -> str:
 def clone_tree(source: Path, target: Path, max_depth: int = MAX_TREE_DEPTH) -> None:
     """:func:`copy_tree`, each regular file a :func:`clone_file`: nothing written into ``target``
     reaches ``source``, and the reverse."""
-    target.mkdir(parents=True, exist_ok=True)
-    for item in walk_tree(source, max_depth):
-        made = target / item.relative
-        if item.kind == "dir":
-            made.mkdir(exist_ok=True)
-        elif item.kind == "file":
-            clone_file(item.path, made)
-        elif item.kind == "link":
-            os.symlink(os.readlink(item.path), made)
+    copy_tree(source, target, max_depth, copy_file=clone_file)
 
 
 def make_writable(top: Path) -> None:

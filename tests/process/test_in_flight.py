@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -227,26 +228,7 @@ def test_a_silent_worker_times_out_its_phase_and_runs_the_sibling_again(
     meeting.mkdir()
     stopper = write_scenario(folder, "stopper", meets(meeting, "stopper", "sibling", then=STOPS_ITS_WORKER))
     sibling = write_scenario(folder, "sibling", meets(meeting, "sibling", "stopper", then="time.sleep(1)"))
-    worker = Worker(env, "tensorflow", [], tmp_path / "worker.log", "fork")
-    worker.start()
-    ended: dict[str, PhaseOutcome | BaseException] = {}
-
-    def phase(path: Path, timeout: float) -> None:
-        work = tmp_path / path.stem
-        work.mkdir()
-        request = {"op": "run", "scenario": str(path), "scenario_id": path.stem, "workdir": str(work),
-                   "result": str(work / "result.json"), "output": str(work / "output.log"), "rtol": 1e-5, "atol": 1e-5}
-        try:
-            ended[path.stem] = worker.run_phase(request, timeout)
-        except BaseException as exc:  # what the test asserts never happens
-            ended[path.stem] = exc
-
-    threads = [threading.Thread(target=phase, args=(stopper, 5.0)), threading.Thread(target=phase, args=(sibling, 120.0))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(200)
-    worker.close()
+    ended = phases_in_flight(env, tmp_path, [(stopper, 5.0), (sibling, 120.0)], wait_s=200)
     stopped, other = ended["stopper"], ended["sibling"]
     assert isinstance(stopped, PhaseOutcome) and isinstance(other, PhaseOutcome), ended
     assert stopped.status == "timed_out", stopped
@@ -291,26 +273,7 @@ def test_a_cell_that_stops_its_worker_never_makes_its_neighbour_time_out(
     meeting.mkdir()
     stopper = write_scenario(folder, "stopper", STOPPER.format(folder=str(meeting)))
     neighbour = write_scenario(folder, "neighbour", NEIGHBOUR.format(folder=str(meeting)))
-    worker = Worker(env, "tensorflow", [], tmp_path / "worker.log", "fork")
-    worker.start()
-    ended: dict[str, PhaseOutcome | BaseException] = {}
-
-    def phase(path: Path, timeout: float) -> None:
-        work = tmp_path / path.stem
-        work.mkdir()
-        request = {"op": "run", "scenario": str(path), "scenario_id": path.stem, "workdir": str(work),
-                   "result": str(work / "result.json"), "output": str(work / "output.log"), "rtol": 1e-5, "atol": 1e-5}
-        try:
-            ended[path.stem] = worker.run_phase(request, timeout)
-        except BaseException as exc:  # what the test asserts never happens
-            ended[path.stem] = exc
-
-    threads = [threading.Thread(target=phase, args=(stopper, 10.0)), threading.Thread(target=phase, args=(neighbour, 5.0))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(300)
-    worker.close()
+    ended = phases_in_flight(env, tmp_path, [(stopper, 10.0), (neighbour, 5.0)], wait_s=300)
     stopped, other = ended["stopper"], ended["neighbour"]
     assert isinstance(stopped, PhaseOutcome) and isinstance(other, PhaseOutcome), ended
     assert decide_verdict(None, outcome=other).verdict == "passed", other
@@ -338,3 +301,29 @@ def test_a_worker_script_of_another_protocol_does_not_start(
     outcome = worker.run_phase(request, 30)
     assert outcome.status == "worker_lost" and "speaks protocol 1" in outcome.detail
     worker.close()
+
+
+def phases_in_flight(env: Any, tmp_path: Path, phases: list[tuple[Path, float]], wait_s: float) -> dict[str, Any]:
+    """Run each scenario's ``run`` phase (with its time limit) at once in one forking worker of
+    ``env``; what each ended with, by scenario: its outcome, or the exception the client raised."""
+    worker = Worker(env, "tensorflow", [], tmp_path / "worker.log", "fork")
+    worker.start()
+    ended: dict[str, Any] = {}
+
+    def phase(path: Path, timeout: float) -> None:
+        work = tmp_path / path.stem
+        work.mkdir()
+        request = {"op": "run", "scenario": str(path), "scenario_id": path.stem, "workdir": str(work),
+                   "result": str(work / "result.json"), "output": str(work / "output.log"), "rtol": 1e-5, "atol": 1e-5}
+        try:
+            ended[path.stem] = worker.run_phase(request, timeout)
+        except BaseException as exc:  # what the tests assert never happens
+            ended[path.stem] = exc
+
+    threads = [threading.Thread(target=phase, args=item) for item in phases]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(wait_s)
+    worker.close()
+    return ended
