@@ -94,6 +94,9 @@ def with_default_verbs(argv: list[str], modules: Sequence[ModuleType]) -> list[s
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the harness command line; returns the exit status."""
     signal.signal(signal.SIGTERM, _stop)
+    # Ctrl-C stops a run even when whatever started it ignored SIGINT (a shell's background job, a
+    # CI runner): Python keeps an inherited SIG_IGN, and the run could then not be interrupted.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     _tolerant_streams()
     try:
         _check_host_packages()

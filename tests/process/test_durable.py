@@ -54,9 +54,12 @@ def verdicts(data: dict) -> dict[tuple, str]:
     return {(c["scenario"], c["saved_with"], c["pairing"]): c["verdict"] for c in data["cells"]}
 
 
-def start(harness: Harness, *args: str) -> subprocess.Popen[str]:
+def start(harness: Harness, *args: str, sigint_ignored: bool = False) -> subprocess.Popen[str]:
+    """The harness started in the background; ``sigint_ignored``: as a shell's background job or a
+    CI runner may start it, with SIGINT ignored (which a child inherits)."""
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
     return subprocess.Popen([sys.executable, "-m", "harness", *args], cwd=ROOT, env=harness.env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=ignore)
 
 
 def wait_for_line(proc: subprocess.Popen[str], prefix: str, timeout: float = 120) -> list[str]:
@@ -116,11 +119,14 @@ def test_sigkill_keeps_finished_cells_and_resume_completes(harness: Harness, fol
     assert data["run"]["complete"] is True and len(data["run"]["resumed"]) == 1
 
 
-@pytest.mark.parametrize("jobs", ["1", "2"])
+@pytest.mark.parametrize("jobs, sigint_ignored", [("1", False), ("2", False), ("1", True)])
 def test_ctrl_c_marks_running_cells_interrupted_and_renders(harness: Harness, folder: Path, clean: dict, tmp_path: Path,
-                                                            jobs: str) -> None:
+                                                            jobs: str, sigint_ignored: bool) -> None:
+    """Ctrl-C stops the run, also when whatever started it ignored SIGINT (Python keeps an
+    inherited SIG_IGN unless the harness sets its own handler)."""
     out = tmp_path / "interrupted"
-    proc = start(harness, "matrix", "--scenarios", str(folder), *PAIRINGS, "--out", str(out), "--jobs", jobs)
+    proc = start(harness, "matrix", "--scenarios", str(folder), *PAIRINGS, "--out", str(out), "--jobs", jobs,
+                 sigint_ignored=sigint_ignored)
     wait_for_line(proc, "[ 1/")  # a_fast done; b_slow is running now (and with --jobs 2, the cell beside it)
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
