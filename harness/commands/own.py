@@ -188,11 +188,12 @@ def _writer(names: tuple[str, ...], version: str, pairings: list[str]) -> tuple[
     brings ``keras`` 2.15.0, a TensorFlow 2.16+ pairing with ``tf-keras`` its Keras 2)."""
     for text in pairings or DEFAULT_PAIRINGS:
         spec = parse_pairing(text)
-        pinned = resolve_pairing(spec).versions
-        try:
-            versions = {**installed_versions(spec), **pinned}
-        except InstallError:
-            versions = pinned
+        versions = resolve_pairing(spec).versions
+        if not any(name in versions for name in names):  # the pins do not say: ask what its env would hold
+            try:
+                versions = {**installed_versions(spec), **versions}
+            except InstallError:
+                pass
         for name in names:
             if versions.get(name) == version:
                 return name, version
